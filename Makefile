@@ -1,0 +1,39 @@
+# BottomUp Integration evaluation study.
+#   make report  - set up .venv (first time), run the whole study on the synthetic data, print the report path
+#   make test    - set up .venv (first time), run the test suite
+#   make lab     - open JupyterLab on the notebooks (jupytext .py files open as notebooks)
+#   make clean   - remove run outputs and generated synthetic data (keeps .venv)
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PARAMS ?= params/default.yaml
+export PYTHONHASHSEED := 0
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+
+.PHONY: report test lab clean setup help browser
+
+help:
+	@sed -n '2,6p' Makefile
+
+setup: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv>=0.13,<0.14"
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	@touch $(STAMP)
+
+report: $(STAMP)
+	$(BIN)/evaluation run --params $(PARAMS)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab --allow-root --notebook-dir=notebooks
+
+clean:
+	rm -rf outputs/* data/synthetic/*.csv data/synthetic/*.parquet data/synthetic/*.json

@@ -1,0 +1,284 @@
+"""The parameter file: a typed model, validated before anything runs.
+
+A parameter file is YAML. Relative paths in it are resolved against the folder of the
+parameter file itself (so ``params/default.yaml`` names ``../data/synthetic/...``), never
+against the current directory. Unknown keys, wrong types and missing input files are refused
+with one message that names the key and what was expected (exit code 2), before any notebook
+starts: papermill itself would only warn about an unknown parameter.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from evaluation.errors import ParamsError
+
+Language = Literal["en", "sv"]
+Estimator = Literal["naive", "regression", "ra", "ipw", "aipw", "matching"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Study(_Section):
+    """Who and what the run is about (shown in the report)."""
+
+    name: str = "BottomUp Integration"
+    site: str = "Västra Götaland (synthetic data)"
+    country: str = "SE"
+    currency: str = "SEK"
+    language: Language = "en"
+    synthetic: bool = Field(
+        True, description="The inputs are the generator's synthetic data (the report says so)."
+    )
+
+
+class Synthetic(_Section):
+    """Generate the synthetic default study into the data paths when they are missing."""
+
+    generate_if_missing: bool = True
+    n_mentored: int = Field(50, ge=5, le=100_000)
+    n_comparison: int = Field(3000, ge=50, le=2_000_000)
+    format: Literal["csv", "parquet"] = "csv"
+
+
+class Data(_Section):
+    """Input tables laid out per CONTRACT.md; optional ones may be ``null``."""
+
+    participants: Path
+    monthly: Path
+    survey: Path | None = None
+    sessions: Path | None = None
+    mentors: Path | None = None
+
+    def tables(self) -> dict[str, Path | None]:
+        """The five contract tables, name → path (``None`` where absent)."""
+        return {
+            "participants": self.participants,
+            "monthly": self.monthly,
+            "survey": self.survey,
+            "sessions": self.sessions,
+            "mentors": self.mentors,
+        }
+
+
+class Outcomes(_Section):
+    """Horizons (months after start) and the pre-period used for covariates."""
+
+    horizons: list[int] = Field(default_factory=lambda: [6, 12, 24])
+    pre_months: int = Field(12, ge=1, le=60)
+    min_pre_months: int = Field(12, ge=0, le=60)
+
+    @field_validator("horizons")
+    @classmethod
+    def _horizons_positive_sorted(cls, v: list[int]) -> list[int]:
+        if not v:
+            raise ValueError("at least one horizon is needed")
+        if any(h < 1 or h > 120 for h in v):
+            raise ValueError("horizons are months after start, each between 1 and 120")
+        if len(set(v)) != len(v):
+            raise ValueError("horizons must not repeat")
+        return sorted(v)
+
+
+class Design(_Section):
+    """The design stage: propensity-score covariates, exact matching, trimming."""
+
+    covariates: list[str] = Field(
+        default_factory=lambda: [
+            "age",
+            "sex",
+            "education",
+            "swedish_level",
+            "years_in_sweden",
+            "origin_region",
+            "pre_months_employed_12",
+            "pre_earnings_12",
+            "pre_employed_m1",
+        ]
+    )
+    exact: str | None = "start_quarter"
+    trimming: Literal["none", "common_support", "crump"] = "common_support"
+    balance_threshold: float = Field(0.1, gt=0, le=1)
+
+
+class Headline(_Section):
+    """The one effect the report leads with."""
+
+    estimator: Estimator = "matching"
+    outcome: str = "employed_m12"
+
+
+class Matching(_Section):
+    """Nearest-neighbour propensity-score matching options."""
+
+    neighbours: int = Field(1, ge=1, le=20)
+    replace: bool = True
+    caliper: float | None = Field(0.2, gt=0)
+    bias_correction: bool = True
+
+
+class Estimation(_Section):
+    """Which estimators to run and how to do inference."""
+
+    estimators: list[Estimator] = Field(
+        default_factory=lambda: ["naive", "regression", "ra", "ipw", "aipw", "matching"]
+    )
+    headline: Headline = Field(default_factory=Headline)
+    matching: Matching = Field(default_factory=Matching)
+    level: float = Field(0.95, gt=0.5, lt=1)
+    permutation_draws: int = Field(999, ge=0, le=100_000)
+
+
+class Disclosure(_Section):
+    """Statistical disclosure control of every table and figure."""
+
+    min_cell: int = Field(5, ge=1, le=100)
+
+
+class Report(_Section):
+    """What is rendered for funders."""
+
+    formats: list[Literal["html", "pdf"]] = Field(default_factory=lambda: ["html", "pdf"])
+    budget_sek: float = Field(3_254_321, ge=0)
+    planned_participants: int = Field(50, ge=1)
+
+
+class Params(_Section):
+    """The whole parameter file."""
+
+    seed: int = Field(20170601, ge=0, le=2**32 - 1)
+    study: Study = Field(default_factory=Study)
+    synthetic: Synthetic | None = None
+    data: Data
+    outcomes: Outcomes = Field(default_factory=Outcomes)
+    design: Design = Field(default_factory=Design)
+    estimation: Estimation = Field(default_factory=Estimation)
+    disclosure: Disclosure = Field(default_factory=Disclosure)
+    report: Report = Field(default_factory=Report)
+
+    @model_validator(mode="after")
+    def _headline_is_estimated(self) -> Params:
+        est = self.estimation
+        if est.headline.estimator not in est.estimators:
+            raise ValueError(
+                f"estimation.headline.estimator '{est.headline.estimator}' is not among "
+                f"estimation.estimators {est.estimators}"
+            )
+        outcome = est.headline.outcome
+        known = outcome_names(self.outcomes.horizons)
+        if outcome not in known:
+            raise ValueError(
+                f"estimation.headline.outcome '{outcome}' is not an outcome of this study; "
+                f"with horizons {self.outcomes.horizons} the outcomes are {', '.join(known)}"
+            )
+        return self
+
+    def notebook_parameters(self) -> dict[str, Any]:
+        """The top-level sections as plain JSON values, as injected into notebooks."""
+        return self.model_dump(mode="json")
+
+
+def outcome_names(horizons: list[int]) -> list[str]:
+    """Names of the outcomes derived from ``monthly`` for these horizons (CONTRACT.md)."""
+    names = [f"employed_m{k}" for k in horizons]
+    names += [f"months_employed_{k}" for k in horizons]
+    names += [f"earnings_{k}" for k in horizons]
+    return names
+
+
+def _format_validation_error(path: Path, err: ValidationError) -> str:
+    lines = [f"{path}: the parameter file is not valid ({err.error_count()} problem(s)):"]
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling; see params/default.yaml for all keys)"
+        elif e["type"] == "missing":
+            msg = "required key is missing"
+        else:
+            got = e.get("input")
+            shown = f" (got {got!r})" if not isinstance(got, dict | list) else ""
+            msg = f"{e['msg']}{shown}"
+        lines.append(f"  - {key}: {msg}")
+    return "\n".join(lines)
+
+
+def _resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
+    data = raw.get("data")
+    if isinstance(data, dict):
+        resolved = {}
+        for key, value in data.items():
+            if isinstance(value, str) and value.strip():
+                p = Path(value).expanduser()
+                resolved[key] = str(p if p.is_absolute() else (base / p).resolve())
+            else:
+                resolved[key] = value
+        raw = {**raw, "data": resolved}
+    return raw
+
+
+def read_params_text(path: Path) -> str:
+    """The parameter file's text, or a ParamsError if it cannot be read."""
+    path = Path(path)
+    if not path.is_file():
+        raise ParamsError(
+            f"{path}: parameter file not found. Give an existing YAML file, e.g. "
+            "--params params/default.yaml"
+        )
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ParamsError(f"{path}: cannot read the parameter file as UTF-8 text ({exc}).") from None
+
+
+def parse_params(text: str, *, source: Path, base: Path | None = None) -> Params:
+    """Validate YAML text into :class:`Params`; relative paths resolve against ``base``."""
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ParamsError(f"{source}: not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{source}: expected a mapping of keys (seed, data, ...) at the top level.")
+    raw = _resolve_paths(raw, base if base is not None else Path(source).resolve().parent)
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as err:
+        raise ParamsError(_format_validation_error(Path(source), err)) from None
+
+
+def check_input_files(params: Params, *, source: Path) -> None:
+    """Every input file named in ``data`` must exist (unless the generator will make it)."""
+    will_generate = params.synthetic is not None and params.synthetic.generate_if_missing
+    missing = [
+        (key, path)
+        for key, path in params.data.tables().items()
+        if path is not None and not Path(path).is_file()
+    ]
+    if missing and not will_generate:
+        lines = [f"{source}: input file(s) not found:"]
+        lines += [f"  - data.{key}: {path}" for key, path in missing]
+        lines.append(
+            "Fix the path (relative paths are relative to the parameter file's folder), "
+            "or set the optional tables (survey, sessions, mentors) to null."
+        )
+        raise ParamsError("\n".join(lines))
+
+
+def load_params(path: Path | str, *, check_files: bool = True) -> Params:
+    """Read, validate and (optionally) check the input files of a parameter file."""
+    path = Path(path)
+    params = parse_params(read_params_text(path), source=path)
+    if check_files:
+        check_input_files(params, source=path)
+    return params
+
+
+def params_hash(text: str) -> str:
+    """SHA-256 of the parameter file's text (recorded in the provenance)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
