@@ -1,0 +1,171 @@
+"""The exhibit registry: every table, figure and number a notebook hands to the report.
+
+A notebook creates one :class:`Recorder` and passes every exhibit through it. The recorder
+
+* writes tables as CSV (after disclosure control) and figures as PNG and SVG,
+* registers each exhibit with the notebook and the function that made it and its file,
+* collects numbers and effect estimates,
+
+and ``save()`` writes ``results/<notebook>.json``. The runner merges these files into the run's
+``results.json``; the report reads only that file and the tables and figures registered in it.
+The reproducibility appendix and the README's list of exhibits are generated from the registry.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from evaluation.estimate.results import EffectResult
+from evaluation.report.disclosure import protect_counts
+
+#: Metadata keys matplotlib writes into PNG/SVG that would break "same run, same bytes".
+_STABLE_PNG = {"Software": None}
+_STABLE_SVG = {"Date": None, "Creator": None}
+
+
+@dataclass(frozen=True)
+class Exhibit:
+    """One registered exhibit."""
+
+    key: str
+    kind: str  # "table" | "figure" | "number"
+    title: str
+    notebook: str
+    made_by: str
+    files: tuple[str, ...] = ()
+    alt: str = ""
+    note: str = ""
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating | float):
+        f = float(value)
+        return f if math.isfinite(f) else None
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if value is pd.NA or value is None:
+        return None
+    return value
+
+
+class Recorder:
+    """Collect a notebook's exhibits, numbers and effects for the run.
+
+    Parameters
+    ----------
+    run_dir
+        The run folder (tables/, figures/ and results/ are created inside).
+    notebook
+        The notebook's name, e.g. ``"01_data"``.
+    min_cell
+        Disclosure threshold for counts.
+    """
+
+    def __init__(self, run_dir: str | Path, notebook: str, *, min_cell: int) -> None:
+        self.run_dir = Path(run_dir)
+        self.notebook = notebook
+        self.min_cell = int(min_cell)
+        self._exhibits: list[Exhibit] = []
+        self._numbers: dict[str, Any] = {}
+        self._effects: list[dict[str, Any]] = []
+        self._tables: dict[str, list[dict[str, Any]]] = {}
+        self._skipped: dict[str, str] = {}
+        for sub in ("tables", "figures", "results"):
+            (self.run_dir / sub).mkdir(parents=True, exist_ok=True)
+
+    def _register(self, exhibit: Exhibit) -> None:
+        if any(e.key == exhibit.key for e in self._exhibits):
+            raise ValueError(f"exhibit '{exhibit.key}' registered twice in {self.notebook}")
+        self._exhibits.append(exhibit)
+
+    def table(
+        self,
+        key: str,
+        frame: pd.DataFrame,
+        *,
+        title: str,
+        made_by: str,
+        count_table: bool = False,
+        note: str = "",
+    ) -> pd.DataFrame:
+        """Write a table (CSV) after disclosure control and register it.
+
+        Parameters
+        ----------
+        count_table
+            ``True`` if the cells are counts: they pass :func:`protect_counts`. Otherwise the
+            caller has applied :func:`~evaluation.report.disclosure.withhold_small` to
+            statistics resting on few persons.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The table as written (what the notebook should display).
+        """
+        shown = protect_counts(frame, self.min_cell).table if count_table else frame.copy()
+        path = self.run_dir / "tables" / f"{key}.csv"
+        shown.to_csv(path, index=True, lineterminator="\n")
+        rel = str(path.relative_to(self.run_dir))
+        self._tables[key] = json.loads(shown.reset_index().to_json(orient="records"))
+        self._register(Exhibit(key, "table", title, self.notebook, made_by, (rel,), note=note))
+        return shown
+
+    def figure(self, key: str, fig: Any, *, title: str, alt: str, made_by: str) -> None:
+        """Write a matplotlib figure as PNG and SVG (stable bytes) and register it."""
+        png = self.run_dir / "figures" / f"{key}.png"
+        svg = self.run_dir / "figures" / f"{key}.svg"
+        fig.savefig(png, dpi=110, bbox_inches="tight", metadata=_STABLE_PNG)
+        fig.savefig(svg, bbox_inches="tight", metadata=_STABLE_SVG)
+        files = (str(png.relative_to(self.run_dir)), str(svg.relative_to(self.run_dir)))
+        self._register(Exhibit(key, "figure", title, self.notebook, made_by, files, alt=alt))
+
+    def number(self, key: str, value: Any, *, title: str, made_by: str) -> Any:
+        """Register one number the report may quote."""
+        if key in self._numbers:
+            raise ValueError(f"number '{key}' registered twice in {self.notebook}")
+        self._numbers[key] = _jsonable(value)
+        self._register(Exhibit(key, "number", title, self.notebook, made_by))
+        return value
+
+    def effects(self, results: Iterable[EffectResult], *, made_by: str) -> pd.DataFrame:
+        """Register effect estimates (each becomes an entry of ``results.json`` ``effects``)."""
+        rows = []
+        for r in results:
+            d = r.to_dict()
+            d["notebook"] = self.notebook
+            d["made_by"] = made_by
+            rows.append(_jsonable(d))
+        self._effects.extend(rows)
+        return pd.DataFrame(rows)
+
+    def skipped(self, analysis: str, reason: str) -> None:
+        """Record that an analysis was skipped (for example: an optional table is absent)."""
+        self._skipped[analysis] = reason
+
+    def save(self) -> Path:
+        """Write ``results/<notebook>.json`` and return its path."""
+        out = {
+            "notebook": self.notebook,
+            "numbers": self._numbers,
+            "effects": self._effects,
+            "tables": self._tables,
+            "skipped": self._skipped,
+            "exhibits": [asdict(e) for e in self._exhibits],
+        }
+        path = self.run_dir / "results" / f"{self.notebook}.json"
+        path.write_text(json.dumps(_jsonable(out), indent=2, ensure_ascii=False) + "\n", "utf-8")
+        return path

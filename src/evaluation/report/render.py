@@ -1,0 +1,314 @@
+"""Render the funders' report (HTML, PDF), the reviewers' notebooks and the index page.
+
+The report is a Jinja2 template filled from the run's ``results.json`` only: it never
+recomputes. Text comes from the language files (``i18n/en.yaml``, ``i18n/sv.yaml``); every
+number is looked up through :class:`Numbers`, which raises on a key the results do not hold,
+and the Jinja environment is strict (``StrictUndefined``), so a template key left unfilled
+fails the run instead of printing a blank.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import yaml
+from markupsafe import Markup
+
+from evaluation.errors import RunError
+
+HERE = Path(__file__).resolve().parent
+TEMPLATES = HERE / "templates"
+I18N = HERE / "i18n"
+
+
+class ReportKeyError(RunError):
+    """The report asked for a number that the results do not hold."""
+
+
+def load_strings(language: str) -> dict[str, str]:
+    """The sentences and labels of one language."""
+    path = I18N / f"{language}.yaml"
+    return yaml.safe_load(path.read_text("utf-8"))
+
+
+def fmt_number(value: float, language: str, decimals: int = 0) -> str:
+    """A number in the report's language: ``12,345.6`` (en) or ``12 345,6`` (sv)."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        raise ReportKeyError("a number in the report is missing (None/NaN) in the results")
+    text = f"{value:,.{decimals}f}"
+    if language == "sv":
+        text = text.replace(",", "\u202f").replace(".", ",").replace("-", "\u2212")
+    return text
+
+
+class Numbers:
+    """Strict access to the results for the templates.
+
+    Every method raises :class:`ReportKeyError` when the results do not hold what is asked,
+    so a report cannot print a number that the run did not produce.
+    """
+
+    def __init__(
+        self,
+        results: dict[str, Any],
+        language: str,
+        run_dir: Path,
+        strings: dict[str, str] | None = None,
+    ) -> None:
+        self.results = results
+        self.language = language
+        self.run_dir = run_dir
+        self.strings = strings if strings is not None else load_strings(language)
+        self.used: set[str] = set()
+
+    # --- raw lookups ---------------------------------------------------------------------
+    def raw(self, key: str) -> Any:
+        """A registered number (``results["numbers"][key]``, dotted keys go deeper)."""
+        head, *rest = key.split(".")
+        if head not in self.results["numbers"]:
+            raise ReportKeyError(f"the report asks for number '{key}', which the results lack")
+        value = self.results["numbers"][head]
+        for part in rest:
+            if not isinstance(value, dict) or part not in value:
+                raise ReportKeyError(f"the report asks for number '{key}', which the results lack")
+            value = value[part]
+        self.used.add(head)
+        return value
+
+    def has(self, key: str) -> bool:
+        """Whether a number is registered (for optional chapters)."""
+        return key in self.results["numbers"]
+
+    def effect(self, outcome: str, estimator: str, subgroup: str = "all") -> dict[str, Any]:
+        """One entry of ``effects``."""
+        hits = [
+            e
+            for e in self.results["effects"]
+            if e["outcome"] == outcome
+            and e["estimator"] == estimator
+            and e.get("subgroup", "all") == subgroup
+        ]
+        if len(hits) != 1:
+            raise ReportKeyError(
+                f"the report asks for the {estimator} effect on {outcome} ({subgroup}); the "
+                f"results hold {len(hits)} such entries"
+            )
+        return hits[0]
+
+    # --- formatted -----------------------------------------------------------------------
+    def n(self, key: str) -> str:
+        """A count."""
+        return fmt_number(float(self.raw(key)), self.language, 0)
+
+    def x(self, key: str, decimals: int = 1) -> str:
+        """A number with decimals."""
+        return fmt_number(float(self.raw(key)), self.language, decimals)
+
+    def text(self, key: str) -> str:
+        """A registered text value (a month, a name)."""
+        return html.escape(str(self.raw(key)))
+
+    def pp(self, value: float, decimals: int = 1, signed: bool = True) -> str:
+        """A share difference in percentage points."""
+        s = fmt_number(100 * float(value), self.language, decimals)
+        if signed and value > 0:
+            s = "+" + s
+        return s
+
+    def money(self, value: float) -> str:
+        """An amount in the study's currency."""
+        return fmt_number(float(value), self.language, 0)
+
+    def p(self, value: float) -> str:
+        """A p-value."""
+        if value is None:
+            raise ReportKeyError("a p-value is missing in the results")
+        if value < 0.001:
+            return "< " + fmt_number(0.001, self.language, 3)
+        return fmt_number(float(value), self.language, 3)
+
+    def outcome_label(self, outcome: str) -> str:
+        """The outcome's name in the report's language (``employed_m12`` → text)."""
+        for prefix, key in (
+            ("employed_m", "label_employed_m"),
+            ("months_employed_", "label_months_employed"),
+            ("earnings_", "label_earnings"),
+        ):
+            if outcome.startswith(prefix) and outcome[len(prefix):].isdigit():
+                return self.strings[key].format(k=int(outcome[len(prefix):]))
+        label_key = f"label_{outcome}"
+        if label_key not in self.strings:
+            raise ReportKeyError(f"no label for outcome '{outcome}' in the {self.language} texts")
+        return self.strings[label_key]
+
+    def _unit_value(self, outcome: str, value: float, signed: bool) -> str:
+        if outcome.startswith("employed_m"):
+            return self.pp(value, 1, signed) + " " + self.strings["unit_pp"]
+        if outcome.startswith("earnings_"):
+            s = self.money(value)
+            s = ("+" + s) if signed and value > 0 else s
+            return s + " " + self.results["study"]["currency"]
+        s = fmt_number(float(value), self.language, 2)
+        s = ("+" + s) if signed and value > 0 else s
+        return s + " " + self.strings.get("unit_" + outcome.split("_")[0], "")
+
+    def est(self, e: dict[str, Any]) -> str:
+        """An effect's estimate with its unit (percentage points, currency, months)."""
+        return self._unit_value(e["outcome"], e["estimate"], True).strip()
+
+    def ci(self, e: dict[str, Any]) -> str:
+        """An effect's confidence interval with its unit."""
+        lo = self._unit_value(e["outcome"], e["ci_low"], False).strip()
+        hi = self._unit_value(e["outcome"], e["ci_high"], False).strip()
+        return f"{lo} {self.strings['to']} {hi}"
+
+    def people(self, e: dict[str, Any], value: float | None = None) -> str:
+        """An effect on a share turned into persons among the treated (rounded)."""
+        v = e["estimate"] if value is None else value
+        return fmt_number(round(v * e["n_treated"]), self.language, 0)
+
+    def table(self, key: str, caption: str = "") -> str:
+        """A registered table (already disclosure-controlled) as HTML."""
+        if key not in self.results["tables"]:
+            raise ReportKeyError(f"the report asks for table '{key}', which the results lack")
+        rows = self.results["tables"][key]
+        if not rows:
+            return ""
+        cols = list(rows[0].keys())
+        head = "".join(f"<th>{html.escape(str(c))}</th>" for c in cols)
+        body = []
+        for r in rows:
+            cells = "".join(
+                f"<td>{html.escape('' if r[c] is None else str(r[c]))}</td>" for c in cols
+            )
+            body.append(f"<tr>{cells}</tr>")
+        cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
+        return (
+            f'<table class="exhibit" id="tab-{key}">{cap}<thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(body)}</tbody></table>"
+        )
+
+    def figure(self, key: str, caption: str = "") -> str:
+        """A registered figure, inlined as PNG with its alt text."""
+        hits = [e for e in self.results["exhibits"] if e["key"] == key and e["kind"] == "figure"]
+        if len(hits) != 1:
+            raise ReportKeyError(f"the report asks for figure '{key}', which the results lack")
+        ex = hits[0]
+        png = next(f for f in ex["files"] if f.endswith(".png"))
+        data = base64.b64encode((self.run_dir / png).read_bytes()).decode("ascii")
+        cap = html.escape(caption or ex["title"])
+        return (
+            f'<figure id="fig-{key}"><img src="data:image/png;base64,{data}" '
+            f'alt="{html.escape(ex["alt"])}"><figcaption>{cap}</figcaption></figure>'
+        )
+
+
+def make_environment() -> jinja2.Environment:
+    """The strict Jinja environment of the report."""
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        undefined=jinja2.StrictUndefined,
+        autoescape=jinja2.select_autoescape(["html", "j2"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def chapters(results: dict[str, Any]) -> list[str]:
+    """The report's chapters, in order, that this run's results can fill."""
+    out = ["summary", "programme", "data", "effects", "limitations", "appendix"]
+    return out
+
+
+def render_html(results: dict[str, Any], language: str, run_dir: Path) -> str:
+    """The report as one self-contained HTML page (figures inlined, no code)."""
+    env = make_environment()
+    strings = load_strings(language)
+    num = Numbers(results, language, run_dir, strings)
+
+    def t(key: str, **kwargs: Any) -> str:
+        if key not in strings:
+            raise ReportKeyError(f"no text '{key}' in the {language} language file")
+        snippet = env.from_string(strings[key])
+        return Markup(snippet.render(num=num, r=results, t=t, **kwargs).strip())
+
+    template = env.get_template("report.html.j2")
+    return template.render(
+        t=t,
+        num=num,
+        chapters=chapters(results),
+        r=results,
+        lang=language,
+        skipped=results.get("skipped", {}),
+        exhibits=results.get("exhibits", []),
+        provenance=results["provenance"],
+    )
+
+
+def render_pdf(html_text: str, out: Path, base_url: Path) -> Path:
+    """The same report as PDF (A4), via WeasyPrint."""
+    import logging
+
+    from weasyprint import HTML
+
+    logging.getLogger("weasyprint").setLevel(logging.ERROR)
+    logging.getLogger("fontTools").setLevel(logging.ERROR)
+    HTML(string=html_text, base_url=str(base_url)).write_pdf(out)
+    return out
+
+
+def render_notebooks(run_dir: Path) -> list[Path]:
+    """The executed notebooks as HTML *with* code, for reviewers."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(template_name="lab")
+    out = []
+    for nb_path in sorted((run_dir / "notebooks").glob("*.ipynb")):
+        nb = nbformat.read(nb_path, as_version=4)
+        body, _ = exporter.from_notebook_node(nb)
+        target = nb_path.with_suffix(".html")
+        target.write_text(body, "utf-8")
+        out.append(target)
+    return out
+
+
+def render_index(run_dir: Path, results: dict[str, Any], language: str) -> Path:
+    """The run's index page linking the report, the notebooks, tables and figures."""
+    env = make_environment()
+    strings = load_strings(language)
+    page = env.get_template("index.html.j2").render(
+        s=strings,
+        lang=language,
+        r=results,
+        reports=sorted(p.relative_to(run_dir).as_posix() for p in (run_dir / "report").glob("*")),
+        notebooks=sorted(
+            p.relative_to(run_dir).as_posix() for p in (run_dir / "notebooks").glob("*")
+        ),
+        tables=sorted(p.relative_to(run_dir).as_posix() for p in (run_dir / "tables").glob("*")),
+        figures=sorted(p.relative_to(run_dir).as_posix() for p in (run_dir / "figures").glob("*")),
+    )
+    path = run_dir / "index.html"
+    path.write_text(page, "utf-8")
+    return path
+
+
+def render_all(run_dir: Path, results: dict[str, Any], params: Any) -> Path:
+    """Render everything for a finished set of results; return the HTML report's path."""
+    language = params.study.language
+    report_dir = run_dir / "report"
+    report_dir.mkdir(exist_ok=True)
+    page = render_html(results, language, run_dir)
+    html_path = report_dir / f"report_{language}.html"
+    html_path.write_text(page, "utf-8")
+    if "pdf" in params.report.formats:
+        render_pdf(page, report_dir / f"report_{language}.pdf", report_dir)
+    render_notebooks(run_dir)
+    render_index(run_dir, results, language)
+    return html_path

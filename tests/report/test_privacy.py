@@ -1,0 +1,72 @@
+"""The identifier scan finds input IDs and personal-identity-number shapes in any output."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from evaluation.errors import DisclosureError
+from evaluation.report.privacy import PIN_PATTERN, scan_run_folder
+
+
+@pytest.fixture
+def participants():
+    return pd.DataFrame({"person_id": ["P000123", "P000456", "Q9"]})
+
+
+def test_clean_folder_passes(tmp_path, participants):
+    (tmp_path / "results.json").write_text(json.dumps({"n": 50, "hash": "a3f9c2"}))
+    (tmp_path / "t.csv").write_text("group,n\nmentored,50\n")
+    assert scan_run_folder(tmp_path, participants) == 2
+
+
+@pytest.mark.parametrize(
+    "name,content",
+    [
+        ("tables/t.csv", "id,x\nP000456,1\n"),
+        ("notebooks/n.ipynb", json.dumps({"metadata": {"x": "P000123"}})),
+        ("report/r.html", "<td>19850101-1234</td>"),
+        ("log.txt", "person 850101+1234 failed"),
+    ],
+)
+def test_leak_fails_and_does_not_echo_the_id(tmp_path, participants, name, content):
+    path = tmp_path / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(content)
+    with pytest.raises(DisclosureError) as exc:
+        scan_run_folder(tmp_path, participants)
+    assert name in str(exc.value)
+    for secret in ("P000123", "P000456", "19850101-1234", "850101+1234"):
+        assert secret not in str(exc.value)
+
+
+def test_id_as_part_of_longer_token_is_not_a_hit(tmp_path, participants):
+    (tmp_path / "a.txt").write_text("XP000123Y")
+    assert scan_run_folder(tmp_path, participants) == 1
+
+
+def test_pdf_text_is_scanned(tmp_path, participants):
+    from weasyprint import HTML
+
+    HTML(string="<p>Person P000123 was here</p>").write_pdf(tmp_path / "r.pdf")
+    with pytest.raises(DisclosureError, match="r.pdf"):
+        scan_run_folder(tmp_path, participants)
+
+
+@pytest.mark.parametrize(
+    "text,hit",
+    [
+        ("198501011234", True),
+        ("19850101-1234", True),
+        ("8501011234", True),
+        ("850161-1234", True),  # co-ordination number (day + 60)
+        ("851301-1234", False),  # month 13
+        ("sha 0a3f8501011234ff", False),  # inside a hex hash
+        ("earnings 1234567", False),
+        ("2026-11-29T03:10:00", False),
+    ],
+)
+def test_pin_pattern(text, hit):
+    assert bool(PIN_PATTERN.search(text)) is hit

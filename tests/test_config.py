@@ -1,0 +1,117 @@
+"""The parameter model: the default file is valid; bad files give one clear message, exit 2."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from evaluation.config import Params, load_params, parse_params
+from evaluation.errors import ParamsError
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT = ROOT / "params" / "default.yaml"
+
+
+def _write(tmp_path: Path, doc: dict) -> Path:
+    p = tmp_path / "p.yaml"
+    p.write_text(yaml.safe_dump(doc, allow_unicode=True), "utf-8")
+    return p
+
+
+def _default_doc() -> dict:
+    return yaml.safe_load(DEFAULT.read_text("utf-8"))
+
+
+def test_default_is_valid_and_resolves_paths_against_its_folder():
+    p = load_params(DEFAULT, check_files=False)
+    assert isinstance(p, Params)
+    assert p.data.participants == (ROOT / "data" / "synthetic" / "participants.csv").resolve()
+    assert p.estimation.headline.estimator == "matching"
+    assert p.estimation.headline.outcome == "employed_m12"
+    assert p.outcomes.horizons == [6, 12, 24]
+
+
+def test_unknown_key_is_named(tmp_path):
+    doc = _default_doc()
+    doc["estimation"]["permutation_draw"] = 10
+    with pytest.raises(ParamsError) as exc:
+        load_params(_write(tmp_path, doc), check_files=False)
+    msg = str(exc.value)
+    assert "estimation.permutation_draw" in msg and "unknown key" in msg
+
+
+def test_wrong_type_is_named(tmp_path):
+    doc = _default_doc()
+    doc["outcomes"]["horizons"] = ["six", 12]
+    with pytest.raises(ParamsError) as exc:
+        load_params(_write(tmp_path, doc), check_files=False)
+    assert "outcomes.horizons.0" in str(exc.value)
+
+
+def test_missing_required_key(tmp_path):
+    doc = _default_doc()
+    del doc["data"]["monthly"]
+    with pytest.raises(ParamsError) as exc:
+        load_params(_write(tmp_path, doc), check_files=False)
+    assert "data.monthly" in str(exc.value) and "missing" in str(exc.value)
+
+
+def test_missing_file_is_named(tmp_path):
+    doc = _default_doc()
+    del doc["synthetic"]
+    doc["data"]["monthly"] = "nowhere/monthly.csv"
+    doc["data"]["participants"] = str(tmp_path / "participants.csv")
+    (tmp_path / "participants.csv").write_text("x\n")
+    with pytest.raises(ParamsError) as exc:
+        load_params(_write(tmp_path, doc))
+    assert "data.monthly" in str(exc.value)
+    assert str(tmp_path / "nowhere" / "monthly.csv") in str(exc.value)
+
+
+def test_headline_must_be_estimated(tmp_path):
+    doc = _default_doc()
+    doc["estimation"]["estimators"] = ["naive", "regression"]
+    with pytest.raises(ParamsError, match="headline.estimator 'matching'"):
+        load_params(_write(tmp_path, doc), check_files=False)
+
+
+def test_headline_outcome_must_exist(tmp_path):
+    doc = _default_doc()
+    doc["estimation"]["headline"]["outcome"] = "employed_m18"
+    with pytest.raises(ParamsError, match="employed_m18"):
+        load_params(_write(tmp_path, doc), check_files=False)
+
+
+def test_not_yaml(tmp_path):
+    p = tmp_path / "bad.yaml"
+    p.write_text("seed: [1, 2\n")
+    with pytest.raises(ParamsError, match="not valid YAML"):
+        load_params(p)
+
+
+def test_language_is_restricted():
+    with pytest.raises(ParamsError, match="study.language"):
+        parse_params(
+            "data: {participants: a.csv, monthly: b.csv}\nstudy: {language: de}\n",
+            source=Path("x.yaml"),
+        )
+
+
+@pytest.mark.parametrize("command", ["run", "validate"])
+def test_cli_exit_code_2_without_traceback(tmp_path, command):
+    doc = _default_doc()
+    doc["typo_section"] = 1
+    p = _write(tmp_path, doc)
+    res = subprocess.run(
+        [sys.executable, "-m", "evaluation.cli", command, "--params", str(p)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert res.returncode == 2
+    assert "typo_section" in res.stderr
+    assert "Traceback" not in res.stderr
