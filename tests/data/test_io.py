@@ -1,0 +1,260 @@
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyreadstat
+import pytest
+
+from evaluation.data.io import (
+    SUPPORTED_FORMATS,
+    UnreadableTableError,
+    as_text,
+    read_table,
+    write_table,
+)
+from evaluation.errors import ContractError
+
+FORMATS = [ext.lstrip(".") for ext in SUPPORTED_FORMATS]
+EARNINGS_RTOL = 1e-12
+
+
+def frame_with_awkward_values() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "person_id": ["000123", "P0002", "0042", None],
+            "mentor_id": ["M01", None, "007", "M04"],
+            "month": ["2018-03", "2018-04", None, "2019-12"],
+            "start_month": ["2018-01", "2018-01", "2018-02", None],
+            "employed": [0, 1, 1, 0],
+            "earnings": [0.0, 12500.25, 1 / 3, np.nan],
+            "birth_year": pd.array([1985, None, 1990, 1979], dtype="Int64"),
+            "sex": ["female", "male", None, "female"],
+        }
+    )
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_round_trip_keeps_text_ids_months_and_numbers(tmp_path: Path, fmt: str) -> None:
+    df = frame_with_awkward_values()
+    path = write_table(df, tmp_path / f"t.{fmt}")
+    back = read_table(path, table="monthly")
+
+    assert list(back.columns) == list(df.columns)
+    for name in ("person_id", "mentor_id", "month", "start_month", "sex"):
+        assert back[name].dtype == "str", name
+        assert back[name].isna().tolist() == df[name].isna().tolist(), name
+        assert back[name].dropna().tolist() == df[name].dropna().tolist(), name
+    np.testing.assert_allclose(
+        back["earnings"].astype("float64"), df["earnings"], rtol=EARNINGS_RTOL
+    )
+    assert back["employed"].astype("int64").tolist() == [0, 1, 1, 0]
+    assert back["birth_year"].astype("Float64").tolist() == [1985, pd.NA, 1990, 1979]
+    assert isinstance(back.index, pd.RangeIndex)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_round_trip_of_a_valid_study_table_preserves_the_contract(
+    tmp_path: Path, fmt: str, participants: pd.DataFrame
+) -> None:
+    from evaluation.data.contract import validate_participants
+
+    path = write_table(participants, tmp_path / f"participants.{fmt}")
+    back = validate_participants(read_table(path, table="participants"), file=path)
+    expected = validate_participants(participants)
+    pd.testing.assert_frame_equal(
+        back.drop(columns="household_size"), expected.drop(columns="household_size")
+    )
+    assert back["household_size"].astype("int64").tolist() == [3, 1, 4, 2]
+
+
+def test_write_table_does_not_modify_its_input(tmp_path: Path) -> None:
+    df = frame_with_awkward_values()
+    before = df.copy()
+    for fmt in FORMATS:
+        write_table(df, tmp_path / f"t.{fmt}")
+    pd.testing.assert_frame_equal(df, before)
+
+
+def test_csv_with_byte_order_mark_and_messy_header(tmp_path: Path) -> None:
+    path = tmp_path / "p.csv"
+    path.write_bytes("\ufeff Person_ID ,Month\n000123,2018-03\n".encode())
+    back = read_table(path, table="monthly")
+    assert list(back.columns) == ["person_id", "month"]
+    assert back.loc[0, "person_id"] == "000123"
+
+
+def test_csv_only_empty_fields_are_missing(tmp_path: Path) -> None:
+    path = tmp_path / "p.csv"
+    path.write_text("person_id,swedish_level,note\nNA,None,NULL\n,none,\n", encoding="utf-8")
+    back = read_table(path, table="participants")
+    assert back["person_id"].tolist()[0] == "NA"
+    assert pd.isna(back["person_id"].tolist()[1])
+    assert back["swedish_level"].tolist() == ["None", "none"]
+    assert back["note"].tolist()[0] == "NULL"
+
+
+def test_csv_numbers_become_numeric_but_codes_with_leading_zeros_stay_text(tmp_path: Path) -> None:
+    path = tmp_path / "p.csv"
+    path.write_text(
+        "person_id,kommun,income,children,mixed\n001,0180,100.5,2,a\n002,1480,,0,3\n",
+        encoding="utf-8",
+    )
+    back = read_table(path, table="participants")
+    assert back["person_id"].tolist() == ["001", "002"]
+    assert back["kommun"].tolist() == ["0180", "1480"]
+    assert back["income"].dtype == "float64"
+    assert back["children"].dtype == "int64"
+    assert back["mixed"].tolist() == ["a", "3"]
+
+
+def test_excel_dates_and_numbers_in_id_and_month_columns_become_text(tmp_path: Path) -> None:
+    path = tmp_path / "m.xlsx"
+    pd.DataFrame(
+        {
+            "person_id": [123, 4567],
+            "month": [dt.datetime(2018, 3, 1), dt.datetime(2018, 4, 1)],
+            "mentor_id": ["M01", 7],
+        }
+    ).to_excel(path, index=False)
+    back = read_table(path, table="monthly")
+    assert back["person_id"].tolist() == ["123", "4567"]
+    assert back["month"].tolist() == ["2018-03-01", "2018-04-01"]
+    assert back["mentor_id"].tolist() == ["M01", "7"]
+
+
+def test_excel_sheet_named_like_the_table_is_preferred(tmp_path: Path) -> None:
+    path = tmp_path / "study.xlsx"
+    with pd.ExcelWriter(path) as writer:
+        pd.DataFrame({"x": [1]}).to_excel(writer, sheet_name="readme", index=False)
+        pd.DataFrame({"mentor_id": ["M01"]}).to_excel(writer, sheet_name="Mentors", index=False)
+    assert list(read_table(path, table="mentors").columns) == ["mentor_id"]
+    assert list(read_table(path, table="sessions").columns) == ["x"]
+
+
+def test_stata_value_labels_and_numeric_ids(tmp_path: Path) -> None:
+    path = tmp_path / "p.dta"
+    df = pd.DataFrame(
+        {
+            "person_id": [123.0, 198501011234.0],
+            "sex": pd.Categorical(["Female", "Male"]),
+            "month": pd.to_datetime(["2018-03-01", "2018-04-01"]),
+        }
+    )
+    df.to_stata(path, write_index=False, version=118)
+    back = read_table(path, table="participants")
+    assert back["person_id"].tolist() == ["123", "198501011234"]
+    assert back["sex"].astype(str).tolist() == ["Female", "Male"]
+    assert back["month"].tolist() == ["2018-03-01", "2018-04-01"]
+
+
+def test_spss_value_labels(tmp_path: Path) -> None:
+    path = tmp_path / "p.sav"
+    df = pd.DataFrame({"person_id": ["P1", "P2"], "sex": [1.0, 2.0]})
+    pyreadstat.write_sav(df, str(path), variable_value_labels={"sex": {1.0: "female", 2.0: "male"}})
+    back = read_table(path, table="participants")
+    assert back["sex"].tolist() == ["female", "male"]
+    assert back["person_id"].tolist() == ["P1", "P2"]
+
+
+def test_as_text_formats_numbers_dates_and_categories() -> None:
+    assert as_text(pd.Series([123.0, np.nan, 1.5])).tolist()[::2] == ["123", "1.5"]
+    assert as_text(pd.Series([1, None], dtype="Int64")).tolist()[0] == "1"
+    stamps = pd.Series(pd.to_datetime(["2018-03-01", "2018-03-02 10:30"], format="ISO8601"))
+    assert as_text(stamps).tolist() == ["2018-03-01", "2018-03-02 10:30:00"]
+    assert as_text(pd.Series(["a", None], dtype="category")).tolist()[0] == "a"
+    months = pd.Series(pd.period_range("2018-01", periods=2, freq="M"))
+    assert as_text(months).tolist() == ["2018-01", "2018-02"]
+
+
+# --- errors --------------------------------------------------------------------------
+
+
+def assert_unreadable(path: Path, table: str, words: str) -> UnreadableTableError:
+    with pytest.raises(UnreadableTableError) as info:
+        read_table(path, table=table)
+    err = info.value
+    assert isinstance(err, ContractError)
+    assert err.exit_code == 3
+    message = str(err)
+    assert str(path) in message
+    assert table in message
+    assert "What to do" in message
+    assert words in message
+    return err
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    assert_unreadable(tmp_path / "nope.csv", "participants", "does not exist")
+
+
+def test_folder_instead_of_file(tmp_path: Path) -> None:
+    folder = tmp_path / "dir.csv"
+    folder.mkdir()
+    assert_unreadable(folder, "participants", "is a folder")
+
+
+def test_unknown_extension(tmp_path: Path) -> None:
+    path = tmp_path / "p.txt"
+    path.write_text("person_id\nP1\n", encoding="utf-8")
+    assert_unreadable(path, "monthly", "'.txt'")
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "xlsx", "dta", "sav"])
+def test_corrupt_binary_file(tmp_path: Path, fmt: str) -> None:
+    path = tmp_path / f"p.{fmt}"
+    path.write_bytes(b"this is not a real file\x00\x01\x02" * 10)
+    assert_unreadable(path, "monthly", f"cannot be read as .{fmt}")
+
+
+def test_empty_csv(tmp_path: Path) -> None:
+    path = tmp_path / "p.csv"
+    path.write_bytes(b"")
+    assert_unreadable(path, "participants", "cannot be read as .csv")
+
+
+def test_csv_that_is_not_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "p.csv"
+    path.write_bytes("person_id,municipality\nP1,Umeå\n".encode("cp1252"))
+    assert_unreadable(path, "participants", "UTF-8")
+
+
+def test_semicolon_separated_csv(tmp_path: Path) -> None:
+    path = tmp_path / "p.csv"
+    path.write_text("person_id;month\nP1;2018-03\n", encoding="utf-8")
+    assert_unreadable(path, "monthly", "semicolon")
+
+
+def test_write_table_refuses_unknown_extension(tmp_path: Path) -> None:
+    with pytest.raises(ContractError, match="not a supported format"):
+        write_table(pd.DataFrame({"a": [1]}), tmp_path / "x.json")
+
+
+def test_unreadable_error_survives_pickling(tmp_path: Path) -> None:
+    import pickle
+
+    with pytest.raises(UnreadableTableError) as info:
+        read_table(tmp_path / "nope.csv", table="monthly")
+    back = pickle.loads(pickle.dumps(info.value))
+    assert str(back) == str(info.value)
+
+
+def test_csv_row_with_too_many_fields_is_refused_without_showing_values(tmp_path: Path) -> None:
+    path = tmp_path / "p.csv"
+    path.write_text("person_id,month\nP1,2018-03\n850101-1234,2018-04,extra\n", encoding="utf-8")
+    err = assert_unreadable(path, "monthly", "cannot be read as .csv")
+    assert "850101-1234" not in str(err)
+
+
+def test_csv_quoted_newlines_are_one_value(tmp_path: Path) -> None:
+    path = tmp_path / "p.csv"
+    path.write_text('person_id,note\nP1,"two\nlines"\n', encoding="utf-8")
+    assert read_table(path, table="participants")["note"].tolist() == ["two\nlines"]
+
+
+def test_csv_repeated_header_names_are_kept_repeated(tmp_path: Path) -> None:
+    path = tmp_path / "p.csv"
+    path.write_text("person_id,sex,sex\nP1,female,male\n", encoding="utf-8")
+    assert list(read_table(path, table="participants").columns) == ["person_id", "sex", "sex"]
