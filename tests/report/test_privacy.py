@@ -66,6 +66,9 @@ def test_pdf_text_is_scanned(tmp_path, participants):
         ("sha 0a3f8501011234ff", False),  # inside a hex hash
         ("earnings 1234567", False),
         ("2026-11-29T03:10:00", False),
+        ('"ci_high": 80897.2312210415,', False),  # decimals of a float
+        ("8501011234.5", False),
+        ("id 8501011234.", True),
     ],
 )
 def test_pin_pattern(text, hit):

@@ -90,3 +90,54 @@ def binned_shares(
     shares = counts.div(counts.loc[TOTAL], axis=1).astype("float64")
     shares = shares.mask(mask)
     return shares.drop(index=TOTAL).drop(columns=TOTAL)
+
+
+def protect_margined(
+    frame: pd.DataFrame,
+    count_columns: list[str],
+    threshold: int,
+    *,
+    total_column: str | None = None,
+    total_row: object | None = None,
+) -> pd.DataFrame:
+    """Disclosure-control the count columns of a table whose margins are named otherwise.
+
+    ``total_column`` (a count column that sums the others) and ``total_row`` (a row that sums
+    the others, e.g. the sample flow's "persons in" row) are treated as the margins of
+    :func:`protect_counts`, so that secondary suppression also covers what could be recovered
+    from them. Text columns are kept as they are.
+    """
+    counts = frame[count_columns].astype("int64").copy()
+    if total_column is not None:
+        counts = counts.rename(columns={total_column: TOTAL})
+    if total_row is not None:
+        counts = counts.rename(index={total_row: TOTAL})
+    protected = protect_counts(counts, threshold).table
+    if total_column is not None:
+        protected = protected.rename(columns={TOTAL: total_column})
+    if total_row is not None:
+        protected = protected.rename(index={TOTAL: total_row})
+    out = frame.copy().astype({c: object for c in count_columns})
+    out[count_columns] = protected[count_columns].to_numpy()
+    return out
+
+
+def protect_flow(flow: pd.DataFrame, threshold: int) -> pd.DataFrame:
+    """Disclosure-control the sample-flow table of :func:`~evaluation.data.outcomes.build_analysis`.
+
+    Within each group the ``input`` row is the sum of the ``excluded`` rows and the
+    ``analysed`` row, and ``total`` sums the groups: both are margins for secondary
+    suppression. ``note`` rows (not part of that sum) are protected on their own.
+    """
+    groups = ["mentored", "comparison", "total"]
+    table = flow.set_index("step")
+    additive = table[table["kind"].isin(["input", "excluded", "analysed"])]
+    notes = table[~table["kind"].isin(["input", "excluded", "analysed"])]
+    input_step = additive.index[additive["kind"] == "input"][0]
+    parts = [
+        protect_margined(additive, groups, threshold, total_column="total", total_row=input_step)
+    ]
+    if not notes.empty:
+        parts.append(protect_margined(notes, groups, threshold, total_column="total"))
+    out = pd.concat(parts).reindex(table.index)
+    return out[["kind", *groups, "reason"]]

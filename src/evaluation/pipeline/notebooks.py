@@ -54,9 +54,15 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
         writes=("design_data.parquet", "outcome_data.parquet"),
     ),
     NotebookSpec(
-        "02_first_estimates",
-        "First estimates: naive difference and regression adjustment",
-        reads=("design_data.parquet", "outcome_data.parquet"),
+        "02_design",
+        "Design: propensity score, overlap, trimming, matching, balance (no outcomes)",
+        reads=("design_data.parquet",),
+        writes=("design.parquet",),
+    ),
+    NotebookSpec(
+        "03_effects",
+        "Effects: every estimator on every outcome, ESF indicator by sex, permutation p",
+        reads=("design_data.parquet", "outcome_data.parquet", "design.parquet"),
     ),
 )
 

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from evaluation.estimate.results import EffectResult
-from evaluation.report.disclosure import protect_counts
+from evaluation.report.disclosure import protect_counts, suppressed_label
 
 #: Metadata keys matplotlib writes into PNG/SVG that would break "same run, same bytes".
 _STABLE_PNG = {"Software": None}
@@ -140,6 +140,16 @@ class Recorder:
         self._numbers[key] = _jsonable(value)
         self._register(Exhibit(key, "number", title, self.notebook, made_by))
         return value
+
+    def count(self, key: str, n: int, *, title: str, made_by: str) -> int | str:
+        """Register a count of persons; below the disclosure threshold it is stored as ``"<k"``.
+
+        Returns what was stored (the count, or the suppressed label) for display.
+        """
+        n = int(n)
+        shown: int | str = suppressed_label(self.min_cell) if 0 < n < self.min_cell else n
+        self.number(key, shown, title=title, made_by=made_by)
+        return shown
 
     def effects(self, results: Iterable[EffectResult], *, made_by: str) -> pd.DataFrame:
         """Register effect estimates (each becomes an entry of ``results.json`` ``effects``)."""

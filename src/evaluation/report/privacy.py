@@ -20,10 +20,11 @@ import pandas as pd
 
 from evaluation.errors import DisclosureError
 
-#: YYMMDD-NNNN, YYMMDD+NNNN, YYYYMMDD-NNNN, YYYYMMDDNNNN (month 01-12, day 01-31 or 61-91).
+#: YYMMDD-NNNN, YYMMDD+NNNN, YYYYMMDD-NNNN, YYYYMMDDNNNN (month 01-12, day 01-31 or 61-91),
+#: not inside a longer token and not the digits of a decimal number (0.2312210415).
 PIN_PATTERN = re.compile(
-    r"(?<![0-9A-Za-z])(?:19|20)?[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01]|6[1-9]|[78][0-9]|9[01])"
-    r"[-+]?[0-9]{4}(?![0-9A-Za-z])"
+    r"(?<![0-9A-Za-z.,])(?:19|20)?[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01]|6[1-9]|[78][0-9]|9[01])"
+    r"[-+]?[0-9]{4}(?![0-9A-Za-z]|[.,][0-9])"
 )
 _TOKEN = re.compile(r"[A-Za-z0-9_\-]+")
 #: Identifiers shorter than this cannot be told from ordinary numbers and words.

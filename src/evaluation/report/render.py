@@ -102,8 +102,11 @@ class Numbers:
 
     # --- formatted -----------------------------------------------------------------------
     def n(self, key: str) -> str:
-        """A count."""
-        return fmt_number(float(self.raw(key)), self.language, 0)
+        """A count (a suppressed count is shown as registered, e.g. ``<5``)."""
+        value = self.raw(key)
+        if isinstance(value, str):
+            return html.escape(value)
+        return fmt_number(float(value), self.language, 0)
 
     def x(self, key: str, decimals: int = 1) -> str:
         """A number with decimals."""

@@ -1,0 +1,129 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 03 Effects: the average effect of mentoring on the mentored (ATT)
+#
+# Every estimator named in the parameters, on every outcome and horizon, on the sample the
+# design stage kept (notebook 02). The naive difference is shown beside the adjusted
+# estimators so the size of the selection bias can be seen. Matching uses Abadie–Imbens
+# standard errors (the bootstrap is not valid for matching); weighting and doubly robust
+# estimators use sandwich standard errors that account for the estimated propensity score;
+# the headline estimate also gets a randomisation (permutation) p-value.
+
+# %%
+# %matplotlib inline
+
+# %% tags=["parameters"]
+seed = 20170601
+outcomes = {"horizons": [6, 12, 24]}
+design = {
+    "covariates": ["age", "sex", "education", "swedish_level", "years_in_sweden",
+                   "origin_region", "pre_months_employed_12", "pre_earnings_12",
+                   "pre_employed_m1"],
+    "exact": "start_quarter",
+}
+estimation = {
+    "estimators": ["naive", "regression", "ra", "ipw", "aipw", "matching"],
+    "headline": {"estimator": "matching", "outcome": "employed_m12"},
+    "matching": {"neighbours": 1, "replace": True, "caliper": 0.2, "bias_correction": True},
+    "level": 0.95,
+    "permutation_draws": 999,
+}
+disclosure = {"min_cell": 5}
+run_dir = "../outputs/dev"
+scratch_dir = "../outputs/.scratch/dev"
+
+# %%
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from evaluation.config import outcome_names
+from evaluation.estimate import effects as fx
+from evaluation.estimate.results import compare
+from evaluation.report import style
+from evaluation.report.exhibits import Recorder
+from evaluation.rng import stream
+
+style.apply()
+rec = Recorder(run_dir, "03_effects", min_cell=disclosure["min_cell"])
+scratch = Path(scratch_dir)
+K = disclosure["min_cell"]
+
+# %%
+covs = pd.read_parquet(scratch / "design_data.parquet")
+outs = pd.read_parquet(scratch / "outcome_data.parquet")
+dsg = pd.read_parquet(scratch / "design.parquet")
+data = fx.analysis_sample(covs, outs, dsg)
+outcome_list = outcome_names(outcomes["horizons"])
+spec = fx.EffectsSpec.from_params(design, estimation)
+
+# %% [markdown]
+# ## All estimators, all outcomes
+
+# %%
+results = fx.estimate_study(data, outcome_list, spec)
+rec.effects(results, made_by="evaluation.estimate.effects.estimate_study")
+table = fx.effects_table(results)
+rec.table("effects", table, title="Estimated effects (ATT) by outcome and estimator",
+          made_by="evaluation.estimate.results.compare")
+table
+
+# %% [markdown]
+# ## The ESF result indicator: employed six months after start, by sex
+# The ESF indicator counts persons in employment or self-employment six months after; it is
+# shown on its own and split by sex, with the headline estimator.
+
+# %%
+esf_outcome = f"employed_m{min(outcomes['horizons'])}"
+esf = fx.estimate_by_sex(data, esf_outcome, spec, min_cell=K)
+rec.effects(esf.results, made_by="evaluation.estimate.effects.estimate_by_sex")
+for label, why in esf.withheld.items():
+    rec.skipped(f"esf_{label}", why)
+esf_table = fx.effects_table(esf.results)
+rec.table("esf_by_sex", esf_table, title=f"ESF indicator ({esf_outcome}) by sex",
+          made_by="evaluation.estimate.effects.estimate_by_sex")
+esf_table
+
+# %% [markdown]
+# ## Randomisation inference for the headline estimate
+# Mentoring is re-assigned at random within start quarters (the number of mentored per quarter
+# fixed) and the whole headline estimator is rerun, propensity model included.
+
+# %%
+perm = fx.permutation_headline(data, spec, n_draws=estimation["permutation_draws"],
+                               rng=stream(seed, "permutation"))
+rec.number("headline_permutation", {"p_value": perm.p_value, "n_draws": perm.n_draws,
+                                     "observed": perm.observed},
+           title="Randomisation p-value of the headline estimate",
+           made_by="evaluation.estimate.inference.permutation_pvalue")
+perm
+
+# %% [markdown]
+# ## The headline outcome across estimators
+
+# %%
+fig = fx.forest_plot(results, spec.headline_outcome)
+rec.figure("effects_forest", fig, title="Effect on the headline outcome by estimator",
+           alt="Point estimates and 95 % confidence intervals of the effect on the headline "
+           "outcome for each estimator, the naive difference first.",
+           made_by="evaluation.estimate.effects.forest_plot")
+plt.show()
+
+# %%
+compare([r for r in results if r.outcome == spec.headline_outcome])
+
+# %%
+rec.save()

@@ -1,0 +1,211 @@
+"""The study's design stage as one step: propensity, trimming, matching, balance.
+
+Orchestration only (the numbers happen in :mod:`~evaluation.design.propensity`,
+:mod:`~evaluation.design.matching` and :mod:`~evaluation.design.balance`). It sees the
+covariates and the treatment, never an outcome.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from evaluation.design.balance import BalanceTable, balance_table
+from evaluation.design.matching import Matching, match_nearest
+from evaluation.design.propensity import (
+    CommonSupport,
+    DesignError,
+    PropensityFit,
+    _is_categorical,
+    fit_propensity,
+    trim_common_support,
+)
+
+#: Parameter names of the trimming rule → the rule names of :func:`trim_common_support`.
+TRIMMING_RULES = {"common_support": "minmax", "crump": "crump", "none": "none"}
+TREATMENT = "treated"
+
+
+def matching_options(matching: Mapping[str, Any], exact: str | None) -> dict[str, Any]:
+    """Translate the parameter file's ``estimation.matching`` into matcher options."""
+    return {
+        "k": int(matching["neighbours"]),
+        "replace": bool(matching["replace"]),
+        "caliper": matching["caliper"],
+        "exact": exact,
+    }
+
+
+@dataclass(frozen=True)
+class CategorySupport:
+    """Persons in a covariate category that only one group has.
+
+    A category with no mentored person (say, Swedish level 'none') gives comparison persons
+    in it a propensity score of zero: they can never be matched or weighted and make the
+    logit's maximum-likelihood estimate diverge (separation). They are outside common support
+    and removed before the propensity model is fitted; likewise mentored persons in a
+    category no comparison person has (the estimand then excludes them). Both are counted.
+    """
+
+    keep: pd.Series
+    removed: pd.DataFrame  # covariate, level, group, persons
+
+    @property
+    def n_removed_treated(self) -> int:
+        """Mentored persons removed."""
+        return int(((~self.keep) & self._treated).sum())
+
+    @property
+    def n_removed_control(self) -> int:
+        """Comparison persons removed."""
+        return int(((~self.keep) & ~self._treated).sum())
+
+    _treated: pd.Series = field(default=None, repr=False)  # type: ignore[assignment]
+
+
+def category_support(frame: pd.DataFrame, covariates: Sequence[str]) -> CategorySupport:
+    """Find categories of categorical covariates that only one group has (see class doc)."""
+    treated = frame[TREATMENT] == 1
+    keep = pd.Series(True, index=frame.index)
+    rows = []
+    for cov in covariates:
+        col = frame[cov]
+        if not _is_categorical(col):
+            continue
+        counts = pd.crosstab(col, treated)
+        for level, row in counts.iterrows():
+            n_t, n_c = int(row.get(True, 0)), int(row.get(False, 0))
+            if n_t == 0 or n_c == 0:
+                group = "comparison" if n_t == 0 else "mentored"
+                keep &= ~(col == level)
+                rows.append({"covariate": cov, "level": str(level), "group": group,
+                             "persons": n_t + n_c})
+    removed = pd.DataFrame(rows, columns=["covariate", "level", "group", "persons"])
+    return CategorySupport(keep=keep, removed=removed, _treated=treated)
+
+
+@dataclass(frozen=True, eq=False)
+class StudyDesign:
+    """The outcome-blind design of the study.
+
+    Attributes
+    ----------
+    propensity
+        The logit fitted on the whole analysis sample.
+    support
+        The trimming rule's decision.
+    sample
+        The analysis sample after trimming (index as the input frame).
+    matching
+        Nearest-neighbour matching on the trimmed sample.
+    ipw_weights
+        ATT odds weights on the trimmed sample (1 for treated, ``e/(1-e)`` for controls).
+    balance
+        Balance tables: ``before`` (all persons), ``trimmed``, ``matched``, ``weighted``.
+    """
+
+    propensity: PropensityFit
+    category_support: CategorySupport
+    support: CommonSupport
+    sample: pd.DataFrame
+    matching: Matching
+    ipw_weights: pd.Series
+    balance: dict[str, BalanceTable]
+    covariates: tuple[str, ...]
+    person_id: pd.Series
+
+    def balance_frame(self) -> pd.DataFrame:
+        """SMD before / after trimming / matching / weighting and variance ratios, by term."""
+        out = pd.DataFrame(
+            {f"smd_{k}": b.table["smd"] for k, b in self.balance.items()}
+        )
+        out["var_ratio_before"] = self.balance["before"].table["var_ratio"]
+        out["var_ratio_matched"] = self.balance["matched"].table["var_ratio"]
+        out.index.name = "term"
+        return out
+
+    def hand_over(self) -> pd.DataFrame:
+        """Per-person design decisions for the effects notebook (scratch only)."""
+        keep = self.support.keep.reindex(self.person_id.index, fill_value=False)
+        out = pd.DataFrame({"person_id": self.person_id})
+        out["pscore"] = self.propensity.pscore
+        out["logit"] = self.propensity.linear_predictor
+        out["keep"] = keep.astype(bool)
+        out["match_weight"] = self.matching.weights.reindex(out.index).fillna(0.0)
+        out["ipw_weight"] = self.ipw_weights.reindex(out.index).fillna(0.0)
+        return out
+
+
+def study_design(
+    frame: pd.DataFrame,
+    *,
+    covariates: Sequence[str],
+    design: Mapping[str, Any],
+    matching: Mapping[str, Any],
+) -> StudyDesign:
+    """Fit the propensity score, trim, match and tabulate balance.
+
+    Parameters
+    ----------
+    frame
+        One row per person with ``treated`` and the covariates (no outcomes needed).
+    covariates
+        Propensity-score covariates.
+    design
+        The parameter file's ``design`` section (``exact``, ``trimming``,
+        ``balance_threshold``).
+    matching
+        The parameter file's ``estimation.matching`` section.
+    """
+    missing = [c for c in covariates if c not in frame.columns]
+    if missing:
+        raise DesignError(
+            f"design.covariates names {missing}, which are not columns of the analysis data. "
+            f"Available: {sorted(frame.columns)}"
+        )
+    incomplete = [c for c in covariates if frame[c].isna().any()]
+    if incomplete:
+        raise DesignError(
+            f"covariates {incomplete} have missing values; the propensity model needs complete "
+            "covariates (recode missing as a category, e.g. education 'unknown')."
+        )
+    threshold = float(design["balance_threshold"])
+    cat_support = category_support(frame, covariates)
+    inside = frame.loc[cat_support.keep.to_numpy()]
+    fit = fit_propensity(inside, TREATMENT, covariates)
+    support = trim_common_support(
+        fit.pscore, inside[TREATMENT], rule=TRIMMING_RULES[design["trimming"]]
+    )
+    sample = inside.loc[support.keep.to_numpy()]
+    m = match_nearest(
+        sample,
+        TREATMENT,
+        distance=fit.linear_predictor.loc[sample.index],
+        **matching_options(matching, design.get("exact")),
+    )
+    e = fit.pscore.loc[sample.index].to_numpy()
+    d = sample[TREATMENT].to_numpy()
+    ipw = pd.Series(np.where(d == 1, 1.0, e / (1.0 - e)), index=sample.index, name="ipw_weight")
+    balance = {
+        "before": balance_table(frame, TREATMENT, covariates, threshold=threshold),
+        "trimmed": balance_table(sample, TREATMENT, covariates, threshold=threshold),
+        "matched": balance_table(
+            sample, TREATMENT, covariates, weights=m.weights, threshold=threshold
+        ),
+        "weighted": balance_table(sample, TREATMENT, covariates, weights=ipw, threshold=threshold),
+    }
+    return StudyDesign(
+        propensity=fit,
+        category_support=cat_support,
+        support=support,
+        sample=sample,
+        matching=m,
+        ipw_weights=ipw,
+        balance=balance,
+        covariates=tuple(covariates),
+        person_id=frame["person_id"],
+    )

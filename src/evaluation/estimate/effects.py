@@ -1,0 +1,209 @@
+"""The study's effect estimation as steps the effects notebook calls.
+
+Orchestration over :func:`~evaluation.estimate.att.estimate_all`: which sample, which
+estimators and options (from the parameter file), subgroups, the randomisation p-value of the
+headline, and the tables and figure that show them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from evaluation.design.study import TREATMENT, category_support, matching_options
+from evaluation.errors import EvaluationError
+from evaluation.estimate.att import estimate_all, estimate_att
+from evaluation.estimate.inference import PermutationResult, permutation_pvalue
+from evaluation.estimate.results import EffectResult, compare
+
+
+@dataclass(frozen=True)
+class EffectsSpec:
+    """What to estimate, from the parameter file's ``design`` and ``estimation`` sections."""
+
+    covariates: tuple[str, ...]
+    exact: str | None
+    estimators: tuple[str, ...]
+    matching: dict[str, Any]
+    headline_estimator: str
+    headline_outcome: str
+    level: float = 0.95
+
+    @classmethod
+    def from_params(
+        cls, design: Mapping[str, Any], estimation: Mapping[str, Any]
+    ) -> EffectsSpec:
+        """Build the spec from the two parameter sections (as injected into notebooks)."""
+        m = estimation["matching"]
+        opts = matching_options(m, design.get("exact"))
+        opts["bias_adjust"] = bool(m["bias_correction"])
+        return cls(
+            covariates=tuple(design["covariates"]),
+            exact=design.get("exact"),
+            estimators=tuple(estimation["estimators"]),
+            matching=opts,
+            headline_estimator=estimation["headline"]["estimator"],
+            headline_outcome=estimation["headline"]["outcome"],
+            level=float(estimation.get("level", 0.95)),
+        )
+
+    def options(self) -> dict[str, dict[str, Any]]:
+        """Per-method options for :func:`estimate_all`."""
+        return {"matching": dict(self.matching)}
+
+
+def analysis_sample(
+    covariates: pd.DataFrame, outcomes: pd.DataFrame, design: pd.DataFrame
+) -> pd.DataFrame:
+    """Join covariates, outcomes and the design decisions; keep the trimmed sample.
+
+    Every join is one-to-one on ``person_id`` and must match every person (checked).
+    """
+    for name, frame in (("covariates", covariates), ("outcomes", outcomes), ("design", design)):
+        if frame["person_id"].duplicated().any():
+            raise EvaluationError(f"the {name} hand-over has duplicate person_id values")
+    n = len(covariates)
+    data = covariates.merge(outcomes, on="person_id", how="inner", validate="one_to_one")
+    data = data.merge(design, on="person_id", how="inner", validate="one_to_one")
+    if len(data) != n or len(outcomes) != n or len(design) != n:
+        raise EvaluationError(
+            f"the hand-over files do not cover the same persons ({n} with covariates, "
+            f"{len(outcomes)} with outcomes, {len(design)} with design decisions, {len(data)} "
+            "in all three)"
+        )
+    return data.loc[data["keep"]].sort_values("person_id", kind="mergesort").reset_index(drop=True)
+
+
+def withheld_reason(result: EffectResult, min_cell: int) -> str | None:
+    """Why an estimate may not be published (rests on fewer than ``min_cell`` persons)."""
+    if result.n_treated < min_cell or result.n_control < min_cell:
+        return (
+            f"{result.estimator} on {result.outcome} ({result.subgroup}) rests on fewer than "
+            f"{min_cell} persons in a group and is withheld"
+        )
+    return None
+
+
+def supported(frame: pd.DataFrame, covariates: Sequence[str]) -> pd.DataFrame:
+    """The rows inside category support (see :class:`~evaluation.design.study.CategorySupport`).
+
+    Applied to every estimation sample (an outcome's observed rows, a subgroup, a permuted
+    assignment), since each can lose the only mentored person of a category.
+    """
+    keep = category_support(frame, covariates).keep
+    return frame if bool(keep.all()) else frame.loc[keep.to_numpy()]
+
+
+def estimate_study(
+    data: pd.DataFrame, outcomes: Sequence[str], spec: EffectsSpec
+) -> list[EffectResult]:
+    """Every estimator on every outcome (outcomes outer, estimators inner)."""
+    out: list[EffectResult] = []
+    for outcome in outcomes:
+        sample = supported(data.loc[data[outcome].notna()], spec.covariates)
+        out += estimate_all(
+            sample,
+            TREATMENT,
+            [outcome],
+            list(spec.covariates),
+            list(spec.estimators),
+            options=spec.options(),
+            level=spec.level,
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class SubgroupEffects:
+    """Estimates by subgroup, and the subgroups withheld (too few persons)."""
+
+    results: list[EffectResult]
+    withheld: dict[str, str] = field(default_factory=dict)
+
+
+def estimate_by_sex(
+    data: pd.DataFrame, outcome: str, spec: EffectsSpec, *, min_cell: int
+) -> SubgroupEffects:
+    """The headline estimator (and the naive difference) on one outcome, women and men apart.
+
+    ``sex`` is dropped from the covariates within a subgroup (it is constant there). A
+    subgroup with fewer than ``min_cell`` mentored or comparison persons is not estimated.
+    """
+    covs = [c for c in spec.covariates if c != "sex"]
+    methods = list(dict.fromkeys(["naive", spec.headline_estimator]))
+    results: list[EffectResult] = []
+    withheld: dict[str, str] = {}
+    for sex in ("female", "male"):
+        sub = supported(data.loc[(data["sex"] == sex) & data[outcome].notna()], covs)
+        n_t = int((sub[TREATMENT] == 1).sum())
+        n_c = int((sub[TREATMENT] == 0).sum())
+        if n_t < min_cell or n_c < min_cell:
+            withheld[f"sex={sex}"] = f"fewer than {min_cell} persons in a group"
+            continue
+        got = estimate_all(
+            sub, TREATMENT, [outcome], covs, methods, options=spec.options(),
+            level=spec.level, subgroup=f"sex={sex}",
+        )  # fmt: skip
+        for r in got:
+            why = withheld_reason(r, min_cell)
+            if why:
+                withheld[f"sex={sex}:{r.estimator}"] = why
+            else:
+                results.append(r)
+    return SubgroupEffects(results=results, withheld=withheld)
+
+
+def permutation_headline(
+    data: pd.DataFrame, spec: EffectsSpec, *, n_draws: int, rng: np.random.Generator
+) -> PermutationResult:
+    """Randomisation p-value of the headline estimate, permuting within exact cells."""
+    outcome = spec.headline_outcome
+    sample = supported(data.loc[data[outcome].notna()], spec.covariates).reset_index(drop=True)
+    options = spec.options().get(spec.headline_estimator, {})
+
+    def statistic(frame: pd.DataFrame) -> float:
+        frame = supported(frame, spec.covariates)
+        return estimate_att(
+            frame, treatment=TREATMENT, outcome=outcome, covariates=list(spec.covariates),
+            method=spec.headline_estimator, level=spec.level, **options,
+        ).estimate  # fmt: skip
+
+    return permutation_pvalue(
+        statistic, sample, TREATMENT, n_draws=n_draws, rng=rng, strata=spec.exact
+    )
+
+
+def effects_table(results: Sequence[EffectResult]) -> pd.DataFrame:
+    """A narrow table of estimates for the report and CSV (rounded; no specification)."""
+    cols = ["outcome", "estimator", "subgroup", "estimate", "se", "ci_low", "ci_high",
+            "p_value", "n_treated", "n_control"]  # fmt: skip
+    frame = compare(list(results))
+    if frame.empty:
+        return pd.DataFrame(columns=cols).set_index(["outcome", "estimator", "subgroup"])
+    frame = frame[cols].copy()
+    for c in ("estimate", "se", "ci_low", "ci_high"):
+        frame[c] = frame[c].astype(float).round(4)
+    frame["p_value"] = frame["p_value"].astype(float).round(4)
+    return frame.set_index(["outcome", "estimator", "subgroup"])
+
+
+def forest_plot(results: Sequence[EffectResult], outcome: str):
+    """Estimates and confidence intervals of one outcome, one row per estimator."""
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in results if r.outcome == outcome and r.subgroup == "all"]
+    fig, ax = plt.subplots(figsize=(6.5, 0.45 * len(rows) + 1.2))
+    y = np.arange(len(rows))[::-1]
+    for yi, r in zip(y, rows, strict=True):
+        colour = "#9a9a9a" if r.estimator == "naive" else "#1b6ca8"
+        ax.errorbar(r.estimate, yi, xerr=[[r.estimate - r.ci_low], [r.ci_high - r.estimate]],
+                    fmt="o", color=colour, capsize=3)  # fmt: skip
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set_yticks(y, [r.estimator for r in rows])
+    ax.set_xlabel(f"Effect on {outcome} ({int(rows[0].level * 100) if rows else 95} % CI)")
+    fig.tight_layout()
+    return fig

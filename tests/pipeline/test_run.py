@@ -1,0 +1,146 @@
+"""The runner end to end: contract of results.json, reproducibility, failure path.
+
+These run the real notebooks with papermill on a small synthetic study (a few seconds each).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from evaluation.errors import RunError
+from evaluation.estimate.results import CONTRACT_FIELDS
+from evaluation.pipeline import notebooks as nbmod
+from evaluation.pipeline.run import run_study
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+
+#: A smaller comparison pool than the default keeps these tests quick.
+N_COMPARISON = 1500
+
+
+def make_params(folder: Path, **overrides) -> Path:
+    doc = yaml.safe_load((ROOT / "params" / "default.yaml").read_text("utf-8"))
+    doc["synthetic"]["n_comparison"] = N_COMPARISON
+    doc["estimation"]["permutation_draws"] = 99
+    doc["report"]["formats"] = ["html"]
+    for table in doc["data"]:
+        doc["data"][table] = f"data/{table}.csv"
+    for key, value in overrides.items():
+        section, _, leaf = key.partition(".")
+        if leaf:
+            doc[section][leaf] = value
+        else:
+            doc[section] = value
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "study.yaml"
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True), "utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("study")
+    params = make_params(folder)
+    return run_study(params, folder / "outputs", echo=lambda *a, **k: None), params
+
+
+def test_results_json_follows_the_contract(finished_run):
+    result, _ = finished_run
+    res = json.loads((result.run_dir / "results.json").read_text("utf-8"))
+    assert res["effects"], "no effects"
+    for e in res["effects"]:
+        for f in CONTRACT_FIELDS:
+            assert f in e, f
+    assert res["headline"]["estimator"] == "matching"
+    assert res["headline"]["outcome"] == "employed_m12"
+    prov = res["provenance"]
+    for key in ("params", "params_sha256", "inputs", "packages", "project", "started", "finished"):
+        assert key in prov
+    assert prov["inputs"]["participants"]["sha256"]
+    assert (result.run_dir / "status.json").read_text().count("succeeded") == 1
+
+
+def test_run_folder_layout(finished_run):
+    result, _ = finished_run
+    d = result.run_dir
+    assert result.report.is_file() and result.report.suffix == ".html"
+    for spec in nbmod.NOTEBOOKS:
+        nb = d / "notebooks" / f"{spec.name}.ipynb"
+        assert nb.is_file() and (d / "notebooks" / f"{spec.name}.html").is_file()
+        # the executed notebook records the parameters it was given
+        assert "injected-parameters" in nb.read_text("utf-8")
+    assert list((d / "tables").glob("*.csv")) and list((d / "figures").glob("*.png"))
+    assert (d / "index.html").is_file() and (d / "run.log").is_file()
+    assert (d.parent / "latest").resolve() == d.resolve()
+    assert not (d.parent / ".scratch" / d.name).exists(), "person-level scratch left behind"
+
+
+def test_same_parameters_same_numbers(finished_run, tmp_path):
+    result, params = finished_run
+    again = run_study(params, tmp_path / "outputs", render=False, echo=lambda *a, **k: None)
+    first = json.loads((result.run_dir / "results.json").read_text("utf-8"))
+    second = json.loads((again.run_dir / "results.json").read_text("utf-8"))
+    assert first["effects"] == second["effects"]
+    assert first["numbers"] == second["numbers"]
+    assert first["tables"] == second["tables"]
+    for csv in (result.run_dir / "tables").glob("*.csv"):
+        assert csv.read_bytes() == (again.run_dir / "tables" / csv.name).read_bytes(), csv.name
+
+
+def test_failing_notebook_keeps_last_good_run(finished_run, tmp_path, monkeypatch):
+    result, params = finished_run
+    out_root = result.run_dir.parent
+    good = (out_root / "latest").resolve()
+    report_before = result.report.read_bytes()
+
+    broken = tmp_path / "nb"
+    broken.mkdir()
+    for spec in nbmod.NOTEBOOKS:
+        shutil.copy(spec.path, broken / spec.path.name)
+    last = nbmod.NOTEBOOKS[-1]
+    src = (broken / last.path.name).read_text("utf-8")
+    (broken / last.path.name).write_text(
+        src + '\n# %%\nraise ValueError("deliberate failure for the test")\n', "utf-8"
+    )
+    monkeypatch.setattr(nbmod, "NOTEBOOK_DIR", broken)
+    with pytest.raises(RunError) as exc:
+        run_study(params, out_root, echo=lambda *a, **k: None)
+    msg = str(exc.value)
+    assert last.name in msg and "ValueError" in msg and "deliberate failure" in msg
+    assert "cell" in msg
+    failed = [p for p in out_root.iterdir() if p.name.endswith("-failed")]
+    assert len(failed) == 1
+    status = json.loads((failed[0] / "status.json").read_text())
+    assert status["status"] == "failed" and status["stage"] == "notebooks"
+    assert (failed[0] / "notebooks" / f"{last.name}.ipynb").is_file(), "partial notebook kept"
+    assert (out_root / "latest").resolve() == good
+    assert result.report.read_bytes() == report_before
+
+
+def test_cli_run_prints_path_and_bad_data_exits_3(tmp_path):
+    folder = tmp_path / "s"
+    params = make_params(folder)
+    # make the data, then break it: a duplicated person
+    from evaluation.data import synth
+
+    study = synth.generate(20170601, n_mentored=50, n_comparison=200)
+    synth.write(study, folder / "data", fmt="csv")
+    lines = (folder / "data" / "participants.csv").read_text("utf-8").splitlines()
+    (folder / "data" / "participants.csv").write_text("\n".join([*lines, lines[1]]) + "\n")
+    res = subprocess.run(
+        [sys.executable, "-m", "evaluation.cli", "run", "--params", str(params),
+         "--out", str(folder / "outputs")],
+        capture_output=True, text=True, cwd=tmp_path,
+    )
+    assert res.returncode == 3, res.stderr
+    assert "participants.csv" in res.stderr and "person_id" in res.stderr
+    assert "Traceback" not in res.stderr
+    assert not (folder / "outputs").exists() or not any((folder / "outputs").iterdir())
