@@ -64,6 +64,8 @@ K = disclosure["min_cell"]
 tables = {k: (Path(v) if v else None) for k, v in data.items()}
 tables_data = load_study(tables)
 validation = tables_data.summary()
+# file names only: a full path can name the evaluator's machine or user
+validation["file"] = validation["file"].map(lambda f: Path(f).name if isinstance(f, str) else f)
 rec.table(
     "input_tables",
     validation.set_index("table"),

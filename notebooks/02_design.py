@@ -33,7 +33,7 @@ design = {
     "balance_threshold": 0.1,
 }
 estimation = {
-    "matching": {"neighbours": 1, "replace": True, "caliper": 0.2, "bias_correction": True},
+    "matching": {"neighbours": 4, "replace": True, "caliper": 0.2, "bias_correction": True},
 }
 disclosure = {"min_cell": 5}
 run_dir = "../outputs/dev"
@@ -68,7 +68,9 @@ dsg = study_design(frame, covariates=covariates, design=design, matching=estimat
 
 # %% [markdown]
 # ## The propensity score
-# A logit of mentoring on the pre-period covariates named in the parameters.
+# A logit of mentoring on the pre-period covariates named in the parameters, fitted on everyone
+# inside common support (for the overlap plot and trimming) and re-fitted on the trimmed sample
+# (for matching, weighting and the estimators). The re-fitted model is shown.
 
 # %%
 fit = dsg.propensity
@@ -88,7 +90,7 @@ coef
 # and Wahba 1999); `crump` keeps scores in [0.1, 0.9] (Crump et al. 2009); `none` keeps all.
 
 # %%
-logit = fit.linear_predictor
+logit = dsg.propensity_all.linear_predictor
 groups = frame.loc[logit.index, "treated"].map({1: "mentored", 0: "comparison"})
 edges = list(np.linspace(float(logit.min()) - 1e-9, float(logit.max()), 9))
 labels = [f"{a:.1f} to {b:.1f}" for a, b in zip(edges[:-1], edges[1:], strict=True)]
@@ -158,6 +160,9 @@ rec.number("trimming_rule", design["trimming"], title="Trimming rule",
 
 # %%
 m = dsg.matching
+rec.number("matching_neighbours", estimation["matching"]["neighbours"],
+           title="Comparison persons matched to each mentored person",
+           made_by="params: estimation.matching.neighbours")
 rec.count("n_matched", m.n_matched, title="Mentored persons matched",
           made_by="evaluation.design.matching.match_nearest")
 rec.count("n_unmatched", m.n_unmatched, title="Mentored persons left unmatched (caliper/cell)",

@@ -36,7 +36,7 @@ design = {
 estimation = {
     "estimators": ["naive", "regression", "ra", "ipw", "aipw", "matching"],
     "headline": {"estimator": "matching", "outcome": "employed_m12"},
-    "matching": {"neighbours": 1, "replace": True, "caliper": 0.2, "bias_correction": True},
+    "matching": {"neighbours": 4, "replace": True, "caliper": 0.2, "bias_correction": True},
     "level": 0.95,
     "permutation_draws": 999,
 }
@@ -88,6 +88,8 @@ table
 
 # %%
 esf_outcome = f"employed_m{min(outcomes['horizons'])}"
+rec.number("esf_outcome", esf_outcome, title="Outcome of the ESF result indicator",
+           made_by="params: outcomes.horizons (the shortest)")
 esf = fx.estimate_by_sex(data, esf_outcome, spec, min_cell=K)
 rec.effects(esf.results, made_by="evaluation.estimate.effects.estimate_by_sex")
 for label, why in esf.withheld.items():

@@ -118,7 +118,7 @@ class Headline(_Section):
 class Matching(_Section):
     """Nearest-neighbour propensity-score matching options."""
 
-    neighbours: int = Field(1, ge=1, le=20)
+    neighbours: int = Field(4, ge=1, le=20)
     replace: bool = True
     caliper: float | None = Field(0.2, gt=0)
     bias_correction: bool = True

@@ -30,7 +30,7 @@ def test_each_small_count_is_suppressed_with_a_secondary_cell():
     # would give it back (total - comparison), so it is suppressed too (secondary)
     for row in ["a", "b", "c", "d"]:
         assert out.secondary.loc[row, "comparison"], row
-        assert shown.loc[row, "comparison"] == "<5"
+        assert shown.loc[row, "comparison"] == ".."  # hidden, but not small
     assert shown.loc["e", "mentored"] == "40"
     assert out.n_suppressed == 8
 
@@ -43,6 +43,7 @@ def test_single_suppressed_cell_in_a_column_gets_a_partner():
     assert out.primary.loc["x", "g"]
     # without a second suppressed cell, x = Total - y - z
     assert out.secondary.loc["y", "g"]  # the smallest other cell
+    assert out.table.loc["y", "g"] == ".."
     assert out.table.loc["z", "g"] == "60"
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from evaluation.report.disclosure import TOTAL, protect_counts, suppressed_label, withheld_label
+from evaluation.report.disclosure import TOTAL, protect_counts, withheld_label
 
 
 def numeric_by_group(
@@ -31,9 +31,14 @@ def numeric_by_group(
 
 
 def categorical_counts(frame: pd.DataFrame, group: str, column: str) -> pd.DataFrame:
-    """Counts of a categorical column by group, with ``Total`` margins (missing as 'missing')."""
+    """Counts of a categorical column by group, with a ``Total`` row (missing as 'missing').
+
+    Only the column totals (the group sizes, published elsewhere) are margins: the row totals
+    across groups are not shown, so they need not be protected.
+    """
     values = frame[column].astype("string").fillna("missing")
     counts = pd.crosstab(values, frame[group], margins=True, margins_name=TOTAL)
+    counts = counts.drop(columns=TOTAL)
     counts.index = counts.index.astype(str)
     counts.columns = counts.columns.astype(str)
     return counts.astype("int64")
@@ -48,7 +53,6 @@ def categorical_by_group(
     zero-or-all and secondary suppression); a suppressed count shows no percentage either.
     """
     parts = []
-    label = suppressed_label(threshold)
     for col in columns:
         counts = categorical_counts(frame, group, col)
         protected = protect_counts(counts, threshold).table
@@ -58,8 +62,8 @@ def categorical_by_group(
         for r in body:
             for g in groups:
                 cell = protected.loc[r, g]
-                if cell == label:
-                    shown.loc[f"{col}: {r}", g] = label
+                if not cell.isdigit():  # "<k" or ".." (secondary)
+                    shown.loc[f"{col}: {r}", g] = cell
                 else:
                     pct = 100.0 * counts.loc[r, g] / counts.loc[TOTAL, g]
                     shown.loc[f"{col}: {r}", g] = f"{int(counts.loc[r, g])} ({pct:.1f} %)"
@@ -86,7 +90,7 @@ def binned_shares(
     counts = pd.crosstab(binned, frame[group], margins=True, margins_name=TOTAL)
     counts = counts.reindex(index=[*labels, TOTAL], fill_value=0)
     counts.index = counts.index.astype(str)
-    mask = (protect_counts(counts, threshold).table == suppressed_label(threshold))
+    mask = ~protect_counts(counts, threshold).table.map(str.isdigit)
     shares = counts.div(counts.loc[TOTAL], axis=1).astype("float64")
     shares = shares.mask(mask)
     return shares.drop(index=TOTAL).drop(columns=TOTAL)

@@ -94,8 +94,13 @@ class StudyDesign:
 
     Attributes
     ----------
+    propensity_all
+        The logit fitted on everyone inside category support: the overlap plot and the
+        trimming rule use it.
     propensity
-        The logit fitted on the whole analysis sample.
+        The logit re-fitted on the trimmed sample (as recommended after trimming, Crump et
+        al. 2009): matching and weighting use it, and so do the effect estimators, which fit
+        the same model on the same rows.
     support
         The trimming rule's decision.
     sample
@@ -108,6 +113,7 @@ class StudyDesign:
         Balance tables: ``before`` (all persons), ``trimmed``, ``matched``, ``weighted``.
     """
 
+    propensity_all: PropensityFit
     propensity: PropensityFit
     category_support: CategorySupport
     support: CommonSupport
@@ -132,8 +138,8 @@ class StudyDesign:
         """Per-person design decisions for the effects notebook (scratch only)."""
         keep = self.support.keep.reindex(self.person_id.index, fill_value=False)
         out = pd.DataFrame({"person_id": self.person_id})
-        out["pscore"] = self.propensity.pscore
-        out["logit"] = self.propensity.linear_predictor
+        out["pscore"] = self.propensity.pscore.reindex(out.index)
+        out["logit"] = self.propensity.linear_predictor.reindex(out.index)
         out["keep"] = keep.astype(bool)
         out["match_weight"] = self.matching.weights.reindex(out.index).fillna(0.0)
         out["ipw_weight"] = self.ipw_weights.reindex(out.index).fillna(0.0)
@@ -176,11 +182,12 @@ def study_design(
     threshold = float(design["balance_threshold"])
     cat_support = category_support(frame, covariates)
     inside = frame.loc[cat_support.keep.to_numpy()]
-    fit = fit_propensity(inside, TREATMENT, covariates)
+    fit_all = fit_propensity(inside, TREATMENT, covariates)
     support = trim_common_support(
-        fit.pscore, inside[TREATMENT], rule=TRIMMING_RULES[design["trimming"]]
+        fit_all.pscore, inside[TREATMENT], rule=TRIMMING_RULES[design["trimming"]]
     )
     sample = inside.loc[support.keep.to_numpy()]
+    fit = fit_propensity(sample, TREATMENT, covariates)
     m = match_nearest(
         sample,
         TREATMENT,
@@ -199,6 +206,7 @@ def study_design(
         "weighted": balance_table(sample, TREATMENT, covariates, weights=ipw, threshold=threshold),
     }
     return StudyDesign(
+        propensity_all=fit_all,
         propensity=fit,
         category_support=cat_support,
         support=support,

@@ -10,7 +10,8 @@ Rules (threshold ``k``, parameter ``disclosure.min_cell``, default 5):
    is shown.
 3. **Secondary suppression.** A suppressed cell must not be recoverable from the margins:
    in every row and every column that has a total and exactly one suppressed cell, the
-   smallest other non-total cell is suppressed too; repeated until stable.
+   smallest other non-total cell is suppressed too; repeated until stable. A secondary cell
+   is shown as ``".."`` (it is not small, only hidden), so no reader takes it for ``"<k"``.
 4. **Statistics on few persons.** A mean, share or estimate computed on fewer than ``k``
    persons is withheld (shown as ``"withheld (n<k)"``).
 
@@ -45,6 +46,10 @@ class Protected:
 def suppressed_label(threshold: int) -> str:
     """How a suppressed count is shown."""
     return f"<{threshold}"
+
+
+#: How a cell suppressed only to protect another (secondary suppression) is shown.
+SECONDARY_LABEL = ".."
 
 
 def withheld_label(threshold: int) -> str:
@@ -109,9 +114,9 @@ def protect_counts(
                 changed |= _secondary_in_line(values.loc[body_rows, col], mask.loc[body_rows, col],
                                               secondary, col_key=col)
                 mask = suppressed()
-    mask = suppressed()
-    label = suppressed_label(threshold)
-    shown = counts.astype("Int64").astype(str).where(~mask, label)
+    shown = counts.astype("Int64").astype(str)
+    shown = shown.where(~(secondary & ~primary), SECONDARY_LABEL)
+    shown = shown.where(~primary, suppressed_label(threshold))
     return Protected(table=shown, primary=primary, secondary=secondary)
 
 

@@ -106,6 +106,16 @@ class Recorder:
 
         Parameters
         ----------
+        key
+            File stem and registry key (unique within the run).
+        frame
+            The table (index written as the first column(s)).
+        title
+            What the table shows.
+        made_by
+            The function (or parameter) that made it.
+        note
+            A note shown with the table.
         count_table
             ``True`` if the cells are counts: they pass :func:`protect_counts`. Otherwise the
             caller has applied :func:`~evaluation.report.disclosure.withhold_small` to

@@ -225,7 +225,7 @@ def make_environment() -> jinja2.Environment:
 
 def chapters(results: dict[str, Any]) -> list[str]:
     """The report's chapters, in order, that this run's results can fill."""
-    out = ["summary", "programme", "data", "effects", "limitations", "appendix"]
+    out = ["summary", "programme", "data", "design", "effects", "limitations", "appendix"]
     return out
 
 
