@@ -113,6 +113,7 @@ class Headline(_Section):
 
     estimator: Estimator = "matching"
     outcome: str = "employed_m12"
+    subgroup: str = "all"
 
 
 class Matching(_Section):
@@ -151,8 +152,9 @@ class Report(_Section):
 
 
 class Params(_Section):
-    """The whole parameter file."""
+    """The whole parameter file of a study run (``kind: study``, the default)."""
 
+    kind: Literal["study"] = "study"
     seed: int = Field(20170601, ge=0, le=2**32 - 1)
     study: Study = Field(default_factory=Study)
     synthetic: Synthetic | None = None
@@ -183,6 +185,48 @@ class Params(_Section):
     def notebook_parameters(self) -> dict[str, Any]:
         """The top-level sections as plain JSON values, as injected into notebooks."""
         return self.model_dump(mode="json")
+
+
+class Benchmark(_Section):
+    """The LaLonde / Dehejia-Wahba benchmark: the study's estimators on the NSW data."""
+
+    comparisons: list[Literal["experimental", "psid", "cps"]] = Field(
+        default_factory=lambda: ["experimental", "psid", "cps"]
+    )
+    estimators: list[Estimator] = Field(
+        default_factory=lambda: ["naive", "regression", "ra", "ipw", "aipw", "matching"]
+    )
+    trimming: Literal["none", "common_support", "crump"] = "common_support"
+    matching: Matching = Field(
+        default_factory=lambda: Matching(neighbours=1, caliper=None, bias_correction=False)
+    )
+    level: float = Field(0.95, gt=0.5, lt=1)
+
+
+class LalondeParams(_Section):
+    """The parameter file of the LaLonde benchmark run (``kind: lalonde``)."""
+
+    kind: Literal["lalonde"]
+    seed: int = Field(20170601, ge=0, le=2**32 - 1)
+    study: Study = Field(
+        default_factory=lambda: Study(
+            name="LaLonde / Dehejia-Wahba benchmark", site="NSW (United States, 1976-1978)",
+            country="US", currency="USD", synthetic=False,
+        )
+    )
+    benchmark: Benchmark = Field(default_factory=Benchmark)
+    headline: Headline = Field(
+        default_factory=lambda: Headline(estimator="naive", outcome="re78", subgroup="experimental")
+    )
+    disclosure: Disclosure = Field(default_factory=Disclosure)
+    report: Report = Field(default_factory=Report)
+
+    def notebook_parameters(self) -> dict[str, Any]:
+        """The top-level sections as plain JSON values, as injected into notebooks."""
+        return self.model_dump(mode="json")
+
+
+AnyParams = Params | LalondeParams
 
 
 def outcome_names(horizons: list[int]) -> list[str]:
@@ -237,7 +281,7 @@ def read_params_text(path: Path) -> str:
         raise ParamsError(f"{path}: cannot read the parameter file as UTF-8 text ({exc}).") from None
 
 
-def parse_params(text: str, *, source: Path, base: Path | None = None) -> Params:
+def parse_params(text: str, *, source: Path, base: Path | None = None) -> AnyParams:
     """Validate YAML text into :class:`Params`; relative paths resolve against ``base``."""
     try:
         raw = yaml.safe_load(text)
@@ -246,14 +290,22 @@ def parse_params(text: str, *, source: Path, base: Path | None = None) -> Params
     if not isinstance(raw, dict):
         raise ParamsError(f"{source}: expected a mapping of keys (seed, data, ...) at the top level.")
     raw = _resolve_paths(raw, base if base is not None else Path(source).resolve().parent)
+    model = {"study": Params, "lalonde": LalondeParams}.get(raw.get("kind", "study"))
+    if model is None:
+        raise ParamsError(
+            f"{source}: kind: {raw.get('kind')!r} is not known; use 'study' (the default) or "
+            "'lalonde' (the benchmark)."
+        )
     try:
-        return Params.model_validate(raw)
+        return model.model_validate(raw)
     except ValidationError as err:
         raise ParamsError(_format_validation_error(Path(source), err)) from None
 
 
-def check_input_files(params: Params, *, source: Path) -> None:
+def check_input_files(params: AnyParams, *, source: Path) -> None:
     """Every input file named in ``data`` must exist (unless the generator will make it)."""
+    if not isinstance(params, Params):
+        return
     will_generate = params.synthetic is not None and params.synthetic.generate_if_missing
     missing = [
         (key, path)
@@ -270,7 +322,7 @@ def check_input_files(params: Params, *, source: Path) -> None:
         raise ParamsError("\n".join(lines))
 
 
-def load_params(path: Path | str, *, check_files: bool = True) -> Params:
+def load_params(path: Path | str, *, check_files: bool = True) -> AnyParams:
     """Read, validate and (optionally) check the input files of a parameter file."""
     path = Path(path)
     params = parse_params(read_params_text(path), source=path)

