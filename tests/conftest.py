@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("MPLBACKEND", "Agg")
@@ -16,3 +17,42 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 @pytest.fixture(scope="session")
 def root() -> Path:
     return ROOT
+
+
+#: A smaller comparison pool than the default keeps the end-to-end tests quick.
+N_COMPARISON = 1500
+
+
+def write_params(folder: Path, **overrides) -> Path:
+    """A study parameter file in ``folder`` with the synthetic data generated beside it."""
+    doc = yaml.safe_load((ROOT / "params" / "default.yaml").read_text("utf-8"))
+    doc["synthetic"]["n_comparison"] = N_COMPARISON
+    doc["estimation"]["permutation_draws"] = 99
+    for table in doc["data"]:
+        doc["data"][table] = f"data/{table}.csv"
+    for key, value in overrides.items():
+        section, _, leaf = key.partition(".")
+        if leaf:
+            doc[section][leaf] = value
+        else:
+            doc[section] = value
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "study.yaml"
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True), "utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def finished_run(tmp_path_factory):
+    """One end-to-end run of the study (HTML and PDF), shared by the tests that read it."""
+    from evaluation.pipeline.run import run_study
+
+    folder = tmp_path_factory.mktemp("study")
+    params = write_params(folder)
+    return run_study(params, folder / "outputs", echo=lambda *a, **k: None), params
+
+
+@pytest.fixture
+def make_params():
+    """The function that writes a test study's parameter file (see :func:`write_params`)."""
+    return write_params

@@ -66,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
             "Validate the parameters and the input tables, execute the notebooks with "
             "papermill, write results.json, tables, figures and the report into a new run "
             "folder under --out, and print its path. A failed run is kept as <run>-failed and "
-            "never replaces the last good run (<out>/latest)."
+            "never replaces the last good run (<out>/<params>-latest)."
         ),
     )
     run.add_argument("--params", required=True, type=Path, help="parameter file (YAML)")

@@ -10,41 +10,48 @@ from pathlib import Path
 
 import pytest
 
-from evaluation.config import Params, load_params
+from evaluation.config import LalondeParams, Params, load_params
 from evaluation.pipeline.notebooks import (
     NOTEBOOK_DIR,
-    NOTEBOOKS,
+    PIPELINES,
     RUNNER_PARAMETERS,
     parameter_names,
     read_notebook,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
+#: Each kind of run: its parameter model and its default parameter file.
+KINDS = {
+    "study": (Params, ROOT / "params" / "default.yaml"),
+    "lalonde": (LalondeParams, ROOT / "params" / "benchmarks" / "lalonde.yaml"),
+}
+ALL = [(kind, spec) for kind, specs in PIPELINES.items() for spec in specs]
 
 
-def _relative_default() -> dict:
+def _relative_default(kind: str) -> dict:
     """The default parameters with data paths relative to notebooks/ (as in the cells)."""
-    p = load_params(ROOT / "params" / "default.yaml", check_files=False).notebook_parameters()
-    p["data"] = {
-        k: (None if v is None else str(Path("..") / Path(v).relative_to(ROOT)))
-        for k, v in p["data"].items()
-    }
+    p = load_params(KINDS[kind][1], check_files=False).notebook_parameters()
+    if "data" in p:
+        p["data"] = {
+            k: (None if v is None else str(Path("..") / Path(v).relative_to(ROOT)))
+            for k, v in p["data"].items()
+        }
     return p
 
 
-@pytest.mark.parametrize("spec", NOTEBOOKS, ids=lambda s: s.name)
-def test_parameters_cell_names_are_model_sections(spec):
+@pytest.mark.parametrize("kind,spec", ALL, ids=lambda x: getattr(x, "name", x))
+def test_parameters_cell_names_are_model_sections(kind, spec):
     names = parameter_names(read_notebook(spec))
-    sections = set(Params.model_fields)
+    sections = set(KINDS[kind][0].model_fields)
     unknown = set(names) - sections - set(RUNNER_PARAMETERS)
     assert not unknown, f"{spec.name} declares parameters the model does not know: {unknown}"
     assert set(RUNNER_PARAMETERS) <= set(names), f"{spec.name} lacks {RUNNER_PARAMETERS}"
 
 
-@pytest.mark.parametrize("spec", NOTEBOOKS, ids=lambda s: s.name)
-def test_parameters_cell_defaults_match_default_study(spec):
+@pytest.mark.parametrize("kind,spec", ALL, ids=lambda x: getattr(x, "name", x))
+def test_parameters_cell_defaults_match_default_study(kind, spec):
     names = parameter_names(read_notebook(spec))
-    default = _relative_default()
+    default = _relative_default(kind)
     for name, value in names.items():
         if name in RUNNER_PARAMETERS:
             continue
@@ -59,12 +66,13 @@ def test_parameters_cell_defaults_match_default_study(spec):
 
 
 def test_every_notebook_file_is_registered():
-    files = {p.stem for p in NOTEBOOK_DIR.glob("[0-9][0-9]_*.py")}
-    assert files == {s.name for s in NOTEBOOKS}
+    files = {p.relative_to(NOTEBOOK_DIR).with_suffix("").as_posix()
+             for p in NOTEBOOK_DIR.rglob("*.py")}
+    assert files == {s.name for _, s in ALL}
 
 
-@pytest.mark.parametrize("spec", NOTEBOOKS, ids=lambda s: s.name)
-def test_inline_figures_survive_agg(spec):
+@pytest.mark.parametrize("kind,spec", ALL, ids=lambda x: getattr(x, "name", x))
+def test_inline_figures_survive_agg(kind, spec):
     """Figures vanish under MPLBACKEND=Agg unless %matplotlib inline is in a code cell."""
     nb = read_notebook(spec)
     code = [c.source for c in nb.cells if c.cell_type == "code"]

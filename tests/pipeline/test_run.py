@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 from evaluation.errors import RunError
 from evaluation.estimate.results import CONTRACT_FIELDS
@@ -22,34 +21,6 @@ from evaluation.pipeline.run import run_study
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
-#: A smaller comparison pool than the default keeps these tests quick.
-N_COMPARISON = 1500
-
-
-def make_params(folder: Path, **overrides) -> Path:
-    doc = yaml.safe_load((ROOT / "params" / "default.yaml").read_text("utf-8"))
-    doc["synthetic"]["n_comparison"] = N_COMPARISON
-    doc["estimation"]["permutation_draws"] = 99
-    doc["report"]["formats"] = ["html"]
-    for table in doc["data"]:
-        doc["data"][table] = f"data/{table}.csv"
-    for key, value in overrides.items():
-        section, _, leaf = key.partition(".")
-        if leaf:
-            doc[section][leaf] = value
-        else:
-            doc[section] = value
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "study.yaml"
-    path.write_text(yaml.safe_dump(doc, allow_unicode=True), "utf-8")
-    return path
-
-
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("study")
-    params = make_params(folder)
-    return run_study(params, folder / "outputs", echo=lambda *a, **k: None), params
 
 
 def test_results_json_follows_the_contract(finished_run):
@@ -79,7 +50,7 @@ def test_run_folder_layout(finished_run):
         assert "injected-parameters" in nb.read_text("utf-8")
     assert list((d / "tables").glob("*.csv")) and list((d / "figures").glob("*.png"))
     assert (d / "index.html").is_file() and (d / "run.log").is_file()
-    assert (d.parent / "latest").resolve() == d.resolve()
+    assert (d.parent / "study-latest").resolve() == d.resolve()
     assert not (d.parent / ".scratch" / d.name).exists(), "person-level scratch left behind"
 
 
@@ -98,7 +69,7 @@ def test_same_parameters_same_numbers(finished_run, tmp_path):
 def test_failing_notebook_keeps_last_good_run(finished_run, tmp_path, monkeypatch):
     result, params = finished_run
     out_root = result.run_dir.parent
-    good = (out_root / "latest").resolve()
+    good = (out_root / "study-latest").resolve()
     report_before = result.report.read_bytes()
 
     broken = tmp_path / "nb"
@@ -121,11 +92,11 @@ def test_failing_notebook_keeps_last_good_run(finished_run, tmp_path, monkeypatc
     status = json.loads((failed[0] / "status.json").read_text())
     assert status["status"] == "failed" and status["stage"] == "notebooks"
     assert (failed[0] / "notebooks" / f"{last.name}.ipynb").is_file(), "partial notebook kept"
-    assert (out_root / "latest").resolve() == good
+    assert (out_root / "study-latest").resolve() == good
     assert result.report.read_bytes() == report_before
 
 
-def test_cli_run_prints_path_and_bad_data_exits_3(tmp_path):
+def test_cli_run_prints_path_and_bad_data_exits_3(tmp_path, make_params):
     folder = tmp_path / "s"
     params = make_params(folder)
     # make the data, then break it: a duplicated person

@@ -1,8 +1,8 @@
 """Run the whole study: parameters → data → notebooks → results.json → report.
 
 The run is built in ``<out>/.incomplete/<run_id>`` and moved to ``<out>/<run_id>`` only when
-every stage succeeded; ``<out>/latest`` then points to it. A failing run is moved to
-``<out>/<run_id>-failed`` with ``status.json`` saying where it failed, and ``latest`` keeps
+every stage succeeded; ``<out>/<params stem>-latest`` then points to it. A failing run is moved to
+``<out>/<run_id>-failed`` with ``status.json`` saying where it failed, and the ``-latest`` link keeps
 pointing at the last good run. Person-level intermediate data live in a scratch folder
 outside the run folder and are removed at the end, so that the run folder holds aggregates
 only.
@@ -242,8 +242,13 @@ def _write_status(run_dir: Path, status: str, **extra: Any) -> None:
     (run_dir / "status.json").write_text(json.dumps(payload, indent=2) + "\n", "utf-8")
 
 
-def _point_latest(out_root: Path, run_dir: Path) -> None:
-    link = out_root / "latest"
+def latest_link(out_root: Path, params_path: Path) -> Path:
+    """``<out>/<params stem>-latest``: the last good run of this parameter file."""
+    return out_root / f"{params_path.stem}-latest"
+
+
+def _point_latest(link: Path, run_dir: Path) -> None:
+    out_root = link.parent
     tmp = out_root / f".latest-{os.getpid()}"
     if tmp.is_symlink() or tmp.exists():
         tmp.unlink()
@@ -342,7 +347,7 @@ def run_study(
         message = str(exc).replace(str(work_dir), str(failed))
         raise RunError(
             f"{message}\nThe run folder is kept, marked failed: {failed}\n"
-            f"The last good run is untouched: {out_root / 'latest'}"
+            f"The last good run is untouched: {latest_link(out_root, params_path)}"
         ) from None
     except BaseException as exc:
         log.exception("run failed at %s", stage)
@@ -354,7 +359,7 @@ def run_study(
     handler.close()
     shutil.rmtree(scratch_dir, ignore_errors=True)
     os.replace(work_dir, final_dir)
-    _point_latest(out_root, final_dir)
+    _point_latest(latest_link(out_root, params_path), final_dir)
     report = final_dir / report_path.relative_to(work_dir) if report_path else None
     return RunResult(run_dir=final_dir, report=report, seconds=time.time() - started)
 
