@@ -12,6 +12,8 @@ PARAMS ?= params/default.yaml
 export PYTHONHASHSEED := 0
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
+BROWSER := $(VENV)/.browser
+
 .PHONY: report test lab clean setup help browser
 
 help:
@@ -26,10 +28,21 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
 	@touch $(STAMP)
 
+# Debian's chromium for the report's browser test (as root; otherwise say how and skip it)
+browser: $(BROWSER)
+
+$(BROWSER): | $(STAMP)
+	@if command -v chromium >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "Installing Debian chromium for the report's browser test ..."; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else echo "note: chromium is missing; install it (sudo apt-get install chromium) or the browser test is skipped"; fi
+	@touch $@
+
 report: $(STAMP)
 	$(BIN)/evaluation run --params $(PARAMS)
 
-test: $(STAMP)
+test: $(STAMP) $(BROWSER)
 	$(BIN)/python -m pytest -q
 
 lab: $(STAMP)

@@ -115,3 +115,51 @@ def test_cli_run_prints_path_and_bad_data_exits_3(tmp_path, make_params):
     assert "participants.csv" in res.stderr and "person_id" in res.stderr
     assert "Traceback" not in res.stderr
     assert not (folder / "outputs").exists() or not any((folder / "outputs").iterdir())
+
+
+def test_other_extract_runs_through_unchanged(tmp_path, make_params):
+    """Contract-shaped data with other categories, a larger pool, Parquet, no optional tables."""
+    import pandas as pd
+
+    from evaluation.data import synth
+    from evaluation.data.io import write_table
+
+    study = synth.generate(7, n_mentored=60, n_comparison=4000)
+    codes = {name: f"C{i:02d}" for i, name in
+             enumerate(sorted(study.participants["origin_region"].unique()))}  # fmt: skip
+    participants = study.participants.assign(
+        origin_region=study.participants["origin_region"].map(codes),
+        municipality="1480",
+        register_extra=1.0,  # extra columns are kept, never an error
+    )
+    data = tmp_path / "extract"
+    data.mkdir()
+    write_table(participants, data / "participants.parquet")
+    write_table(pd.DataFrame(study.monthly), data / "monthly.parquet")
+    params = make_params(tmp_path / "site", synthetic=None,
+                         data={"participants": str(data / "participants.parquet"),
+                               "monthly": str(data / "monthly.parquet"),
+                               "survey": None, "sessions": None, "mentors": None})  # fmt: skip
+    result = run_study(params, tmp_path / "outputs", echo=lambda *a, **k: None)
+    res = json.loads((result.run_dir / "results.json").read_text("utf-8"))
+    assert set(res["skipped"]) >= {"survey", "sessions", "mentors"}
+    assert res["numbers"]["n_mentored"] == 60
+    assert res["headline"]["n_treated"] > 40
+    html = result.report.read_text("utf-8")
+    assert "No participant survey" in html
+    assert "C0" in (result.run_dir / "tables" / "descriptives.csv").read_text("utf-8")
+
+
+def test_lalonde_benchmark_run_reproduces_the_experiment(tmp_path):
+    result = run_study(ROOT / "params" / "benchmarks" / "lalonde.yaml", tmp_path / "outputs",
+                       echo=lambda *a, **k: None)  # fmt: skip
+    res = json.loads((result.run_dir / "results.json").read_text("utf-8"))
+    head = res["headline"]
+    assert (head["estimator"], head["subgroup"]) == ("naive", "experimental")
+    assert round(head["estimate"], 2) == 1794.34
+    assert round(head["se"], 2) == 632.85
+    raw = {e["subgroup"]: e["estimate"] for e in res["effects"] if e["estimator"] == "naive"}
+    assert round(raw["psid_raw"], 2) == -15204.78
+    assert round(raw["cps_raw"], 2) == -8497.52
+    assert res["provenance"]["inputs"]["nsw_experimental"]["sha256"]
+    assert result.report.is_file()

@@ -14,8 +14,8 @@ import contextlib
 import json
 import logging
 import os
-import sys
 import shutil
+import sys
 import time
 import warnings
 from dataclasses import dataclass
