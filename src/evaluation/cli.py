@@ -47,6 +47,26 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_exhibits(args: argparse.Namespace) -> int:
+    import json
+
+    from evaluation.report.exhibits import exhibit_list_markdown, replace_readme_section
+
+    results_path = args.run / "results.json"
+    if not results_path.is_file():
+        from evaluation.errors import EvaluationError
+
+        raise EvaluationError(f"{results_path} not found: give a finished run folder.")
+    table = exhibit_list_markdown(json.loads(results_path.read_text("utf-8")))
+    if args.write_readme:
+        readme = args.readme.read_text("utf-8")
+        args.readme.write_text(replace_readme_section(readme, table), "utf-8")
+        print(f"List of exhibits written to {args.readme}")
+    else:
+        print(table)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and for ``--help``)."""
     parser = argparse.ArgumentParser(
@@ -103,6 +123,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     val.add_argument("--params", required=True, type=Path, help="parameter file (YAML)")
     val.set_defaults(func=_cmd_validate)
+
+    exh = sub.add_parser(
+        "exhibits",
+        help="print the list of exhibits of a run (or write it into the README)",
+        description=(
+            "Every table, figure and number of a run is registered with the notebook and "
+            "function that made it; print that registry as a Markdown table, or replace the "
+            "list of exhibits in README.md with it."
+        ),
+    )
+    exh.add_argument("run", type=Path, help="a finished run folder")
+    exh.add_argument("--write-readme", action="store_true", help="replace the README's list")
+    exh.add_argument("--readme", type=Path, default=Path("README.md"), help="(default README.md)")
+    exh.set_defaults(func=_cmd_exhibits)
     return parser
 
 

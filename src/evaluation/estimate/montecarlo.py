@@ -10,7 +10,8 @@ target) and also with the exact ATT over the mentored persons the estimator actu
 shift caused by dropping mentored persons can be told apart from estimator bias.
 
 :func:`simulate_study` returns plain rows (one per outcome x estimator);
-:func:`summarise` turns the rows of many replications into bias, RMSE and coverage with
+:func:`simulate_many` runs many replications, in worker processes if asked, with seeds that
+depend only on the replication number; :func:`summarise` turns the rows of many replications into bias, RMSE and coverage with
 their Monte Carlo standard errors (Morris, White and Crowther 2019). The command-line
 driver is ``bench/montecarlo_study.py``; a fast version runs in
 ``tests/estimate/test_montecarlo_study.py``.
@@ -23,7 +24,9 @@ evaluate statistical methods. *Statistics in Medicine* 38(11), 2074-2102.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -275,6 +278,63 @@ def simulate_study(
             }
         )
     return rows
+
+
+def _replication(rep: int, *, base_seed: int, **kwargs: Any) -> tuple[int, list[dict[str, Any]]]:
+    """Replication ``rep`` (a top-level function, so that worker processes can run it)."""
+    rows = simulate_study(replication_seed(base_seed, rep), **kwargs)
+    return rep, [{"rep": rep, **row} for row in rows]
+
+
+def simulate_many(
+    base_seed: int,
+    reps: int,
+    *,
+    jobs: int = 1,
+    progress: Callable[[int, int], None] | None = None,
+    **kwargs: Any,
+) -> pd.DataFrame:
+    """Run :func:`simulate_study` for replications ``0 .. reps - 1``.
+
+    Replication ``r`` uses :func:`replication_seed` ``(base_seed, r)``, and the rows are put
+    in replication order, so the result does not depend on ``jobs``.
+
+    Parameters
+    ----------
+    base_seed
+        The Monte Carlo's seed.
+    reps
+        Number of replications.
+    jobs
+        Worker processes (:class:`concurrent.futures.ProcessPoolExecutor`); 1 runs in this
+        process.
+    progress
+        Called as ``progress(done, reps)`` after each replication.
+    **kwargs
+        Passed to :func:`simulate_study` (``n_comparison``, ``params_sections``, ``effect``,
+        ``outcomes``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows of every replication with a ``rep`` column.
+    """
+    task = partial(_replication, base_seed=int(base_seed), **kwargs)
+    results: dict[int, list[dict[str, Any]]] = {}
+
+    def collect(rep: int, rows: list[dict[str, Any]]) -> None:
+        results[rep] = rows
+        if progress is not None:
+            progress(len(results), reps)
+
+    if jobs <= 1:
+        for rep in range(reps):
+            collect(*task(rep))
+    else:
+        with ProcessPoolExecutor(max_workers=int(jobs)) as pool:
+            for fut in as_completed([pool.submit(task, rep) for rep in range(reps)]):
+                collect(*fut.result())
+    return pd.DataFrame([row for rep in sorted(results) for row in results[rep]])
 
 
 def summarise(rows: Sequence[Mapping[str, Any]] | pd.DataFrame) -> pd.DataFrame:
