@@ -151,6 +151,22 @@ class Report(_Section):
     planned_participants: int = Field(50, ge=1)
 
 
+class Timing(_Section):
+    """When the effect comes: event study, staggered DiD, time to first job (notebook 04)."""
+
+
+class Bottomup(_Section):
+    """The participants' own view: survey factors, measurement, moderation, dose (notebook 05)."""
+
+
+class Robustness(_Section):
+    """Power, placebo tests, sensitivity to hidden confounding, specification curve (06)."""
+
+
+class Costs(_Section):
+    """Cost per participant and per additional person in work; break-even (notebook 06)."""
+
+
 class Params(_Section):
     """The whole parameter file of a study run (``kind: study``, the default)."""
 
@@ -162,6 +178,10 @@ class Params(_Section):
     outcomes: Outcomes = Field(default_factory=Outcomes)
     design: Design = Field(default_factory=Design)
     estimation: Estimation = Field(default_factory=Estimation)
+    timing: Timing = Field(default_factory=Timing)
+    bottomup: Bottomup = Field(default_factory=Bottomup)
+    robustness: Robustness = Field(default_factory=Robustness)
+    costs: Costs = Field(default_factory=Costs)
     disclosure: Disclosure = Field(default_factory=Disclosure)
     report: Report = Field(default_factory=Report)
 

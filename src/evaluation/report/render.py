@@ -31,9 +31,19 @@ class ReportKeyError(RunError):
 
 
 def load_strings(language: str) -> dict[str, str]:
-    """The sentences and labels of one language."""
-    path = I18N / f"{language}.yaml"
-    return yaml.safe_load(path.read_text("utf-8"))
+    """The sentences and labels of one language.
+
+    ``i18n/<lang>.yaml`` holds the report's frame; each optional chapter brings its own
+    ``i18n/<chapter>.<lang>.yaml``. A key defined twice is an error.
+    """
+    strings = yaml.safe_load((I18N / f"{language}.yaml").read_text("utf-8"))
+    for path in sorted(I18N.glob(f"*.{language}.yaml")):
+        part = yaml.safe_load(path.read_text("utf-8")) or {}
+        clash = set(part) & set(strings)
+        if clash:
+            raise ReportKeyError(f"{path.name} redefines text keys {sorted(clash)}")
+        strings.update(part)
+    return strings
 
 
 def fmt_number(value: float, language: str, decimals: int = 0) -> str:
@@ -223,10 +233,34 @@ def make_environment() -> jinja2.Environment:
     )
 
 
+#: Every chapter of the study report in order; optional ones (``templates/chapters/<name>``)
+#: appear when the notebook named here ran (its results are in ``results.json``).
+CHAPTERS: tuple[tuple[str, str | None], ...] = (
+    ("summary", None),
+    ("programme", None),
+    ("data", None),
+    ("design", None),
+    ("effects", None),
+    ("timing", "04_timing"),
+    ("bottomup", "05_bottomup"),
+    ("model", "05_bottomup"),
+    ("robustness", "06_robustness"),
+    ("costs", "06_robustness"),
+    ("limitations", None),
+    ("appendix", None),
+)
+
+
 def chapters(results: dict[str, Any]) -> list[str]:
     """The report's chapters, in order, that this run's results can fill."""
-    out = ["summary", "programme", "data", "design", "effects", "limitations", "appendix"]
-    return out
+    ran = {e["notebook"] for e in results.get("exhibits", [])}
+    return [name for name, notebook in CHAPTERS if notebook is None or notebook in ran]
+
+
+def optional_chapters(results: dict[str, Any]) -> list[str]:
+    """The optional chapters (own template file) present in this run."""
+    fixed = {name for name, notebook in CHAPTERS if notebook is None}
+    return [c for c in chapters(results) if c not in fixed]
 
 
 def render_html(results: dict[str, Any], language: str, run_dir: Path) -> str:
@@ -246,6 +280,7 @@ def render_html(results: dict[str, Any], language: str, run_dir: Path) -> str:
         t=t,
         num=num,
         chapters=chapters(results),
+        optional_chapters=optional_chapters(results),
         r=results,
         lang=language,
         skipped=results.get("skipped", {}),
