@@ -49,6 +49,7 @@ from evaluation.data.contract import load_study
 from evaluation.data.outcomes import build_analysis
 from evaluation.report import style
 from evaluation.report.exhibits import Recorder
+from evaluation.report.labels import labels
 from evaluation.rng import stream
 
 style.apply()
@@ -56,6 +57,7 @@ rec = Recorder(run_dir, "01_data", min_cell=disclosure["min_cell"])
 scratch = Path(scratch_dir)
 scratch.mkdir(parents=True, exist_ok=True)
 K = disclosure["min_cell"]
+L = labels(study["language"])
 
 # %% [markdown]
 # ## The input tables against the data contract
@@ -170,13 +172,14 @@ fig, ax = plt.subplots(figsize=(7, 3.5))
 width = 0.4
 for j, label in enumerate(["mentored", "comparison"]):
     x = [i + (j - 0.5) * width for i in range(len(bin_labels))]
-    ax.bar(x, shares[label].fillna(0), width=width, label=label, color=style.GROUP_COLOURS[label])
+    ax.bar(x, shares[label].fillna(0), width=width, label=L[label],
+           color=style.GROUP_COLOURS[label])
     for xi, s in zip(x, shares[label], strict=True):
         if pd.isna(s):
             ax.text(xi, 0.01, f"<{K}", ha="center", va="bottom", fontsize=8)
 ax.set_xticks(range(len(bin_labels)), bin_labels)
-ax.set_xlabel("Months employed in the 12 months before start")
-ax.set_ylabel("Share of the group")
+ax.set_xlabel(L["pre_months_employed"])
+ax.set_ylabel(L["share_of_group"])
 ax.legend()
 rec.figure(
     "pre_employment",

@@ -24,6 +24,7 @@
 
 # %% tags=["parameters"]
 seed = 20170601
+study = {"language": "en"}
 design = {
     "covariates": ["age", "sex", "education", "swedish_level", "years_in_sweden",
                    "origin_region", "pre_months_employed_12", "pre_earnings_12",
@@ -51,12 +52,14 @@ from evaluation.design import study_design
 from evaluation.design.balance import love_plot
 from evaluation.report import style
 from evaluation.report.exhibits import Recorder
+from evaluation.report.labels import labels
 
 style.apply()
 rec = Recorder(run_dir, "02_design", min_cell=disclosure["min_cell"])
 scratch = Path(scratch_dir)
 K = disclosure["min_cell"]
 THR = design["balance_threshold"]
+L = labels(study["language"])
 
 # %%
 frame = pd.read_parquet(scratch / "design_data.parquet")
@@ -101,13 +104,14 @@ fig, ax = plt.subplots(figsize=(7, 3.5))
 width = 0.4
 for j, label in enumerate(["mentored", "comparison"]):
     x = [i + (j - 0.5) * width for i in range(len(labels))]
-    ax.bar(x, shares[label].fillna(0), width=width, label=label, color=style.GROUP_COLOURS[label])
+    ax.bar(x, shares[label].fillna(0), width=width, label=L[label],
+           color=style.GROUP_COLOURS[label])
     for xi, s in zip(x, shares[label], strict=True):
         if pd.isna(s):
             ax.text(xi, 0.01, f"<{K}", ha="center", va="bottom", fontsize=7)
 ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right", fontsize=8)
-ax.set_xlabel("Propensity score (logit scale)")
-ax.set_ylabel("Share of the group")
+ax.set_xlabel(L["pscore_logit"])
+ax.set_ylabel(L["share_of_group"])
 ax.legend()
 rec.figure("overlap", fig, title="Overlap of the propensity score",
            alt="Bar chart of the share of mentored and of comparison persons in eight bins of "
@@ -126,8 +130,8 @@ trim = pd.DataFrame(
         "comparison": [int((frame.treated == 0).sum()), cat.n_removed_control,
                        sup.n_trimmed_control, int((dsg.sample.treated == 0).sum())],
     },
-    index=["before trimming", "in a category only one group has",
-           "trimmed by the propensity-score rule", "after trimming"],
+    index=pd.Index(["before trimming", "in a category only one group has",
+                    "trimmed by the propensity-score rule", "after trimming"], name="step"),
 )
 rec.table(
     "trimming",
@@ -189,7 +193,8 @@ bal.round(3)
 
 # %%
 fig = love_plot(dsg.balance["before"], dsg.balance["matched"], threshold=THR,
-                labels=("Before", "After matching"))
+                labels=(L["before"], L["after_matching"]))
+fig.axes[0].set_xlabel(L["smd"])
 rec.figure("love_plot", fig, title="Love plot: standardised mean differences",
            alt="Dot plot of the standardised mean difference of each covariate before and "
            "after matching, with dashed lines at plus and minus 0.1.",

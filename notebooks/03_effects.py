@@ -26,6 +26,7 @@
 
 # %% tags=["parameters"]
 seed = 20170601
+study = {"language": "en"}
 outcomes = {"horizons": [6, 12, 24]}
 design = {
     "covariates": ["age", "sex", "education", "swedish_level", "years_in_sweden",
@@ -55,6 +56,7 @@ from evaluation.estimate import effects as fx
 from evaluation.estimate.results import compare
 from evaluation.report import style
 from evaluation.report.exhibits import Recorder
+from evaluation.report.labels import labels
 from evaluation.rng import stream
 
 style.apply()
@@ -118,6 +120,7 @@ perm
 
 # %%
 fig = fx.forest_plot(results, spec.headline_outcome)
+fig.axes[0].set_xlabel(labels(study["language"])["effect_ci"].format(outcome=spec.headline_outcome))
 rec.figure("effects_forest", fig, title="Effect on the headline outcome by estimator",
            alt="Point estimates and 95 % confidence intervals of the effect on the headline "
            "outcome for each estimator, the naive difference first.",

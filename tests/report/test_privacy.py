@@ -73,3 +73,34 @@ def test_pdf_text_is_scanned(tmp_path, participants):
 )
 def test_pin_pattern(text, hit):
     assert bool(PIN_PATTERN.search(text)) is hit
+
+
+@pytest.mark.slow
+def test_a_run_that_leaks_an_identifier_fails(tmp_path, make_params, monkeypatch):
+    """A notebook that prints a person_id makes the whole run fail at the scan, kept as failed."""
+    import shutil
+
+    from evaluation.errors import RunError
+    from evaluation.pipeline import notebooks as nbmod
+    from evaluation.pipeline.run import run_study
+
+    leaky = tmp_path / "nb"
+    shutil.copytree(nbmod.NOTEBOOK_DIR, leaky)
+    first = leaky / "01_data.py"
+    first.write_text(
+        first.read_text("utf-8")
+        + '\n# %%\nprint(tables_data.participants["person_id"].iloc[0])\n',
+        "utf-8",
+    )
+    monkeypatch.setattr(nbmod, "NOTEBOOK_DIR", leaky)
+    params = make_params(tmp_path / "s")
+    with pytest.raises(RunError) as exc:
+        run_study(params, tmp_path / "outputs", echo=lambda *a, **k: None)
+    msg = str(exc.value)
+    assert "identifier scan" in msg and "notebooks/01_data.ipynb" in msg
+    assert "P0" not in msg.split("identifier scan")[1].split("Outputs must")[0]
+    failed = [p for p in (tmp_path / "outputs").iterdir() if p.name.endswith("-failed")]
+    assert len(failed) == 1
+    status = json.loads((failed[0] / "status.json").read_text())
+    assert status["stage"] == "privacy scan"
+    assert not (tmp_path / "outputs" / "study-latest").exists()

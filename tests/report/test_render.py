@@ -38,7 +38,20 @@ def results(finished_run):
 def test_languages_have_the_same_keys():
     en, sv = load_strings("en"), load_strings("sv")
     assert set(en) == set(sv)
-    assert all(isinstance(v, str) and v.strip() for v in sv.values())
+    assert all(isinstance(v, str) and v.strip() for k, v in sv.items() if k != "phrases")
+
+
+def test_swedish_phrases_translate_table_cells(results):
+    run, res = results
+    num = Numbers(res, "sv", run.run_dir)
+    assert num.cell("excluded: fewer than 12 months of coverage before start") == (
+        "utesluten: färre än 12 månader med uppgifter före start"
+    )
+    assert num.cell("sex: female") == "kön: kvinna"
+    assert num.cell("origin_region: Syria") == "ursprungsregion: Syria"  # data values stay
+    html = render_html(res, "sv", run.run_dir)
+    for english in ("persons in the analysis data", "before trimming", "coverage ends before"):
+        assert english not in html
 
 
 @pytest.mark.parametrize("language", LANGUAGES)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import html
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,7 @@ class Numbers:
         self.run_dir = run_dir
         self.strings = strings if strings is not None else load_strings(language)
         self.used: set[str] = set()
+        self._phrases = _compile_phrases(self.strings.get("phrases", {}))
 
     # --- raw lookups ---------------------------------------------------------------------
     def raw(self, key: str) -> Any:
@@ -193,11 +195,11 @@ class Numbers:
         if not rows:
             return ""
         cols = list(rows[0].keys())
-        head = "".join(f"<th>{html.escape(str(c))}</th>" for c in cols)
+        head = "".join(f"<th>{html.escape(self.column(c))}</th>" for c in cols)
         body = []
         for r in rows:
             cells = "".join(
-                f"<td>{html.escape('' if r[c] is None else str(r[c]))}</td>" for c in cols
+                f"<td>{html.escape('' if r[c] is None else self.cell(r[c]))}</td>" for c in cols
             )
             body.append(f"<tr>{cells}</tr>")
         cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
@@ -205,6 +207,20 @@ class Numbers:
             f'<table class="exhibit" id="tab-{key}">{cap}<thead><tr>{head}</tr></thead>'
             f"<tbody>{''.join(body)}</tbody></table>"
         )
+
+    def column(self, name: str) -> str:
+        """A table's column header in the report's language (strict: ``col_<name>``)."""
+        key = f"col_{name}"
+        if key not in self.strings:
+            raise ReportKeyError(f"no column label '{key}' in the {self.language} texts")
+        return self.strings[key]
+
+    def cell(self, value: Any) -> str:
+        """A table cell's text, with the language's phrase translations applied."""
+        text = str(value)
+        for pattern, replacement in self._phrases:
+            text = pattern.sub(replacement, text)
+        return text
 
     def figure(self, key: str, caption: str = "") -> str:
         """A registered figure, inlined as PNG with its alt text."""
@@ -219,6 +235,20 @@ class Numbers:
             f'<figure id="fig-{key}"><img src="data:image/png;base64,{data}" '
             f'alt="{html.escape(ex["alt"])}"><figcaption>{cap}</figcaption></figure>'
         )
+
+
+def _compile_phrases(phrases: dict[str, str]) -> list[tuple[re.Pattern[str], str]]:
+    """Phrase translations for table cells: ``{n}`` in a phrase stands for a whole number.
+
+    Longest phrases first, whole-cell or word-bounded, so that a short phrase never rewrites
+    part of a longer one.
+    """
+    out = []
+    for source in sorted(phrases, key=len, reverse=True):
+        pattern = re.escape(source).replace(re.escape("{n}"), r"(?P<n>\d+)")
+        replacement = phrases[source].replace("{n}", r"\g<n>")
+        out.append((re.compile(rf"(?<![\w]){pattern}(?![\w])"), replacement))
+    return out
 
 
 def make_environment() -> jinja2.Environment:
