@@ -8,7 +8,8 @@ mean CI width, mean SE against the SD of the errors, with Monte Carlo SEs; plus 
 persons actually used and bias/coverage against the ATT over just those (the estimand shift
 of trimming and the matching caliper). See evaluation.estimate.montecarlo.
 
-Replication r uses seed SeedSequence([seed, r]), so the numbers do not depend on --jobs.
+Replication r uses seed SeedSequence([seed, r]) and rows are kept in replication order, so
+the numbers do not depend on --jobs.
 
     .venv/bin/python bench/montecarlo_study.py --reps 200
     .venv/bin/python bench/montecarlo_study.py --reps 100 --null --outcomes employed_m12
@@ -20,8 +21,6 @@ import argparse
 import os
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from functools import partial
 from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # small matrices: threads only cost
@@ -30,11 +29,7 @@ import pandas as pd  # noqa: E402
 
 from evaluation.config import load_params, outcome_names  # noqa: E402
 from evaluation.data.synth import EffectSpec  # noqa: E402
-from evaluation.estimate.montecarlo import (  # noqa: E402
-    replication_seed,
-    simulate_study,
-    summarise,
-)
+from evaluation.estimate.montecarlo import simulate_many, summarise  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -57,34 +52,28 @@ SHOWN = (
 )
 
 
-def _replication(rep: int, *, seed: int, **kwargs) -> tuple[int, list[dict]]:
-    return rep, simulate_study(replication_seed(seed, rep), **kwargs)
-
-
 def run(args: argparse.Namespace, params: dict) -> pd.DataFrame:
-    """All replications (in worker processes), rows in replication order."""
-    task = partial(
-        _replication,
-        seed=args.seed,
+    """All replications, with progress on stderr; rows in replication order."""
+    t0 = time.perf_counter()
+    step = max(1, args.reps // 20)
+
+    def progress(done: int, total: int) -> None:
+        if done % step == 0 or done == total:
+            el = time.perf_counter() - t0
+            eta = el / done * (total - done)
+            print(f"  {done}/{total} replications, {el:.0f} s (about {eta:.0f} s left)",
+                  file=sys.stderr, flush=True)  # fmt: skip
+
+    return simulate_many(
+        args.seed,
+        args.reps,
+        jobs=args.jobs,
+        progress=progress,
         n_comparison=args.n_comparison,
         params_sections=params,
         effect=EffectSpec(null=True) if args.null else None,
         outcomes=args.outcomes,
     )
-    results: dict[int, list[dict]] = {}
-    t0 = time.perf_counter()
-    step = max(1, args.reps // 20)
-    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        futures = [pool.submit(task, rep) for rep in range(args.reps)]
-        for done, fut in enumerate(as_completed(futures), start=1):
-            rep, rows = fut.result()
-            results[rep] = [{"rep": rep, **row} for row in rows]
-            if done % step == 0 or done == args.reps:
-                el = time.perf_counter() - t0
-                eta = el / done * (args.reps - done)
-                print(f"  {done}/{args.reps} replications, {el:.0f} s (about {eta:.0f} s left)",
-                      file=sys.stderr, flush=True)  # fmt: skip
-    return pd.DataFrame([row for rep in sorted(results) for row in results[rep]])
 
 
 def markdown(summary: pd.DataFrame) -> str:

@@ -1,7 +1,8 @@
-"""Command line: ``evaluation run | synth | validate``.
+"""Command line: ``evaluation run | verify | synth | validate | exhibits``.
 
 Errors the user can fix are printed as one message, without a traceback, with the exit code
-of their kind (2 parameters, 3 data contract, 4 run, 5 disclosure).
+of their kind (2 parameters, 3 data contract, 4 run, 5 disclosure, 6 a verified run's input
+data changed); ``verify`` exits 1 when a number did not reproduce.
 """
 
 from __future__ import annotations
@@ -15,14 +16,45 @@ from evaluation import __version__
 from evaluation.errors import EvaluationError
 
 
+def _terminate_as_interrupt() -> None:
+    """Let ``kill`` (SIGTERM) end a run like Ctrl-C: marked failed, scratch deleted."""
+    import signal
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from evaluation.pipeline.run import run_study
 
-    result = run_study(args.params, args.out, render=not args.no_report, verbose=args.verbose)
+    _terminate_as_interrupt()
+    result = run_study(
+        args.params,
+        args.out,
+        render=not args.no_report,
+        verbose=args.verbose,
+        force=args.force,
+        workers=args.workers,
+    )
     print(f"Run finished in {result.seconds:.1f} s: {result.run_dir}")
     if result.report is not None:
         print(f"Report: {result.report}")
     return 0
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from evaluation.pipeline.verify import report_lines, verify_run
+
+    _terminate_as_interrupt()
+    print(f"Re-executing {args.run} from its parameters and data ...", flush=True)
+    result = verify_run(args.run, keep=args.keep)
+    for line in report_lines(result):
+        print(line)
+    if result.rerun_dir is not None:
+        print(f"The re-executed run: {result.rerun_dir}")
+    return 0 if result.reproduced else 1
 
 
 def _cmd_synth(args: argparse.Namespace) -> int:
@@ -95,7 +127,33 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--no-report", action="store_true", help="skip rendering the report")
     run.add_argument("--verbose", action="store_true", help="show papermill's own log")
+    run.add_argument(
+        "--force",
+        action="store_true",
+        help="execute every notebook, even those whose inputs are unchanged (default: reuse "
+        "them from <out>/.cache)",
+    )
+    run.add_argument(
+        "--workers", type=int, default=2, help="notebooks executed at once (default 2)"
+    )
     run.set_defaults(func=_cmd_run)
+
+    ver = sub.add_parser(
+        "verify",
+        help="re-execute a finished run and check that every number reproduces",
+        description=(
+            "Re-execute a run folder from its recorded parameters (params.yaml) into a "
+            "temporary folder, without the cache, and compare every value of results.json "
+            "except provenance: integers and strings exactly, floats to 1e-9 relative. Prints "
+            "'reproduced' (exit 0) or each difference as path: old -> new (exit 1). Refuses, "
+            "with exit 6, if an input file is missing or its SHA-256 differs from the recorded one."
+        ),
+    )
+    ver.add_argument("run", type=Path, help="a finished run folder")
+    ver.add_argument(
+        "--keep", type=Path, default=None, help="keep the re-executed run under this folder"
+    )
+    ver.set_defaults(func=_cmd_verify)
 
     syn = sub.add_parser(
         "synth",

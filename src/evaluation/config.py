@@ -154,17 +154,180 @@ class Report(_Section):
 class Timing(_Section):
     """When the effect comes: event study, staggered DiD, time to first job (notebook 04)."""
 
+    leads: int = Field(
+        12, ge=2, le=60, description="Event study: months before start (-1 is the reference)."
+    )
+    lags: int = Field(24, ge=1, le=120, description="Event study: months after start.")
+    cohort: Literal["quarter", "month"] = Field(
+        "quarter",
+        description="Staggered DiD cohorts and periods: calendar quarters (outcome: share of the "
+        "quarter's months employed; earnings summed over the quarter) or months.",
+    )
+    control: Literal["never_same_cohort", "never", "notyet"] = Field(
+        "never_same_cohort",
+        description="Comparison for ATT(g, t): never-mentored persons eligible in the cohort's "
+        "period (aligned on eligibility), all never-mentored, or never and not-yet mentored.",
+    )
+    dr_propensity: Literal["design_score", "covariates"] = Field(
+        "design_score",
+        description="Propensity covariates of the doubly robust DiD: the design stage's "
+        "propensity logit (one index, well posed in small cohorts) or all design covariates.",
+    )
+    pre_periods: int = Field(
+        4, ge=1, le=20, description="Staggered DiD: cohort periods before start (placebo cells)."
+    )
+    post_periods: int = Field(
+        8, ge=1, le=40, description="Staggered DiD: cohort periods from the start period on."
+    )
+    bootstrap_draws: int = Field(
+        999, ge=99, le=100_000,
+        description="Draws of the multiplier bootstrap (staggered DiD) and of the sup-t band.",
+    )
+
 
 class Bottomup(_Section):
     """The participants' own view: survey factors, measurement, moderation, dose (notebook 05)."""
+
+    instrument: str = Field(
+        "survey_v1",
+        description="Instrument file in data/instruments/ (<name>.csv): item wording for the report.",
+    )
+    factors: dict[str, list[str]] = Field(
+        default_factory=lambda: {
+            "goal": ["goal_1", "goal_2", "goal_3"],
+            "barrier": ["barrier_1", "barrier_2", "barrier_3", "barrier_4", "barrier_5"],
+            "network": ["network_1", "network_2", "network_3"],
+            "efficacy": ["efficacy_1", "efficacy_2", "efficacy_3"],
+            "mentor": ["mentor_1", "mentor_2", "mentor_3", "mentor_4"],
+        },
+        description="Factor -> its survey items (columns of the survey table).",
+    )
+    reverse: list[str] = Field(
+        default_factory=lambda: ["barrier_2", "barrier_4", "network_3", "mentor_4"],
+        description="Reverse-coded items (answer turned to 6 - answer before scoring).",
+    )
+    follow_up_factors: list[str] = Field(
+        default_factory=lambda: ["mentor"],
+        description="Factors asked at follow-up only (the mentor relationship): not moderators.",
+    )
+    min_answered: float = Field(
+        0.5, gt=0, le=1,
+        description="Missing-item rule: a score is the mean of the answered items if at least "
+        "this share of the factor's items is answered, else missing.",
+    )
+    agree_min: int = Field(4, ge=2, le=5, description="Lowest answer (1-5) counted as agreeing.")
+    outcome: str = Field(
+        "months_employed_12",
+        pattern=r"^(employed_m|months_employed_|earnings_)\d+$",
+        description="Outcome of the moderation and dose analyses (one of the study's outcomes).",
+    )
+    correction: Literal["holm", "bonferroni", "fdr_bh", "none"] = Field(
+        "holm", description="Multiplicity correction across factors and across mentor features."
+    )
+    rotation: Literal["promax", "varimax", "oblimin", "quartimax"] = Field(
+        "promax", description="Rotation of the exploratory factor analysis."
+    )
+    dose_edges: list[float] = Field(
+        default_factory=lambda: [0, 8, 12, 16, 20, 1000],
+        description="Bin edges of the number of meetings for the dose-response curve.",
+    )
+    dose_knot: float = Field(
+        12, gt=0, description="Meetings at which the dose slope may change (linear spline)."
+    )
+    suggestive_p: float = Field(
+        0.2, gt=0, lt=1,
+        description="Evidence rule: 'suggestive' if the uncorrected p-value is below this.",
+    )
+
+    @field_validator("dose_edges")
+    @classmethod
+    def _edges_increase(cls, v: list[float]) -> list[float]:
+        if len(v) < 3 or any(b <= a for a, b in zip(v, v[1:], strict=False)):
+            raise ValueError("at least three strictly increasing edges are needed")
+        return v
+
+    @model_validator(mode="after")
+    def _names_are_consistent(self) -> Bottomup:
+        items = {i for its in self.factors.values() for i in its}
+        if unknown := sorted(set(self.reverse) - items):
+            raise ValueError(f"bottomup.reverse names items of no factor: {unknown}")
+        if unknown := sorted(set(self.follow_up_factors) - set(self.factors)):
+            raise ValueError(f"bottomup.follow_up_factors names unknown factors: {unknown}")
+        if any(len(its) < 2 for its in self.factors.values()):
+            raise ValueError("every factor in bottomup.factors needs at least two items")
+        return self
 
 
 class Robustness(_Section):
     """Power, placebo tests, sensitivity to hidden confounding, specification curve (06)."""
 
+    alpha: float = Field(
+        0.05, gt=0, lt=0.5, description="Two-sided test level of the minimum detectable effect."
+    )
+    power: float = Field(0.80, gt=0.5, lt=1, description="Target power of the minimum detectable effect.")
+    pre_outcome_months: int = Field(
+        6, ge=1, le=60,
+        description="Placebo outcomes: employment in month start-m and earnings over months "
+        "start-m .. start-1 (m months before start).",
+    )
+    fake_start_shift: int = Field(
+        12, ge=1, le=60,
+        description="Placebo timing: every start moved back this many months, the whole design "
+        "and every estimator rerun.",
+    )
+    fake_start_horizons: list[int] = Field(
+        default_factory=lambda: [6, 12],
+        description="Horizons after the fake start (each at most fake_start_shift, so before "
+        "the real start).",
+    )
+    rosenbaum_gamma_max: float = Field(
+        3.0, gt=1, le=100, description="Largest Gamma shown in the Rosenbaum-bounds figure."
+    )
+    specifications: str = Field(
+        "../params/specifications.yaml",
+        description="The specification-curve grid file (relative to the notebooks/ folder, "
+        "where notebooks run, or absolute).",
+    )
+    workers: int = Field(2, ge=1, le=64, description="Processes for the specification curve.")
+    compare_sequential: bool = Field(
+        True, description="Also run the grid one by one and report both wall times."
+    )
+
+    @model_validator(mode="after")
+    def _placebo_before_real_start(self) -> Robustness:
+        h = self.fake_start_horizons
+        if not h or min(h) < 1 or max(h) > self.fake_start_shift or len(set(h)) != len(h):
+            raise ValueError(
+                "robustness.fake_start_horizons must be distinct, between 1 and "
+                f"fake_start_shift ({self.fake_start_shift}) so that every placebo outcome lies "
+                "before the real start"
+            )
+        return self
+
 
 class Costs(_Section):
     """Cost per participant and per additional person in work; break-even (notebook 06)."""
+
+    horizon: int = Field(
+        12, ge=1, le=120,
+        description="Months after start of the employment outcome that costs are set against "
+        "(one of outcomes.horizons; the headline estimator's effect is used).",
+    )
+    monthly_earnings_sek: float = Field(
+        20_000, gt=0, description="Assumed gross earnings per month in work (SEK)."
+    )
+    tax_share: float = Field(
+        0.30, ge=0, le=1,
+        description="Assumed share of gross earnings returned to the public purse (taxes and "
+        "contributions).",
+    )
+    benefit_saved_sek_per_month: float = Field(
+        6_000, ge=0, description="Assumed benefits no longer paid per month in work (SEK)."
+    )
+    duration_months: int = Field(
+        12, ge=1, le=240,
+        description="Assumed months over which the effect on the share in work lasts.",
+    )
 
 
 class Params(_Section):

@@ -18,7 +18,8 @@ MAX_SECONDS_DEFAULT = 2.0  # default study (50 + 3 000 persons)
 COMPARISON_M12 = (0.25, 0.30)  # comparison employment 12 months after start
 MISSING_START = (0.05, 0.10)  # comparison persons with an empty start_month
 MIN_SELECTION_BIAS = 0.05  # naive minus true ATT on employed_m12 in a large sample
-NONRESPONSE = (0.02, 0.09)  # item non-response share in the survey
+NONRESPONSE = (0.02, 0.09)  # item non-response share among the items asked in a wave
+MENTOR_MEETINGS_CORR = 0.15  # the 'met as often as needed' item rises with the meetings
 REL = np.arange(-24, 37)
 
 PARTICIPANT_COLUMNS = [
@@ -134,7 +135,33 @@ def test_survey_follows_the_contract(study):
     assert 0 < counts["follow_up"] < counts["baseline"]  # attrition
     answers = sv[items]
     assert set(np.unique(answers.stack().dropna().to_numpy())) <= {1, 2, 3, 4, 5}
-    assert NONRESPONSE[0] <= answers.isna().to_numpy().mean() <= NONRESPONSE[1]
+    # the mentor-relationship items are asked at follow-up only
+    follow_only = [i for i, v in synth.SURVEY_ITEMS.items() if v[0] in synth.FOLLOW_UP_ONLY]
+    assert follow_only and sv.loc[sv["wave"] == "baseline", follow_only].isna().all().all()
+    asked = pd.concat([sv.loc[sv["wave"] == "baseline", [i for i in items if i not in follow_only]]
+                       .stack(future_stack=True),
+                       sv.loc[sv["wave"] == "follow_up", items].stack(future_stack=True)])
+    assert NONRESPONSE[0] <= asked.isna().mean() <= NONRESPONSE[1]
+
+
+def test_survey_answers_come_from_the_latent_factors():
+    """Large sample: items of a factor agree; the mentor relationship follows the meetings."""
+    study = generate(SEED, n_mentored=3000, n_comparison=50)
+    sv = study.survey
+    base = sv.loc[sv["wave"] == "baseline"]
+    corr = base[["goal_1", "goal_2", "network_1"]].astype(float).corr()
+    assert corr.loc["goal_1", "goal_2"] > corr.loc["goal_1", "network_1"] + 0.2
+    # reverse-coded items correlate negatively with their factor's other items
+    assert base[["barrier_1", "barrier_2"]].astype(float).corr().iloc[0, 1] < 0
+    follow = sv.loc[sv["wave"] == "follow_up"].set_index("person_id")
+    meetings = study.sessions.groupby("person_id").size().reindex(follow.index)
+    assert follow["mentor_2"].astype(float).corr(meetings.astype(float)) > MENTOR_MEETINGS_CORR
+    # barriers differ in how often they are reported (threshold shifts), language most often
+    reported = base[[f"barrier_{j}" for j in range(1, 6)]].astype(float)
+    for item in ("barrier_2", "barrier_4"):
+        reported[item] = 6 - reported[item]
+    share = (reported >= 4).mean()
+    assert share.idxmax() == "barrier_1" and share.idxmin() == "barrier_4"
 
 
 def test_monthly_panel_covers_minus_24_to_36_around_every_start(study):

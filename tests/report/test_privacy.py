@@ -47,6 +47,18 @@ def test_id_as_part_of_longer_token_is_not_a_hit(tmp_path, participants):
     assert scan_run_folder(tmp_path, participants) == 1
 
 
+def test_inlined_images_are_not_scanned_but_their_text_is(tmp_path, participants):
+    blob = "iVBORw0KGgo+P000123/AAAA=="  # base64 bytes that happen to contain an id token
+    (tmp_path / "r.html").write_text(f'<img src="data:image/png;base64,{blob}" alt="chart">')
+    nb = {"cells": [{"outputs": [{"data": {"image/png": blob, "text/plain": "<Figure>"}}]}]}
+    (tmp_path / "n.ipynb").write_text(json.dumps(nb))
+    assert scan_run_folder(tmp_path, participants) == 2
+    nb["cells"][0]["outputs"][0]["data"]["text/plain"] = "P000123"
+    (tmp_path / "n.ipynb").write_text(json.dumps(nb))
+    with pytest.raises(DisclosureError, match="n.ipynb"):
+        scan_run_folder(tmp_path, participants)
+
+
 def test_pdf_text_is_scanned(tmp_path, participants):
     from weasyprint import HTML
 

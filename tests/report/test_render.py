@@ -12,10 +12,8 @@ import re
 import shutil
 
 import pytest
-import yaml
 
 from evaluation.report.render import (
-    I18N,
     Numbers,
     ReportKeyError,
     chapters,
@@ -102,7 +100,7 @@ def test_pdf_has_every_chapter(results, tmp_path, language):
     pdf = render_pdf(html, tmp_path / f"r_{language}.pdf", run.run_dir / "report")
     text = " ".join(p.extract_text() for p in PdfReader(str(pdf)).pages)
     text = re.sub(r"\s+", " ", text)
-    strings = yaml.safe_load((I18N / f"{language}.yaml").read_text("utf-8"))
+    strings = load_strings(language)
     for chapter in chapters(res):
         heading = strings[f"h_{chapter}"].split(":")[0]
         assert heading in text, f"{language}: chapter '{heading}' missing from the PDF"

@@ -51,7 +51,7 @@ from evaluation.data.outcomes import (
 )
 
 #: Version of the data-generating process; bump when any draw or parameter changes.
-GENERATOR_VERSION = "1.0.0"
+GENERATOR_VERSION = "1.1.0"
 
 #: The five contract tables written by :func:`write`, in order.
 TABLES = ("participants", "monthly", "survey", "sessions", "mentors")
@@ -141,31 +141,46 @@ FACTOR_CORRELATION = np.array(
     ]
 )
 
-#: Survey items: name -> (factor, reverse-coded, loading, threshold shift).
-SURVEY_ITEMS: dict[str, tuple[str, bool, float, float]] = {
-    "goal_1": ("goal", False, 0.80, -0.4),
-    "goal_2": ("goal", False, 0.75, -0.2),
-    "goal_3": ("goal", False, 0.65, 0.0),
-    "barrier_1": ("barrier", False, 0.75, 0.0),
-    "barrier_2": ("barrier", True, 0.70, 0.0),
-    "barrier_3": ("barrier", False, 0.70, 0.2),
-    "barrier_4": ("barrier", True, 0.60, 0.0),
-    "network_1": ("network", False, 0.80, 0.2),
-    "network_2": ("network", False, 0.75, 0.3),
-    "network_3": ("network", True, 0.65, 0.0),
-    "efficacy_1": ("efficacy", False, 0.80, -0.2),
-    "efficacy_2": ("efficacy", False, 0.75, 0.0),
-    "efficacy_3": ("efficacy", False, 0.70, 0.1),
+#: Survey items (the instrument ``data/instruments/survey_v1.csv``): name -> (factor,
+#: reverse-coded, loading, threshold shift, item non-response probability). A larger shift
+#: makes agreement rarer; the barrier shifts order how often each barrier is reported.
+SURVEY_ITEMS: dict[str, tuple[str, bool, float, float, float]] = {
+    "goal_1": ("goal", False, 0.80, -0.4, 0.05),  # a clear goal for work in Sweden
+    "goal_2": ("goal", False, 0.75, -0.2, 0.05),  # work in the occupation trained for
+    "goal_3": ("goal", False, 0.65, 0.0, 0.05),  # knows the steps to the goal
+    "barrier_1": ("barrier", False, 0.70, -0.7, 0.05),  # Swedish language
+    "barrier_2": ("barrier", True, 0.65, -0.4, 0.05),  # credentials recognised (reversed)
+    "barrier_3": ("barrier", False, 0.60, 0.3, 0.10),  # discrimination
+    "barrier_4": ("barrier", True, 0.55, 0.7, 0.05),  # care/health allow work (reversed)
+    "barrier_5": ("barrier", False, 0.70, -0.1, 0.05),  # no contacts at workplaces
+    "network_1": ("network", False, 0.80, 0.2, 0.05),
+    "network_2": ("network", False, 0.75, 0.3, 0.05),
+    "network_3": ("network", True, 0.65, 0.0, 0.05),
+    "efficacy_1": ("efficacy", False, 0.80, -0.2, 0.05),
+    "efficacy_2": ("efficacy", False, 0.75, 0.0, 0.05),
+    "efficacy_3": ("efficacy", False, 0.70, 0.1, 0.05),
+    "mentor_1": ("mentor", False, 0.80, -0.6, 0.04),  # trust (follow-up only)
+    "mentor_2": ("mentor", False, 0.70, -0.2, 0.04),  # met as often as needed
+    "mentor_3": ("mentor", False, 0.80, -0.1, 0.04),  # usefulness
+    "mentor_4": ("mentor", True, 0.60, 0.1, 0.04),  # meetings off the point (reversed)
 }
 
-#: Survey process: Likert cut points, change to follow-up, attrition, non-response.
+#: Survey factors asked at follow-up only (no baseline answers).
+FOLLOW_UP_ONLY = ("mentor",)
+
+#: Survey process: Likert cut points, change to follow-up, attrition, the mentor relationship.
 SURVEY: dict[str, Any] = {
     "cuts": (-1.5, -0.5, 0.4, 1.3),
     "follow_up_change": {"goal": 0.0, "barrier": -0.20, "network": 0.30, "efficacy": 0.20},
     "follow_up_noise_sd": 0.5,
     "attrition_intercept": -1.5,  # P(no follow-up) = expit(-1.5 - 0.5 * efficacy)
     "attrition_efficacy": -0.5,
-    "item_nonresponse": 0.05,
+    # latent mentor relationship M = 0.45 z(meetings) + 0.50 (same_field - 0.35)
+    #                               + 0.20 network + 0.80 e  (no effect on outcomes)
+    "mentor_meetings": 0.45,
+    "mentor_same_field": 0.50,
+    "mentor_network": 0.20,
+    "mentor_noise_sd": 0.80,
 }
 
 
@@ -437,7 +452,7 @@ def generate(
     participants = _participants_table(person_ids, people, treated, mentoring, site)
     monthly, potential = _panel_tables(person_ids, people["start"], treated, panel, site)
     sessions = _sessions_table(person_ids, mentoring, rng["sessions"])
-    survey = _survey_table(person_ids, people, treated, rng["survey"])
+    survey = _survey_table(person_ids, people, treated, mentoring, rng["survey"])
 
     truth = _truth(
         seed=int(seed),
@@ -799,9 +814,15 @@ def _survey_table(
     person_ids: np.ndarray,
     people: Mapping[str, np.ndarray],
     treated: np.ndarray,
+    mentoring: Mapping[str, Any],
     rng: np.random.Generator,
 ) -> pd.DataFrame:
-    """Baseline and follow-up Likert answers of the mentored, from the latent factors."""
+    """Baseline and follow-up Likert answers of the mentored, from the latent factors.
+
+    The four baseline factors are the persons' latent ``factors`` (the network factor also
+    drives the effect); the mentor relationship, asked at follow-up only, rises with the
+    number of meetings, a mentor from the same field and the baseline network.
+    """
     rows = np.flatnonzero(treated)
     n = len(rows)
     baseline = people["factors"][rows]
@@ -811,6 +832,19 @@ def _survey_table(
         SURVEY["attrition_intercept"] + SURVEY["attrition_efficacy"] * baseline[:, 3]
     )
     stays = rng.random(n) >= attrition
+    lo, hi = MENTORING["meetings"]
+    meetings = mentoring["meetings"].astype(np.float64)
+    z_meet = (meetings - (lo + hi) / 2) / math.sqrt(((hi - lo + 1) ** 2 - 1) / 12)
+    same_field = (
+        mentoring["mentors"].set_index("mentor_id")["same_field"]
+        .reindex(mentoring["mentor_id"]).to_numpy(dtype=np.float64)
+    )
+    relation = (
+        SURVEY["mentor_meetings"] * z_meet
+        + SURVEY["mentor_same_field"] * (same_field - MENTORING["mentor_same_field_share"])
+        + SURVEY["mentor_network"] * baseline[:, FACTORS.index("network")]
+        + SURVEY["mentor_noise_sd"] * rng.standard_normal(n)
+    )
     cuts = np.asarray(SURVEY["cuts"])
     frames = []
     for wave, scores, keep in (
@@ -818,14 +852,16 @@ def _survey_table(
         ("follow_up", follow, stays),
     ):
         items = {}
-        for name, (factor, reverse, loading, shift) in SURVEY_ITEMS.items():  # items, not persons
-            latent = loading * scores[:, FACTORS.index(factor)] + math.sqrt(
-                1 - loading**2
-            ) * rng.standard_normal(n)
+        for name, (factor, reverse, loading, shift, nonresp) in SURVEY_ITEMS.items():  # items
+            if factor in FOLLOW_UP_ONLY and wave == "baseline":
+                items[name] = pd.array([None] * int(keep.sum()), dtype="Int8")
+                continue
+            level = relation if factor == "mentor" else scores[:, FACTORS.index(factor)]
+            latent = loading * level + math.sqrt(1 - loading**2) * rng.standard_normal(n)
             answer = 1 + (latent[:, None] > (cuts + shift)[None, :]).sum(axis=1)
             if reverse:
                 answer = 6 - answer
-            missing = rng.random(n) < SURVEY["item_nonresponse"]
+            missing = rng.random(n) < nonresp
             items[name] = pd.array(np.where(missing, None, answer)[keep], dtype="Int8")
         frames.append(
             pd.DataFrame(

@@ -69,6 +69,22 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
         "Effects: every estimator on every outcome, ESF indicator by sex, permutation p",
         reads=("design_data.parquet", "outcome_data.parquet", "design.parquet"),
     ),
+    NotebookSpec(
+        "05_bottomup",
+        "Bottom-up factors: survey scales, profiles, moderation, dose, mentorship model",
+        reads=("inputs", "design_data.parquet", "outcome_data.parquet", "design.parquet"),
+    ),
+    NotebookSpec(
+        "06_robustness",
+        "Robustness and costs: power, placebo tests, E-value and Rosenbaum bounds, "
+        "specification curve (parallel), cost per additional person in work",
+        reads=("inputs", "design_data.parquet", "outcome_data.parquet", "design.parquet"),
+    ),
+    NotebookSpec(
+        "04_timing",
+        "Timing: event study, staggered DiD (Callaway-Sant'Anna) beside TWFE, time to first job",
+        reads=("inputs", "design_data.parquet", "outcome_data.parquet", "design.parquet"),
+    ),
 )
 
 

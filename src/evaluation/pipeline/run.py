@@ -6,6 +6,13 @@ every stage succeeded; ``<out>/<params stem>-latest`` then points to it. A faili
 pointing at the last good run. Person-level intermediate data live in a scratch folder
 outside the run folder and are removed at the end, so that the run folder holds aggregates
 only.
+
+Crash safety: the run's name is reserved by a lock file held for the run's lifetime
+(:mod:`evaluation.pipeline.locks`); a run killed at any point (SIGKILL included) leaves the
+last good run untouched, and the next run into the same output folder marks its partial
+folder failed and deletes its scratch. Notebooks run as a dependency graph, two at a time,
+and a notebook whose inputs are unchanged is reused from ``<out>/.cache``
+(:mod:`evaluation.pipeline.execute`, :mod:`evaluation.pipeline.cache`).
 """
 
 from __future__ import annotations
@@ -31,14 +38,11 @@ from evaluation.config import (
     read_params_text,
 )
 from evaluation.errors import EvaluationError, RunError
-from evaluation.pipeline import provenance
-from evaluation.pipeline.notebooks import (
-    PIPELINES,
-    RUNNER_PARAMETERS,
-    NotebookSpec,
-    parameter_names,
-    read_notebook,
-)
+from evaluation.pipeline import cache, locks, provenance
+from evaluation.pipeline.execute import WORKERS, Stage, run_notebooks, upstream
+from evaluation.pipeline.execute import execute_notebook as execute_notebook  # re-exported
+from evaluation.pipeline.inputs import ensure_synthetic, identifiers, validate_inputs
+from evaluation.pipeline.notebooks import PIPELINES, NotebookSpec
 
 log = logging.getLogger("evaluation.run")
 
@@ -63,15 +67,6 @@ def make_run_id(params_path: Path, text: str, started: float) -> str:
     return f"{params_path.stem}-{stamp}-{params_hash(text)[:8]}"
 
 
-def _unique_dir(parent: Path, name: str) -> Path:
-    candidate = parent / name
-    i = 1
-    while candidate.exists() or (parent / ".incomplete" / candidate.name).exists():
-        i += 1
-        candidate = parent / f"{name}-{i}"
-    return candidate
-
-
 def _setup_logging(run_dir: Path, verbose: bool) -> logging.Handler:
     handler = logging.FileHandler(run_dir / "run.log", encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
@@ -81,40 +76,6 @@ def _setup_logging(run_dir: Path, verbose: bool) -> logging.Handler:
         logging.getLogger(noisy).setLevel(logging.WARNING if verbose else logging.ERROR)
     warnings.filterwarnings("ignore", message=".*Kernel is running over TCP.*")
     return handler
-
-
-def ensure_synthetic(params: AnyParams) -> list[str]:
-    """Generate the synthetic study into the data paths if asked and missing."""
-    if not isinstance(params, Params):
-        return []
-    syn = params.synthetic
-    if syn is None or not syn.generate_if_missing:
-        return []
-    missing = [p for p in params.data.tables().values() if p is not None and not Path(p).exists()]
-    if not missing:
-        return []
-    from evaluation.data import synth
-
-    target = Path(params.data.participants).parent
-    study = synth.generate(params.seed, n_mentored=syn.n_mentored, n_comparison=syn.n_comparison)
-    written = synth.write(study, target, fmt=syn.format)
-    expected = {k: Path(v) for k, v in params.data.tables().items() if v is not None}
-    for table, path in expected.items():
-        if Path(written[table]) != path:
-            raise RunError(
-                f"The synthetic study was written to {written[table]}, but data.{table} names "
-                f"{path}. Point data.{table} at the generated file."
-            )
-    return [str(p) for p in written.values()]
-
-
-def validate_inputs(params: AnyParams) -> Any:
-    """Check the input tables against the contract before any notebook runs."""
-    if not isinstance(params, Params):
-        return None
-    from evaluation.data.contract import load_study
-
-    return load_study(params.data.tables())
 
 
 @contextlib.contextmanager
@@ -134,50 +95,6 @@ def _stderr_to(path: Path):
             sys.stderr.flush()
             os.dup2(saved, 2)
             os.close(saved)
-
-
-def execute_notebook(
-    spec: NotebookSpec, params: AnyParams, run_dir: Path, scratch_dir: Path
-) -> Path:
-    """Execute one notebook with papermill in this process; return the executed notebook."""
-    import papermill
-    from papermill.exceptions import PapermillExecutionError
-
-    nb = read_notebook(spec)
-    wanted = parameter_names(nb)
-    sections = params.notebook_parameters()
-    unknown = [n for n in wanted if n not in sections and n not in RUNNER_PARAMETERS]
-    if unknown:
-        raise RunError(
-            f"notebook {spec.name}: parameters cell names {unknown}, which are neither sections "
-            "of the parameter model nor runner parameters"
-        )
-    injected = {n: sections[n] for n in wanted if n in sections}
-    injected["run_dir"] = str(run_dir)
-    injected["scratch_dir"] = str(scratch_dir)
-    out = run_dir / "notebooks" / f"{spec.stem}.ipynb"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        with _stderr_to(run_dir / "kernels.log"):
-            papermill.execute_notebook(
-                nb,
-                str(out),
-                parameters=injected,
-                kernel_name="python3",
-                cwd=str(spec.path.parent),
-                progress_bar=False,
-                log_output=False,
-                # ipykernel 7.4 warns on every start that loopback TCP is unencrypted: harmless
-                extra_arguments=["--IPKernelApp.log_level=ERROR"],
-            )
-    except PapermillExecutionError as exc:
-        raise RunError(
-            f"notebook {spec.name} failed in cell {exc.cell_index} (execution count "
-            f"{exc.exec_count}): {exc.ename}: {exc.evalue}\n"
-            f"The partial executed notebook is kept at {out} (open it to see the cell and the "
-            "traceback)."
-        ) from None
-    return out
 
 
 def merge_results(run_dir: Path, params: AnyParams, prov: dict[str, Any]) -> dict[str, Any]:
@@ -263,8 +180,30 @@ def run_study(
     render: bool = True,
     verbose: bool = False,
     echo: Any = print,
+    force: bool = False,
+    workers: int = WORKERS,
+    base_dir: Path | str | None = None,
 ) -> RunResult:
     """Run the study described by a parameter file; return the finished run folder.
+
+    Parameters
+    ----------
+    params_path
+        The parameter file (YAML).
+    out_root
+        The folder that receives the run folder (and keeps ``.cache``).
+    render
+        Render the report (HTML, PDF) and the reviewers' notebooks.
+    verbose
+        Show papermill's own log.
+    echo
+        Where progress lines go (``print``-like).
+    force
+        Execute every notebook even if the cache holds it.
+    workers
+        Notebooks executed at once.
+    base_dir
+        The folder relative data paths are relative to (default: the parameter file's).
 
     Raises
     ------
@@ -275,48 +214,110 @@ def run_study(
     for key, value in SINGLE_THREADED_BLAS.items():
         os.environ.setdefault(key, value)
     params_path = Path(params_path)
+    base = Path(base_dir).resolve() if base_dir is not None else params_path.resolve().parent
     text = read_params_text(params_path)
-    params = parse_params(text, source=params_path)
+    params = parse_params(text, source=params_path, base=base)
     generated = ensure_synthetic(params)
     check_input_files(params, source=params_path)
-    study = validate_inputs(params)
-
+    inputs = (
+        provenance.input_hashes(params.data.tables())
+        if isinstance(params, Params)
+        else provenance.package_data_inputs()
+    )
+    specs = PIPELINES[params.kind]
+    versions = provenance.package_versions()
+    keys = cache.notebook_keys(
+        specs, upstream(specs), params.notebook_parameters(), inputs, versions
+    )
     out_root = Path(out_root).resolve()
+    validation_key = cache.validation_key(inputs, versions)
+    # the same inputs were validated by the same code before: validating again adds nothing
+    validated_before = not force and cache.was_validated(out_root, validation_key)
+    study = None if validated_before else validate_inputs(params)
+    # keep only the identifiers for the privacy scan, not the (register-sized) tables
+    scan_ids = identifiers(params, study)
+    del study
+    if not validated_before and isinstance(params, Params):
+        cache.mark_validated(out_root, validation_key)
+
     out_root.mkdir(parents=True, exist_ok=True)
-    final_dir = _unique_dir(out_root, make_run_id(params_path, text, started))
-    work_dir = out_root / ".incomplete" / final_dir.name
-    scratch_dir = out_root / ".scratch" / final_dir.name
+    tidied = locks.clean_stale(out_root)
+    for line in tidied:
+        echo(f"[tidy] {line}")
+    lock = locks.reserve(out_root, make_run_id(params_path, text, started))
+    try:
+        return _run_reserved(
+            lock, params_path, text, params, scan_ids, inputs, keys,
+            generated=generated, validated_before=validated_before, tidied=tidied, versions=versions, base=base, started=started,
+            render=render, verbose=verbose, echo=echo, force=force, workers=workers,
+        )  # fmt: skip
+    finally:
+        lock.release()
+
+
+def _run_reserved(
+    lock: locks.RunLock,
+    params_path: Path,
+    text: str,
+    params: AnyParams,
+    scan_ids: tuple[Any, list[str]],
+    inputs: dict[str, Any],
+    keys: dict[str, str],
+    *,
+    generated: list[str],
+    validated_before: bool,
+    tidied: list[str],
+    versions: dict[str, str],
+    base: Path,
+    started: float,
+    render: bool,
+    verbose: bool,
+    echo: Any,
+    force: bool,
+    workers: int,
+) -> RunResult:
+    out_root = lock.out_root
+    final_dir = out_root / lock.name
+    work_dir = out_root / locks.INCOMPLETE / lock.name
+    scratch_dir = out_root / locks.SCRATCH / lock.name
     work_dir.mkdir(parents=True)
     scratch_dir.mkdir(parents=True)
     handler = _setup_logging(work_dir, verbose)
     (work_dir / "params.yaml").write_text(text, "utf-8")
     prov: dict[str, Any] = {
-        "params_file": str(params_path),
+        "params_file": str(params_path.resolve()),
+        "params_dir": str(base),
         "params_sha256": params_hash(text),
         "params": text,
-        "inputs": (
-            provenance.input_hashes(params.data.tables())
-            if isinstance(params, Params)
-            else provenance.package_data_inputs()
-        ),
-        "packages": provenance.package_versions(),
+        "inputs": inputs,
+        "packages": versions,
         "project": provenance.git_commit(),
         "started": provenance.utc_now(),
         "generated_synthetic": [Path(p).name for p in generated],
+        "validation": "reused: the same inputs were validated by the same code before"
+        if validated_before else "executed",  # fmt: skip
+        "force": force,
+        "tidied": tidied,
         "notebooks": {},
     }
     log.info("run %s: params %s (sha256 %s)", final_dir.name, params_path, prov["params_sha256"])
+    for line in tidied:
+        log.info("tidied: %s", line)
     stage = "notebooks"
     try:
-        notebooks = PIPELINES[params.kind]
-        for i, spec in enumerate(notebooks, start=1):
-            t0 = time.time()
-            echo(f"[{i}/{len(notebooks)}] {spec.name}: {spec.title} ...", end="", flush=True)
-            execute_notebook(spec, params, work_dir, scratch_dir)
-            dt = time.time() - t0
-            prov["notebooks"][spec.name] = {"seconds": round(dt, 2), "executed": True}
-            echo(f" {dt:.1f} s")
-            log.info("notebook %s executed in %.1f s", spec.name, dt)
+        specs = PIPELINES[params.kind]
+        count = iter(range(1, len(specs) + 1))
+
+        def done(spec: NotebookSpec, info: dict[str, Any]) -> None:
+            how = (f"{info['seconds']:.1f} s" if info["executed"]
+                   else f"reused from the cache ({info['seconds']:.1f} s)")  # fmt: skip
+            echo(f"[{next(count)}/{len(specs)}] {spec.name}: {spec.title} ... {how}")
+            log.info("notebook %s %s", spec.name, how)
+
+        run_stage = Stage(params, work_dir, scratch_dir, out_root, final_dir.name, keys,
+                          force=force, workers=workers)  # fmt: skip
+        with _stderr_to(work_dir / "kernels.log"):
+            prov["notebooks"] = run_notebooks(specs, run_stage, on_done=done)
         stage = "results"
         prov["finished"] = provenance.utc_now()
         results = merge_results(work_dir, params, prov)
@@ -335,10 +336,7 @@ def run_study(
         stage = "privacy scan"
         from evaluation.report.privacy import scan_run_folder
 
-        if study is not None:
-            scan_run_folder(work_dir, study.participants, mentor_ids=_mentor_ids(study))
-        else:
-            scan_run_folder(work_dir, None)
+        scan_run_folder(work_dir, scan_ids[0], mentor_ids=scan_ids[1])
         _write_status(work_dir, "succeeded", finished=provenance.utc_now())
     except EvaluationError as exc:
         log.error("run failed at %s: %s", stage, exc)
@@ -354,6 +352,9 @@ def run_study(
         _fail(work_dir, final_dir, stage, f"{type(exc).__name__}: {exc}", handler)  # noqa
         shutil.rmtree(scratch_dir, ignore_errors=True)
         raise
+    for removed in cache.prune(out_root):
+        log.info("cache entry %s removed (older than the %d kept per notebook)", removed,
+                 cache.KEEP_PER_NOTEBOOK)  # fmt: skip
     log.info("run succeeded in %.1f s", time.time() - started)
     log.removeHandler(handler)
     handler.close()
@@ -362,15 +363,6 @@ def run_study(
     _point_latest(latest_link(out_root, params_path), final_dir)
     report = final_dir / report_path.relative_to(work_dir) if report_path else None
     return RunResult(run_dir=final_dir, report=report, seconds=time.time() - started)
-
-
-def _mentor_ids(study: Any) -> list[str]:
-    ids: list[str] = []
-    if "mentor_id" in study.participants:
-        ids += study.participants["mentor_id"].dropna().astype(str).tolist()
-    if study.mentors is not None:
-        ids += study.mentors["mentor_id"].dropna().astype(str).tolist()
-    return sorted(set(ids))
 
 
 def _fail(

@@ -12,6 +12,7 @@ kind of hit, never the identifier itself.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -39,13 +40,36 @@ def _pdf_text(path: Path) -> str:
     return "\n".join(page.extract_text() or "" for page in reader.pages)
 
 
+_DATA_URI = re.compile(r"data:[\w/+.-]+;base64,[A-Za-z0-9+/=\s]+")
+
+
+def _without_notebook_images(text: str) -> str:
+    """A notebook's JSON with the base64 image data of its outputs removed."""
+    nb = json.loads(text)
+    for cell in nb.get("cells", []):
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            for mime in [m for m in data if m.startswith("image/") and m != "image/svg+xml"]:
+                data[mime] = ""
+    return json.dumps(nb)
+
+
 def file_text(path: Path) -> str | None:
-    """The searchable text of a file, or ``None`` for binary images."""
-    if path.suffix.lower() in _BINARY_SUFFIXES:
+    """The searchable text of a file, or ``None`` for binary images.
+
+    Base64-encoded images (inlined in HTML as data URIs, or in a notebook's outputs) are
+    removed first: their bytes are not text, and by chance they contain short tokens that
+    look like identifiers. The images themselves are drawn from aggregates.
+    """
+    suffix = path.suffix.lower()
+    if suffix in _BINARY_SUFFIXES:
         return None
-    if path.suffix.lower() == ".pdf":
+    if suffix == ".pdf":
         return _pdf_text(path)
-    return path.read_bytes().decode("utf-8", errors="replace")
+    text = path.read_bytes().decode("utf-8", errors="replace")
+    if suffix == ".ipynb":
+        text = _without_notebook_images(text)
+    return _DATA_URI.sub("data:", text)
 
 
 def scan_text(text: str, ids: set[str]) -> list[str]:

@@ -1,0 +1,214 @@
+"""Execute the notebooks as a dependency graph: independent ones in parallel, unchanged ones reused.
+
+Each :class:`~evaluation.pipeline.notebooks.NotebookSpec` declares the scratch artefacts it
+reads and writes; a notebook depends on the notebooks that write what it reads (every
+notebook also writes ``results/<name>.json``, which a later one may read). Up to ``workers``
+notebooks run at once, each in its own papermill execution (a thread here, a kernel process
+each); a notebook whose cache key is in the cache is restored from it instead of executed.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from evaluation.config import AnyParams
+from evaluation.errors import RunError
+from evaluation.pipeline import cache
+from evaluation.pipeline.notebooks import (
+    RUNNER_PARAMETERS,
+    NotebookSpec,
+    parameter_names,
+    read_notebook,
+)
+
+#: Notebooks executed at once (two kernels; the study's machines have a few cores).
+WORKERS = 2
+
+
+def _is_artefact(name: str) -> bool:
+    """A file name (``design.parquet``, ``results/03_effects.json``), not a source like ``inputs``."""
+    return "." in name or "/" in name
+
+
+def upstream(specs: Sequence[NotebookSpec]) -> dict[str, tuple[str, ...]]:
+    """For each notebook, the notebooks that write what it reads (in ``specs`` order).
+
+    Raises
+    ------
+    RunError
+        If an artefact has two writers, is read before it is written, or is never written.
+    """
+    writer: dict[str, str] = {}
+    out: dict[str, tuple[str, ...]] = {}
+    for spec in specs:
+        deps = []
+        for name in spec.reads:
+            if not _is_artefact(name):
+                continue  # an outside source: the input tables, a package's data
+            if name not in writer:
+                later = [s.name for s in specs if name in s.writes]
+                where = f"{later[0]} writes it later" if later else "no notebook writes it"
+                raise RunError(f"notebook {spec.name} reads {name}, but {where}.")
+            if writer[name] not in deps:
+                deps.append(writer[name])
+        out[spec.name] = tuple(deps)
+        for name in (*spec.writes, f"results/{spec.stem}.json"):
+            if name in writer:
+                raise RunError(f"{name} is written by both {writer[name]} and {spec.name}.")
+            writer[name] = spec.name
+    return out
+
+
+def injected_parameters(
+    spec: NotebookSpec, sections: Mapping[str, Any], *, nb: Any = None
+) -> dict[str, Any]:
+    """The parameter values a notebook receives: what its parameters cell names, no more.
+
+    A section the cell lists as a dict of some keys gets only those keys (with the run's
+    values), so that a notebook cannot use a value its cell does not declare (it would fail in
+    JupyterLab too) and its cache key covers exactly what it uses. Other names get the whole
+    value of their section.
+    """
+    wanted = parameter_names(nb if nb is not None else read_notebook(spec))
+    unknown = [n for n in wanted if n not in sections and n not in RUNNER_PARAMETERS]
+    if unknown:
+        raise RunError(
+            f"notebook {spec.name}: parameters cell names {unknown}, which are neither sections "
+            "of the parameter model nor runner parameters"
+        )
+    out: dict[str, Any] = {}
+    for name, default in wanted.items():
+        if name not in sections:
+            continue
+        value = sections[name]
+        if isinstance(default, dict) and isinstance(value, dict):
+            missing = [k for k in default if k not in value]
+            if missing:
+                raise RunError(f"notebook {spec.name}: {name} has no keys {missing}")
+            value = {k: value[k] for k in default}
+        out[name] = value
+    return out
+
+
+def execute_notebook(
+    spec: NotebookSpec, params: AnyParams, run_dir: Path, scratch_dir: Path
+) -> Path:
+    """Execute one notebook with papermill (its own kernel); return the executed notebook."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    nb = read_notebook(spec)
+    injected = injected_parameters(spec, params.notebook_parameters(), nb=nb)
+    injected["run_dir"] = str(run_dir)
+    injected["scratch_dir"] = str(scratch_dir)
+    out = run_dir / "notebooks" / f"{spec.stem}.ipynb"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        papermill.execute_notebook(
+            nb,
+            str(out),
+            parameters=injected,
+            kernel_name="python3",
+            cwd=str(spec.path.parent),
+            progress_bar=False,
+            log_output=False,
+            # ipykernel 7.4 warns on every start that loopback TCP is unencrypted: harmless
+            extra_arguments=["--IPKernelApp.log_level=ERROR"],
+        )
+    except PapermillExecutionError as exc:
+        raise RunError(
+            f"notebook {spec.name} failed in cell {exc.cell_index} (execution count "
+            f"{exc.exec_count}): {exc.ename}: {exc.evalue}\n"
+            f"The partial executed notebook is kept at {out} (open it to see the cell and the "
+            "traceback)."
+        ) from None
+    return out
+
+
+@dataclass(frozen=True)
+class Stage:
+    """What the notebook stage needs to know about the run."""
+
+    params: AnyParams
+    run_dir: Path
+    scratch_dir: Path
+    out_root: Path
+    run_name: str
+    keys: Mapping[str, str]
+    force: bool = False
+    workers: int = WORKERS
+
+
+def _one(spec: NotebookSpec, stage: Stage) -> dict[str, Any]:
+    """Restore one notebook from the cache, or execute it and store it; its provenance entry."""
+    t0 = time.time()
+    key = stage.keys[spec.name]
+    hit = None if stage.force else cache.lookup(stage.out_root, key)
+    if hit is not None:
+        meta = cache.restore(hit, stage.run_dir, stage.scratch_dir)
+        return {"seconds": round(time.time() - t0, 2), "executed": False, "cache_key": key,
+                "cached_from_run": meta["run"]}  # fmt: skip
+    execute_notebook(spec, stage.params, stage.run_dir, stage.scratch_dir)
+    seconds = round(time.time() - t0, 2)
+    cache.store(stage.out_root, key, spec, stage.run_dir, stage.scratch_dir, stage.run_name)
+    return {"seconds": seconds, "executed": True, "cache_key": key}
+
+
+def run_notebooks(
+    specs: Sequence[NotebookSpec],
+    stage: Stage,
+    *,
+    on_done: Callable[[NotebookSpec, dict[str, Any]], None] = lambda s, i: None,
+) -> dict[str, dict[str, Any]]:
+    """Run every notebook once its upstream notebooks are done, ``stage.workers`` at a time.
+
+    Workers are daemon threads, so an interrupted run does not wait for running notebooks
+    (their kernels stop when this process ends). The first failure stops new starts; the
+    notebooks still running are waited for, then the failure is raised.
+
+    Returns
+    -------
+    dict
+        Per notebook: ``seconds``, ``executed`` (``False`` if reused), ``cache_key``.
+    """
+    deps = upstream(specs)
+    pending = list(specs)
+    done: dict[str, dict[str, Any]] = {}
+    results: queue.Queue[tuple[NotebookSpec, dict[str, Any] | None, BaseException | None]]
+    results = queue.Queue()
+    running = 0
+    failure: BaseException | None = None
+
+    def work(spec: NotebookSpec) -> None:
+        try:
+            results.put((spec, _one(spec, stage), None))
+        except BaseException as exc:  # handed to the main thread
+            results.put((spec, None, exc))
+
+    while pending or running:
+        for spec in list(pending):
+            if failure is not None or running >= max(1, stage.workers):
+                break
+            if all(d in done for d in deps[spec.name]):
+                pending.remove(spec)
+                threading.Thread(target=work, args=(spec,), daemon=True).start()
+                running += 1
+        if not running:
+            break
+        spec, info, exc = results.get()
+        running -= 1
+        if exc is not None:
+            failure = failure or exc
+            continue
+        assert info is not None
+        done[spec.name] = info
+        on_done(spec, info)
+    if failure is not None:
+        raise failure
+    return {s.name: done[s.name] for s in specs}

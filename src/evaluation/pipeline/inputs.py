@@ -1,0 +1,85 @@
+"""The run's inputs: make the synthetic study if asked, validate, find the identifiers to scan for."""
+
+from __future__ import annotations
+
+import fcntl
+from pathlib import Path
+from typing import Any
+
+from evaluation.config import AnyParams, Params
+from evaluation.errors import RunError
+
+
+def ensure_synthetic(params: AnyParams) -> list[str]:
+    """Generate the synthetic study into the data paths if asked and missing."""
+    if not isinstance(params, Params):
+        return []
+    syn = params.synthetic
+    if syn is None or not syn.generate_if_missing:
+        return []
+    target = Path(params.data.participants).parent
+    target.mkdir(parents=True, exist_ok=True)
+    # runs started together must not write (or read) the same files at once
+    with (target / ".generate.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _generate_missing(params, target)
+
+
+def _generate_missing(params: Params, target: Path) -> list[str]:
+    syn = params.synthetic
+    assert syn is not None
+    missing = [p for p in params.data.tables().values() if p is not None and not Path(p).exists()]
+    if not missing:
+        return []
+    from evaluation.data import synth
+
+    study = synth.generate(params.seed, n_mentored=syn.n_mentored, n_comparison=syn.n_comparison)
+    written = synth.write(study, target, fmt=syn.format)
+    expected = {k: Path(v) for k, v in params.data.tables().items() if v is not None}
+    for table, path in expected.items():
+        if Path(written[table]) != path:
+            raise RunError(
+                f"The synthetic study was written to {written[table]}, but data.{table} names "
+                f"{path}. Point data.{table} at the generated file."
+            )
+    return [str(p) for p in written.values()]
+
+
+def validate_inputs(params: AnyParams) -> Any:
+    """Check the input tables against the contract before any notebook runs."""
+    if not isinstance(params, Params):
+        return None
+    from evaluation.data.contract import load_study
+
+    return load_study(params.data.tables())
+
+
+def identifiers(params: AnyParams, study: Any) -> tuple[Any, list[str]]:
+    """The person and mentor identifiers the privacy scan looks for in the run folder.
+
+    When the inputs were not validated in this run (validated by the same code before), only
+    the participants and mentors tables are read: the large monthly table is not needed.
+    """
+    if not isinstance(params, Params):
+        return None, []
+    if study is not None:
+        return study.participants[["person_id"]], _mentor_ids(study)
+    from evaluation.data.io import read_table
+
+    participants = read_table(params.data.participants, table="participants")
+    participants = participants.assign(person_id=participants["person_id"].astype(str))
+    ids = participants["mentor_id"].dropna().astype(str).tolist() if (
+        "mentor_id" in participants) else []  # fmt: skip
+    if params.data.mentors is not None:
+        mentors = read_table(params.data.mentors, table="mentors")
+        ids += mentors["mentor_id"].dropna().astype(str).tolist()
+    return participants[["person_id"]], sorted(set(ids))
+
+
+def _mentor_ids(study: Any) -> list[str]:
+    ids: list[str] = []
+    if "mentor_id" in study.participants:
+        ids += study.participants["mentor_id"].dropna().astype(str).tolist()
+    if study.mentors is not None:
+        ids += study.mentors["mentor_id"].dropna().astype(str).tolist()
+    return sorted(set(ids))

@@ -1,0 +1,387 @@
+"""A specification curve: the headline question under every defensible set of choices.
+
+Simonsohn, Simmons and Nelson (2020) ask to estimate the effect under every combination of
+defensible analytic choices and to show all estimates, sorted, with the choices beneath.
+The grid lives in a YAML file (``params/specifications.yaml``, validated by
+:class:`GridFile`): horizons (outcome ``employed_m{h}``), estimators, named covariate sets,
+trimming rules and, for matching, neighbours and calipers. Each specification reruns the
+design (category support, propensity score, trimming) and the estimator from the
+person-level data, so specifications are independent and run in parallel across processes
+(:class:`concurrent.futures.ProcessPoolExecutor`); the same function runs them one by one
+for the timing comparison.
+
+References
+----------
+Simonsohn, U., Simmons, J. P. and Nelson, L. D. (2020). Specification curve analysis.
+*Nature Human Behaviour* 4, 1208-1214.
+Steegen, S., Tuerlinckx, F., Gelman, A. and Vanpaemel, W. (2016). Increasing transparency
+through a multiverse analysis. *Perspectives on Psychological Science* 11(5), 702-712.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import os
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from evaluation.design.propensity import fit_propensity, trim_common_support
+from evaluation.design.study import TREATMENT, TRIMMING_RULES, category_support
+from evaluation.errors import ParamsError
+from evaluation.estimate.att import estimate_att
+from evaluation.estimate.effects import supported
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MatchingGrid(_Strict):
+    """Matching choices (only the matching estimator uses them)."""
+
+    neighbours: list[int] = Field(default_factory=lambda: [4], min_length=1)
+    caliper: list[float | None] = Field(default_factory=lambda: [0.2], min_length=1)
+
+
+class GridFile(_Strict):
+    """The specification grid file (``params/specifications.yaml``)."""
+
+    horizons: list[int] = Field(min_length=1)
+    estimators: list[Literal["naive", "regression", "ra", "ipw", "aipw", "matching"]] = Field(
+        min_length=1
+    )
+    covariate_sets: dict[str, list[str]] = Field(min_length=1)
+    trimming: list[Literal["none", "common_support", "crump"]] = Field(min_length=1)
+    matching: MatchingGrid = Field(default_factory=MatchingGrid)
+
+
+@dataclass(frozen=True)
+class Specification:
+    """One combination of choices."""
+
+    horizon: int
+    estimator: str
+    covariate_set: str
+    trimming: str
+    neighbours: int | None = None
+    caliper: float | None = None
+
+    @property
+    def outcome(self) -> str:
+        """The outcome column (employment ``horizon`` months after start)."""
+        return f"employed_m{self.horizon}"
+
+
+@dataclass(frozen=True)
+class Grid:
+    """The validated grid: its specifications, covariate sets and the file's hash."""
+
+    specifications: tuple[Specification, ...]
+    covariate_sets: dict[str, tuple[str, ...]]
+    sha256: str
+    source: str
+
+
+def read_grid(path: str | Path) -> Grid:
+    """Read and validate a grid file; expand it into specifications (see :func:`expand`)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ParamsError(f"{path}: specification grid file not found (robustness.specifications)")
+    text = path.read_text("utf-8")
+    try:
+        doc = GridFile.model_validate(yaml.safe_load(text))
+    except ValidationError as err:
+        raise ParamsError(f"{path}: the specification grid is not valid:\n{err}") from None
+    return Grid(
+        specifications=tuple(expand(doc)),
+        covariate_sets={k: tuple(v) for k, v in doc.covariate_sets.items()},
+        sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        source=str(path),
+    )
+
+
+def expand(doc: GridFile) -> list[Specification]:
+    """Every combination; matching is crossed with neighbours and calipers, others are not."""
+    out = []
+    for h, cs, tr, est in itertools.product(
+        doc.horizons, doc.covariate_sets, doc.trimming, doc.estimators
+    ):
+        if est == "matching":
+            for k, cal in itertools.product(doc.matching.neighbours, doc.matching.caliper):
+                out.append(Specification(h, est, cs, tr, k, cal))
+        else:
+            out.append(Specification(h, est, cs, tr))
+    return out
+
+
+@dataclass(frozen=True)
+class SpecResult:
+    """The estimate of one specification (NaN and ``error`` set if it could not be made)."""
+
+    estimate: float
+    se: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    n_treated: int
+    n_control: int
+    pid: int
+    error: str | None = None
+
+
+def estimate_specification(
+    frame: pd.DataFrame,
+    spec: Specification,
+    covariates: Sequence[str],
+    *,
+    exact: str | None,
+    level: float = 0.95,
+    bias_adjust: bool = True,
+) -> SpecResult:
+    """Design and estimate one specification from the person-level data.
+
+    As the study: persons in a category only one group has are set aside, the propensity
+    score is fitted and the trimming rule applied on everyone; then the rows with the
+    outcome observed (and still inside category support) are estimated on.
+
+    Parameters
+    ----------
+    frame
+        All analysed persons with ``treated``, the covariates, the exact cell and the outcome.
+    spec
+        The specification.
+    covariates
+        The covariate set's columns.
+    exact
+        Exact-matching column (matching only).
+    level
+        Confidence level.
+    bias_adjust
+        Abadie-Imbens bias adjustment of matching.
+
+    Returns
+    -------
+    SpecResult
+    """
+    try:
+        covs = list(covariates)
+        inside = frame.loc[category_support(frame, covs).keep.to_numpy()]
+        fit = fit_propensity(inside, TREATMENT, covs)
+        keep = trim_common_support(fit.pscore, inside[TREATMENT], rule=TRIMMING_RULES[spec.trimming])
+        sample = inside.loc[keep.keep.to_numpy()]
+        sample = supported(sample.loc[sample[spec.outcome].notna()], covs)
+        opts: dict[str, Any] = {}
+        if spec.estimator == "matching":
+            opts = {"k": spec.neighbours, "replace": True, "caliper": spec.caliper,
+                    "exact": exact, "bias_adjust": bias_adjust}  # fmt: skip
+        r = estimate_att(
+            sample, treatment=TREATMENT, outcome=spec.outcome, covariates=covs,
+            method=spec.estimator, level=level, **opts,
+        )  # fmt: skip
+        return SpecResult(r.estimate, r.se, r.ci_low, r.ci_high, r.p_value, r.n_treated,
+                          r.n_control, os.getpid())  # fmt: skip
+    except Exception as exc:  # noqa: BLE001 - one failing specification must not stop the grid
+        nan = float("nan")
+        return SpecResult(nan, nan, nan, nan, nan, 0, 0, os.getpid(), f"{type(exc).__name__}: {exc}")
+
+
+# --- running the grid --------------------------------------------------------------------
+
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(frame: pd.DataFrame, grid: Grid, options: dict[str, Any]) -> None:
+    _WORKER.update(frame=frame, grid=grid, options=options)
+
+
+def _run_index(i: int) -> tuple[int, SpecResult]:
+    grid: Grid = _WORKER["grid"]
+    spec = grid.specifications[i]
+    covs = grid.covariate_sets[spec.covariate_set]
+    return i, estimate_specification(_WORKER["frame"], spec, covs, **_WORKER["options"])
+
+
+@dataclass(frozen=True)
+class SpecCurve:
+    """All specifications' estimates and how long the grid took.
+
+    Attributes
+    ----------
+    table
+        One row per specification: the choices, then the estimate and its inference.
+    wall_seconds
+        Wall-clock time of the whole grid (pool start included).
+    workers
+        Processes used (1: one by one in this process).
+    processes_seen
+        Distinct process ids that returned results.
+    """
+
+    table: pd.DataFrame
+    wall_seconds: float
+    workers: int
+    processes_seen: int
+
+
+def run_grid(
+    frame: pd.DataFrame,
+    grid: Grid,
+    *,
+    exact: str | None,
+    level: float = 0.95,
+    bias_adjust: bool = True,
+    workers: int = 2,
+    progress: Callable[[int, int], None] | None = None,
+) -> SpecCurve:
+    """Estimate every specification of the grid, in ``workers`` processes (1: one by one).
+
+    Parameters
+    ----------
+    frame
+        Person-level data (covariates, ``treated``, exact cell, outcomes); not modified.
+    grid
+        Output of :func:`read_grid`.
+    exact, level, bias_adjust
+        As in :func:`estimate_specification`.
+    workers
+        Number of processes; 1 runs in this process.
+    progress
+        Called with ``(done, total)`` after each specification.
+
+    Returns
+    -------
+    SpecCurve
+    """
+    missing = {c for covs in grid.covariate_sets.values() for c in covs} - set(frame.columns)
+    missing |= {s.outcome for s in grid.specifications} - set(frame.columns)
+    if missing:
+        raise ParamsError(f"the specification grid names columns the data lack: {sorted(missing)}")
+    options = {"exact": exact, "level": level, "bias_adjust": bias_adjust}
+    n = len(grid.specifications)
+    results: dict[int, SpecResult] = {}
+    t0 = time.perf_counter()
+    if workers <= 1:
+        _init_worker(frame, grid, options)
+        for i in range(n):
+            results[i] = _run_index(i)[1]
+            if progress:
+                progress(len(results), n)
+        _WORKER.clear()
+    else:
+        with ProcessPoolExecutor(
+            max_workers=workers, initializer=_init_worker, initargs=(frame, grid, options)
+        ) as pool:
+            for fut in as_completed([pool.submit(_run_index, i) for i in range(n)]):
+                i, res = fut.result()
+                results[i] = res
+                if progress:
+                    progress(len(results), n)
+    wall = time.perf_counter() - t0
+    rows = [{**asdict(grid.specifications[i]), **asdict(results[i])} for i in range(n)]
+    table = pd.DataFrame(rows)
+    table.insert(0, "outcome", [s.outcome for s in grid.specifications])
+    table["neighbours"] = table["neighbours"].astype("Int64")
+    return SpecCurve(
+        table=table.drop(columns="pid"),
+        wall_seconds=wall,
+        workers=max(1, int(workers)),
+        processes_seen=int(table["pid"].nunique()),
+    )
+
+
+@dataclass(frozen=True)
+class SpecSummary:
+    """How the specifications agree with the headline.
+
+    Attributes
+    ----------
+    n_specifications, n_failed
+        Specifications in the grid, and those that could not be estimated.
+    share_same_sign
+        Share of estimated specifications whose estimate has the headline's sign.
+    share_significant
+        Share significant at ``alpha`` (two-sided) with the headline's sign.
+    share_significant_any
+        Share significant at ``alpha`` in either direction.
+    median, low, high
+        Median, smallest and largest estimate.
+    """
+
+    n_specifications: int
+    n_failed: int
+    share_same_sign: float
+    share_significant: float
+    share_significant_any: float
+    median: float
+    low: float
+    high: float
+
+
+def summarise(table: pd.DataFrame, reference: float, alpha: float = 0.05) -> SpecSummary:
+    """Agreement of the specifications with a reference estimate (the headline)."""
+    ok = table.loc[table["estimate"].notna()]
+    sign = np.sign(reference) if reference != 0 else 1.0
+    same = np.sign(ok["estimate"]) == sign
+    sig = ok["p_value"] < alpha
+    nan = float("nan")
+    return SpecSummary(
+        n_specifications=len(table),
+        n_failed=int(len(table) - len(ok)),
+        share_same_sign=float(same.mean()) if len(ok) else nan,
+        share_significant=float((same & sig).mean()) if len(ok) else nan,
+        share_significant_any=float(sig.mean()) if len(ok) else nan,
+        median=float(ok["estimate"].median()) if len(ok) else nan,
+        low=float(ok["estimate"].min()) if len(ok) else nan,
+        high=float(ok["estimate"].max()) if len(ok) else nan,
+    )
+
+
+def curve_plot(table: pd.DataFrame, labels: dict[str, str], alpha: float = 0.05):
+    """The specification curve: sorted estimates with CIs above, the choices below.
+
+    ``labels`` translates the axis texts (keys ``estimate``, ``specification``,
+    ``significant``, ``not_significant``, ``horizon``, ``estimator``, ``covariate_set``,
+    ``trimming``, ``neighbours``) and the choice values (keys as they appear in the table).
+    """
+    import matplotlib.pyplot as plt
+
+    ok = table.loc[table["estimate"].notna()].sort_values("estimate", kind="mergesort")
+    x = np.arange(len(ok))
+    dims = ["horizon", "estimator", "covariate_set", "trimming", "neighbours"]
+    rows = []
+    for dim in dims:
+        values = [v for v in pd.unique(ok[dim]) if pd.notna(v)]
+        rows += [(dim, v) for v in sorted(values)]  # one type per dimension
+    fig, (top, bottom) = plt.subplots(
+        2, 1, figsize=(8, 3 + 0.22 * len(rows)), sharex=True,
+        gridspec_kw={"height_ratios": [3, max(1.5, 0.22 * len(rows))]},
+    )  # fmt: skip
+    sig = (ok["p_value"] < alpha).to_numpy()
+    for mask, colour, key in ((sig, "#1b6ca8", "significant"), (~sig, "#9a9a9a", "not_significant")):
+        top.errorbar(x[mask], 100 * ok["estimate"].to_numpy()[mask],
+                     yerr=100 * np.abs(ok[["ci_low", "ci_high"]].to_numpy()[mask].T
+                                       - ok["estimate"].to_numpy()[mask]),
+                     fmt="o", ms=3, color=colour, elinewidth=0.8, label=labels[key])  # fmt: skip
+    top.axhline(0, color="black", linewidth=0.8)
+    top.set_ylabel(labels["estimate"])
+    top.legend(fontsize=8, loc="upper left")
+    for j, (dim, value) in enumerate(rows):
+        hit = (ok[dim] == value).fillna(False).to_numpy(dtype=bool)
+        bottom.scatter(x[hit], np.full(hit.sum(), j), s=8, color="#333333")
+    bottom.set_yticks(range(len(rows)),
+                      [f"{labels[dim]}: {labels.get(str(v), str(v))}" for dim, v in rows],
+                      fontsize=7)  # fmt: skip
+    bottom.invert_yaxis()
+    bottom.set_xlabel(labels["specification"])
+    fig.tight_layout()
+    return fig

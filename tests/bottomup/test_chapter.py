@@ -1,0 +1,91 @@
+"""The bottom-up chapters in a finished run, and a clean skip when the inputs are absent."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from markupsafe import Markup
+
+from evaluation.config import load_params
+from evaluation.data import synth
+from evaluation.pipeline.notebooks import NOTEBOOKS
+from evaluation.report.render import Numbers, load_strings, make_environment
+
+NOTEBOOK = "05_bottomup"
+
+
+def _chapters_html(results: dict, language: str, run_dir) -> str:
+    """Only the two chapters of notebook 05, rendered as the report renders them."""
+    env = make_environment()
+    strings = load_strings(language)
+    num = Numbers(results, language, run_dir, strings)
+
+    def t(key, **kwargs):
+        return Markup(env.from_string(strings[key]).render(num=num, r=results, t=t, **kwargs))
+
+    page = env.from_string(
+        "{% for ch in ['bottomup', 'model'] %}<section id='{{ ch }}'><h2>{{ t('h_' ~ ch) }}</h2>"
+        "{% include 'chapters/' ~ ch ~ '.html.j2' %}</section>{% endfor %}"
+    )
+    return page.render(t=t, num=num, r=results, lang=language, skipped=results["skipped"])
+
+
+def test_finished_run_has_both_chapters(finished_run):
+    run, _ = finished_run
+    res = json.loads((run.run_dir / "results.json").read_text("utf-8"))
+    html = run.report.read_text("utf-8")
+    assert 'id="bottomup"' in html and 'id="model"' in html
+    numbers = res["numbers"]
+    assert numbers["bottomup_inputs"] == {"survey": True, "sessions": True, "mentors": True}
+    assert set(numbers["bottomup_moderation"]["factors"]) == {"goal", "barrier", "network",
+                                                              "efficacy"}  # fmt: skip
+    assert len(numbers["bottomup_model"]) == 6
+    assert all(0.5 < a < 1 for a in numbers["bottomup_alpha"].values())
+    mine = [e for e in res["effects"] if e["notebook"] == NOTEBOOK]
+    assert mine and all(e["subgroup"] != "all" for e in mine)  # never in the main tables
+    assert {e["estimator"] for e in mine} == {"bottomup_interaction", "bottomup_split_ra"}
+    assert any(e["key"] == "bottomup_answers" and e["kind"] == "figure" for e in res["exhibits"])
+    assert "Whom to match" in html and "Cronbach" in html
+
+
+@pytest.fixture(scope="module")
+def run_without_optional_tables(tmp_path_factory, make_params):
+    """Notebooks 01, 02 and 05 on a study whose survey, sessions and mentors are absent."""
+    from evaluation.pipeline.execute import execute_notebook
+
+    folder = tmp_path_factory.mktemp("no_optional")
+    study = synth.generate(11, n_mentored=50, n_comparison=800)
+    paths = synth.write(study, folder / "data")
+    params_path = make_params(folder, synthetic=None,
+                              data={"participants": str(paths["participants"]),
+                                    "monthly": str(paths["monthly"]),
+                                    "survey": None, "sessions": None, "mentors": None})  # fmt: skip
+    params = load_params(params_path)
+    run_dir, scratch = folder / "run", folder / "scratch"
+    scratch.mkdir()
+    specs = {s.name: s for s in NOTEBOOKS}
+    for name in ("01_data", "02_design", NOTEBOOK):
+        execute_notebook(specs[name], params, run_dir, scratch)
+    parts = [json.loads((run_dir / "results" / f"{n}.json").read_text("utf-8"))
+             for n in ("01_data", NOTEBOOK)]  # fmt: skip
+    merged = {"numbers": {}, "tables": {}, "skipped": {}, "exhibits": [], "effects": [],
+              "study": params.study.model_dump(mode="json")}  # fmt: skip
+    for part in parts:
+        for key in ("numbers", "tables", "skipped"):
+            merged[key].update(part[key])
+        merged["exhibits"] += part["exhibits"]
+    return merged, run_dir
+
+
+@pytest.mark.parametrize("language", ["en", "sv"])
+def test_absent_inputs_skip_with_a_sentence(run_without_optional_tables, language):
+    res, run_dir = run_without_optional_tables
+    assert {"bottomup_survey", "bottomup_sessions", "bottomup_mentors"} <= set(res["skipped"])
+    assert res["numbers"]["bottomup_inputs"] == {"survey": False, "sessions": False,
+                                                 "mentors": False}  # fmt: skip
+    html = _chapters_html(res, language, run_dir)
+    strings = load_strings(language)
+    assert str(strings["skip_bottomup_survey"])[:40] in html
+    assert html.count(strings["model_not_assessed"]) == 6
+    assert "{{" not in html and "None" not in html

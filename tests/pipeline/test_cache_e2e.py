@@ -1,0 +1,68 @@
+"""The cache on the real notebooks: an unchanged rerun executes nothing; a changed parameter
+re-executes only the notebooks that use it (and those downstream of them)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+import yaml
+
+from evaluation.pipeline.execute import upstream
+from evaluation.pipeline.notebooks import NOTEBOOKS, parameter_names, read_notebook
+from evaluation.pipeline.run import run_study
+from evaluation.pipeline.verify import compare_results
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def cached_out(finished_run, tmp_path_factory):
+    """An output folder holding (a copy of) the finished run's cache."""
+    result, _ = finished_run
+    out_root = tmp_path_factory.mktemp("cached") / "outputs"
+    out_root.mkdir()
+    shutil.copytree(result.run_dir.parent / ".cache", out_root / ".cache")
+    return out_root
+
+
+def _tree(run_dir):
+    skip = {"results.json", "run.log", "status.json", "kernels.log"}
+    return {p.relative_to(run_dir).as_posix(): p.read_bytes() for p in run_dir.rglob("*")
+            if p.is_file() and p.name not in skip and not p.name.endswith(".html")
+            and p.suffix != ".pdf"}  # fmt: skip
+
+
+def test_unchanged_rerun_executes_nothing_and_gives_the_same_results(finished_run, cached_out):
+    result, params = finished_run
+    again = run_study(params, cached_out, echo=lambda *a, **k: None)
+    old = json.loads((result.run_dir / "results.json").read_text())
+    new = json.loads((again.run_dir / "results.json").read_text())
+    assert compare_results(old, new)[0] == []
+    nbs = new["provenance"]["notebooks"]
+    assert set(nbs) == {s.name for s in NOTEBOOKS}
+    assert not any(info["executed"] for info in nbs.values()), nbs
+    assert {info["cached_from_run"] for info in nbs.values()} == {result.run_dir.name}
+    assert new["provenance"]["validation"].startswith("reused")
+    # tables, figures, executed notebooks, results parts: byte for byte the same
+    assert _tree(again.run_dir) == _tree(result.run_dir)
+    assert again.report.is_file()
+
+
+def test_changed_parameter_reexecutes_only_its_users(finished_run, cached_out):
+    _, params = finished_run
+    doc = yaml.safe_load(params.read_text("utf-8"))
+    doc["estimation"]["permutation_draws"] = 49
+    changed = params.with_name("draws.yaml")
+    changed.write_text(yaml.safe_dump(doc, allow_unicode=True), "utf-8")
+    run = run_study(changed, cached_out, render=False, echo=lambda *a, **k: None)
+    nbs = json.loads((run.run_dir / "results.json").read_text())["provenance"]["notebooks"]
+    deps = upstream(NOTEBOOKS)
+    expect: set[str] = set()
+    for spec in NOTEBOOKS:
+        cell = parameter_names(read_notebook(spec)).get("estimation")
+        if (isinstance(cell, dict) and "permutation_draws" in cell) or expect & set(deps[spec.name]):
+            expect.add(spec.name)
+    assert "03_effects" in expect
+    assert {n for n, info in nbs.items() if info["executed"]} == expect
