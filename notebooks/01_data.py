@@ -185,9 +185,7 @@ rec.figure(
     "pre_employment",
     fig,
     title="Employment history before start, by group",
-    alt="Bar chart: share of mentored and of comparison persons by months employed in the year "
-    "before start (0, 1-3, 4-6, 7-9, 10-12); bins resting on fewer persons than the disclosure "
-    "threshold are left empty and marked.",
+    alt=L["alt_pre_employment"],
     made_by="notebooks/01_data.py",
 )
 plt.show()

@@ -114,9 +114,7 @@ ax.set_xlabel(L["pscore_logit"])
 ax.set_ylabel(L["share_of_group"])
 ax.legend()
 rec.figure("overlap", fig, title="Overlap of the propensity score",
-           alt="Bar chart of the share of mentored and of comparison persons in eight bins of "
-           "the logit of the propensity score; bins with fewer persons than the disclosure "
-           "threshold are left empty and marked.",
+           alt=L["alt_overlap"],
            made_by="evaluation.design.propensity.fit_propensity")
 plt.show()
 
@@ -196,8 +194,7 @@ fig = love_plot(dsg.balance["before"], dsg.balance["matched"], threshold=THR,
                 labels=(L["before"], L["after_matching"]))
 fig.axes[0].set_xlabel(L["smd"])
 rec.figure("love_plot", fig, title="Love plot: standardised mean differences",
-           alt="Dot plot of the standardised mean difference of each covariate before and "
-           "after matching, with dashed lines at plus and minus 0.1.",
+           alt=L["alt_love_plot"],
            made_by="evaluation.design.balance.love_plot")
 plt.show()
 

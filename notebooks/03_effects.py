@@ -120,10 +120,10 @@ perm
 
 # %%
 fig = fx.forest_plot(results, spec.headline_outcome)
-fig.axes[0].set_xlabel(labels(study["language"])["effect_ci"].format(outcome=spec.headline_outcome))
+L = labels(study["language"])
+fig.axes[0].set_xlabel(L["effect_ci"].format(outcome=spec.headline_outcome))
 rec.figure("effects_forest", fig, title="Effect on the headline outcome by estimator",
-           alt="Point estimates and 95 % confidence intervals of the effect on the headline "
-           "outcome for each estimator, the naive difference first.",
+           alt=L["alt_effects_forest"],
            made_by="evaluation.estimate.effects.forest_plot")
 plt.show()
 

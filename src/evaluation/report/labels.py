@@ -13,6 +13,16 @@ LABELS: dict[str, dict[str, str]] = {
         "before": "Before",
         "after_matching": "After matching",
         "effect_ci": "Effect on {outcome} (95 % CI)",
+        "alt_pre_employment": "Bar chart: share of mentored and of comparison persons by months "
+        "employed in the year before start (0, 1-3, 4-6, 7-9, 10-12); bins resting on fewer "
+        "persons than the disclosure threshold are left empty and marked.",
+        "alt_overlap": "Bar chart of the share of mentored and of comparison persons in eight "
+        "bins of the logit of the propensity score; bins with fewer persons than the disclosure "
+        "threshold are left empty and marked.",
+        "alt_love_plot": "Dot plot of the standardised mean difference of each covariate before "
+        "and after matching, with dashed lines at plus and minus 0.1.",
+        "alt_effects_forest": "Point estimates and 95 % confidence intervals of the effect on the "
+        "headline outcome for each estimator, the naive difference first.",
     },
     "sv": {
         "mentored": "mentorsdeltagare",
@@ -24,6 +34,16 @@ LABELS: dict[str, dict[str, str]] = {
         "before": "Före",
         "after_matching": "Efter matchning",
         "effect_ci": "Effekt på {outcome} (95 % KI)",
+        "alt_pre_employment": "Stapeldiagram: andel av mentorsdeltagarna och av "
+        "jämförelsegruppen efter antal månader i arbete året före start (0, 1-3, 4-6, 7-9, "
+        "10-12); staplar som bygger på färre personer än röjandegränsen lämnas tomma och märks.",
+        "alt_overlap": "Stapeldiagram över andelen mentorsdeltagare och jämförelsepersoner i "
+        "åtta intervall av benägenhetspoängens logit; intervall med färre personer än "
+        "röjandegränsen lämnas tomma och märks.",
+        "alt_love_plot": "Punktdiagram över den standardiserade medelvärdesskillnaden för varje "
+        "kovariat före och efter matchning, med streckade linjer vid plus och minus 0,1.",
+        "alt_effects_forest": "Punktskattningar och 95 % konfidensintervall för effekten på "
+        "huvudutfallet för varje skattningsmetod, den naiva skillnaden först.",
     },
 }
 
