@@ -103,12 +103,14 @@ def test_compare_results_tolerances():
     same["numbers"]["a"] *= 1 + WITHIN
     same["numbers"]["z"] = ABS_TOL / 10
     same["provenance"]["started"] = "now"  # times are not compared
-    diffs, n = compare_results(old, same)
-    assert diffs == [] and n == 7
+    same["numbers"]["timing"] = {"parallel_seconds": 1.0, "speedup": 2.0, "workers": 2}
+    old["numbers"]["timing"] = {"parallel_seconds": 9.0, "speedup": 1.5, "workers": 2}
+    diffs, n, left_out = compare_results(old, same)
+    assert diffs == [] and n == 10 and left_out == 2
     other = json.loads(json.dumps(same))
     other["numbers"].update(a=1.0 + BEYOND, n=4, s="y", flag=1, none=0.0)
     other["effects"].append({"estimator": "extra"})
-    diffs, _ = compare_results(old, other)
+    diffs = compare_results(old, other)[0]
     paths = {d.path for d in diffs}
     assert paths == {"numbers.a", "numbers.n", "numbers.s", "numbers.flag", "numbers.none",
                      "effects (length)"}  # fmt: skip

@@ -41,7 +41,12 @@ from evaluation.errors import EvaluationError, RunError
 from evaluation.pipeline import cache, locks, provenance
 from evaluation.pipeline.execute import WORKERS, Stage, run_notebooks, upstream
 from evaluation.pipeline.execute import execute_notebook as execute_notebook  # re-exported
-from evaluation.pipeline.inputs import ensure_synthetic, identifiers, validate_inputs
+from evaluation.pipeline.inputs import (
+    ensure_synthetic,
+    identifiers,
+    release_memory,
+    validate_inputs,
+)
 from evaluation.pipeline.notebooks import PIPELINES, NotebookSpec
 
 log = logging.getLogger("evaluation.run")
@@ -237,6 +242,7 @@ def run_study(
     # keep only the identifiers for the privacy scan, not the (register-sized) tables
     scan_ids = identifiers(params, study)
     del study
+    release_memory()
     if not validated_before and isinstance(params, Params):
         cache.mark_validated(out_root, validation_key)
 

@@ -7,12 +7,15 @@ folder, and compares ``results.json`` value by value: everything except ``proven
 (effects, headline, numbers, tables, skipped analyses and the exhibit registry). Integers,
 strings, booleans and missing values must be equal; floating-point numbers must agree to
 :data:`REL_TOL` relative (:data:`ABS_TOL` absolute for numbers that are zero up to rounding).
+Values that measure the machine rather than the study (a notebook's own wall times,
+speed-ups, worker processes seen; :data:`MACHINE_DEPENDENT`) are counted, not compared.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -30,6 +33,8 @@ REL_TOL = 1e-9
 ABS_TOL = 1e-12
 #: Top-level keys of results.json that are not compared (times, machine, cache flags).
 NOT_COMPARED = ("provenance",)
+#: Names of values that measure the machine, not the study: counted, not compared.
+MACHINE_DEPENDENT = re.compile(r"(^|_)(seconds|speedup|processes_seen)$")
 #: Fields that name an entry of a list (an effect, an exhibit) in a difference's path.
 _LABEL_FIELDS = ("outcome", "estimator", "subgroup", "key")
 
@@ -61,6 +66,7 @@ class Verification:
     compared: int
     seconds: float
     rerun_dir: Path | None = None
+    machine_dependent: int = 0
 
     @property
     def reproduced(self) -> bool:
@@ -84,12 +90,18 @@ def _label(item: Any, index: int) -> str:
     return f"[{index}]"
 
 
-def _walk(old: Any, new: Any, path: str) -> Iterator[Difference | None]:
-    """Yield a :class:`Difference` per disagreement and ``None`` per value that agreed."""
+def _walk(old: Any, new: Any, path: str) -> Iterator[Difference | bool]:
+    """Compare two JSON values leaf by leaf.
+
+    Yields a :class:`Difference` per disagreement, ``True`` per value that agreed and
+    ``False`` per machine-dependent value (not compared).
+    """
     if isinstance(old, dict) and isinstance(new, dict):
         for key in sorted(set(old) | set(new), key=str):
             sub = f"{path}.{key}" if path else str(key)
-            if key not in new:
+            if MACHINE_DEPENDENT.search(str(key)):
+                yield False
+            elif key not in new:
                 yield Difference(sub, old[key], "(missing)")
             elif key not in old:
                 yield Difference(sub, "(missing)", new[key])
@@ -103,22 +115,26 @@ def _walk(old: Any, new: Any, path: str) -> Iterator[Difference | None]:
     elif isinstance(old, dict | list) or isinstance(new, dict | list):
         yield Difference(path, old, new)
     else:
-        yield None if _same_scalar(old, new) else Difference(path, old, new)
+        yield True if _same_scalar(old, new) else Difference(path, old, new)
 
 
-def compare_results(old: dict[str, Any], new: dict[str, Any]) -> tuple[list[Difference], int]:
+def compare_results(
+    old: dict[str, Any], new: dict[str, Any]
+) -> tuple[list[Difference], int, int]:
     """Every value of two ``results.json`` contents outside ``provenance``, compared.
 
     Returns
     -------
-    differences, compared
-        The values that disagree (path to the value, old, new) and how many leaf values were
-        compared.
+    differences, compared, machine_dependent
+        The values that disagree (path to the value, old, new), how many leaf values were
+        compared, and how many machine-dependent values were left out.
     """
     keep_old = {k: v for k, v in old.items() if k not in NOT_COMPARED}
     keep_new = {k: v for k, v in new.items() if k not in NOT_COMPARED}
     found = list(_walk(keep_old, keep_new, ""))
-    return [d for d in found if d is not None], len(found)
+    diffs = [d for d in found if isinstance(d, Difference)]
+    left_out = sum(1 for d in found if d is False)
+    return diffs, len(found) - left_out, left_out
 
 
 def recorded_params(run_dir: Path) -> tuple[str, Path, Path]:
@@ -199,19 +215,22 @@ def verify_run(
         rerun = run_study(copy, out, render=False, echo=echo, force=True, base_dir=base)
         old = json.loads((run_dir / "results.json").read_text("utf-8"))
         new = json.loads((rerun.run_dir / "results.json").read_text("utf-8"))
-        differences, compared = compare_results(old, new)
+        differences, compared, left_out = compare_results(old, new)
         return Verification(run_dir, tuple(differences), compared, rerun.seconds,
-                            rerun.run_dir if keep is not None else None)  # fmt: skip
+                            rerun.run_dir if keep is not None else None, left_out)  # fmt: skip
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
 def report_lines(result: Verification) -> list[str]:
     """What ``evaluation verify`` prints."""
+    timings = (f"; {result.machine_dependent} machine-dependent values (wall times) not "
+               "compared" if result.machine_dependent else "")  # fmt: skip
     if result.reproduced:
         return [f"reproduced: {result.compared} values of {result.run_dir.name}/results.json "
-                f"agree (floats to {REL_TOL:g} relative), re-executed in {result.seconds:.0f} s"]  # fmt: skip
+                f"agree (floats to {REL_TOL:g} relative){timings}; re-executed in "
+                f"{result.seconds:.0f} s"]  # fmt: skip
     lines = [f"NOT reproduced: {len(result.differences)} of {result.compared} values differ "
-             f"(path: old -> new):"]  # fmt: skip
+             f"(path: old -> new){timings}:"]  # fmt: skip
     lines += [f"  {d}" for d in result.differences]
     return lines
