@@ -23,6 +23,7 @@ import argparse
 import gc
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -133,13 +134,23 @@ def time_design_parts(frame: Any, p: Any) -> None:
         **matching_options(p.estimation.matching.model_dump(), p.design.exact)))  # fmt: skip
 
 
-def _watch_memory(proc: subprocess.Popen, every: float = 0.25) -> tuple[int, int]:
-    """Peak resident memory of a process and all its children together, and of the largest."""
+def _watch_memory(
+    proc: subprocess.Popen, limit: float, every: float = 0.25
+) -> tuple[int, int, bool]:
+    """Peak resident memory of a process and all its children together, and of the largest.
+
+    After ``limit`` seconds the run is stopped with SIGTERM (it marks itself failed).
+    """
     import psutil
 
     root = psutil.Process(proc.pid)
     peak_tree = peak_one = 0
+    t0 = time.perf_counter()
+    stopped = False
     while proc.poll() is None:
+        if not stopped and time.perf_counter() - t0 > limit:
+            proc.terminate()
+            stopped = True
         try:
             procs = [root, *root.children(recursive=True)]
             rss = []
@@ -152,10 +163,10 @@ def _watch_memory(proc: subprocess.Popen, every: float = 0.25) -> tuple[int, int
             break
         peak_tree, peak_one = max(peak_tree, sum(rss)), max(peak_one, max(rss, default=0))
         time.sleep(every)
-    return peak_tree, peak_one
+    return peak_tree, peak_one, stopped
 
 
-def full_run(tables: dict[str, Path], work: Path) -> dict[str, Any]:
+def full_run(tables: dict[str, Path], work: Path, limit: float) -> dict[str, Any]:
     """``evaluation run`` on the register-scale data: wall time, peak memory of all processes."""
     doc = yaml.safe_load((ROOT / "params" / "default.yaml").read_text("utf-8"))
     doc.pop("synthetic", None)
@@ -170,12 +181,16 @@ def full_run(tables: dict[str, Path], work: Path) -> dict[str, Any]:
              "--out", str(work / "outputs"), "--force"],
             stdout=fout, stderr=ferr, text=True, env={**os.environ, "OPENBLAS_NUM_THREADS": "1"},
         )  # fmt: skip
-        peak_tree, peak_one = _watch_memory(proc)
+        peak_tree, peak_one, stopped = _watch_memory(proc, limit)
         proc.wait()
         seconds = time.perf_counter() - t0
         stdout, stderr = (work / "run.out").read_text(), (work / "run.err").read_text()
     print(stdout)
+    logs = sorted((work / "outputs").glob("*/run.log"), key=lambda p: p.stat().st_mtime)
+    log = logs[-1] if stopped and logs else None
+    done = re.findall(r"notebook (\S+) (?:executed )?([\d.]+ s)", log.read_text()) if log else []
     out = {"seconds": round(seconds, 1), "returncode": proc.returncode,
+           "stopped_after_limit": stopped, "notebooks_done_before_stop": done,
            "peak_gib_all_processes": round(peak_tree / GIB, 2),
            "peak_gib_largest_process": round(peak_one / GIB, 2)}  # fmt: skip
     res = subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
@@ -191,6 +206,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=20170601)
     ap.add_argument("--work", type=Path, default=Path("/tmp/evaluation-register-scale"))
     ap.add_argument("--full-run", action="store_true", help="also run the whole study")
+    ap.add_argument("--limit", type=float, default=1800, help="stop the whole run after (s)")
     ap.add_argument("--parts", action="store_true", help="also time propensity and matching alone")
     args = ap.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
@@ -216,7 +232,7 @@ def main() -> None:
         del study
         time_design_parts(frame, p)
     if args.full_run:
-        result["full_run"] = full_run(tables, args.work)
+        result["full_run"] = full_run(tables, args.work, args.limit)
         print(json.dumps(result["full_run"], indent=2))
     out = ROOT / "bench" / "results" / f"register_scale_n{args.n_comparison}.json"
     out.parent.mkdir(exist_ok=True)

@@ -65,6 +65,12 @@ def release_memory() -> None:
 
     gc.collect()
     try:
+        import pyarrow
+
+        pyarrow.default_memory_pool().release_unused()  # Parquet buffers live in Arrow's pool
+    except (ImportError, AttributeError):
+        pass
+    try:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):  # not glibc: nothing to do
         pass

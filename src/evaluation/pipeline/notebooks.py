@@ -32,7 +32,12 @@ class NotebookSpec:
     title
         What it does, for progress lines and the reviewers' index.
     reads, writes
-        Scratch artefacts it reads and writes (person-level, kept outside the run folder).
+        What it reads and writes: scratch artefacts by file name (person-level, kept outside
+        the run folder), ``results/<name>.json`` for another notebook's results, and bare
+        words for outside sources (``inputs``: the input tables; a package's data). They
+        make the dependency graph (a notebook runs after those that write what it reads,
+        independent ones in parallel) and say which scratch files the cache keeps; a test
+        checks them against the source.
     """
 
     name: str

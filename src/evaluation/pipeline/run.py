@@ -254,7 +254,8 @@ def run_study(
     try:
         return _run_reserved(
             lock, params_path, text, params, scan_ids, inputs, keys,
-            generated=generated, validated_before=validated_before, tidied=tidied, versions=versions, base=base, started=started,
+            generated=generated, validated_before=validated_before, tidied=tidied,
+            versions=versions, base=base, started=started,
             render=render, verbose=verbose, echo=echo, force=force, workers=workers,
         )  # fmt: skip
     finally:
