@@ -101,6 +101,7 @@ def execute_notebook(
 ) -> Path:
     """Execute one notebook with papermill (its own kernel); return the executed notebook."""
     import papermill
+    from nbclient.exceptions import DeadKernelError
     from papermill.exceptions import PapermillExecutionError
 
     nb = read_notebook(spec)
@@ -127,6 +128,12 @@ def execute_notebook(
             f"{exc.exec_count}): {exc.ename}: {exc.evalue}\n"
             f"The partial executed notebook is kept at {out} (open it to see the cell and the "
             "traceback)."
+        ) from None
+    except DeadKernelError:
+        raise RunError(
+            f"notebook {spec.name}: its kernel died while running (most often the machine ran "
+            "out of memory; see the system log, e.g. `dmesg`). The partial executed notebook "
+            f"is kept at {out}."
         ) from None
     return out
 
