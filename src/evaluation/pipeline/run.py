@@ -216,6 +216,9 @@ def run_study(
         With a message for the user; the run folder (if created) is marked failed.
     """
     started = time.time()
+    # Kernels inherit the hash seed: string-set order (and with it, e.g., the factor analysis
+    # of notebook 05, measured) would otherwise change from one run to the next.
+    os.environ["PYTHONHASHSEED"] = "0"
     for key, value in SINGLE_THREADED_BLAS.items():
         os.environ.setdefault(key, value)
     params_path = Path(params_path)
