@@ -99,14 +99,7 @@ def month_label(index: Sequence[int] | np.ndarray) -> np.ndarray:
     numpy.ndarray
         Object array of labels, ``None`` where missing.
     """
-    idx = np.asarray(index, dtype=np.int64)
-    out = np.full(idx.shape, None, dtype=object)
-    valid = idx >= 0
-    if valid.any():
-        uniq, inverse = np.unique(idx[valid], return_inverse=True)
-        labels = np.array([f"{u // 12:04d}-{u % 12 + 1:02d}" for u in uniq], dtype=object)
-        out[valid] = labels[inverse]
-    return out
+    return _label_months(index, lambda u: f"{u // 12:04d}-{u % 12 + 1:02d}")
 
 
 def quarter_label(index: Sequence[int] | np.ndarray) -> np.ndarray:
@@ -122,13 +115,17 @@ def quarter_label(index: Sequence[int] | np.ndarray) -> np.ndarray:
     numpy.ndarray
         Object array of labels, ``None`` where missing.
     """
+    return _label_months(index, lambda u: f"{u // 12:04d}Q{u % 12 // 3 + 1}")
+
+
+def _label_months(index: Sequence[int] | np.ndarray, label) -> np.ndarray:
+    """Label month numbers (each distinct month formatted once); ``None`` where negative."""
     idx = np.asarray(index, dtype=np.int64)
     out = np.full(idx.shape, None, dtype=object)
     valid = idx >= 0
     if valid.any():
         uniq, inverse = np.unique(idx[valid], return_inverse=True)
-        labels = np.array([f"{u // 12:04d}Q{u % 12 // 3 + 1}" for u in uniq], dtype=object)
-        out[valid] = labels[inverse]
+        out[valid] = np.array([label(int(u)) for u in uniq], dtype=object)[inverse]
     return out
 
 
