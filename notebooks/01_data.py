@@ -200,4 +200,9 @@ outcome_cols = [*outcome_names(outcomes["horizons"]), "months_to_job", "job_foun
 design_cols = [c for c in frame.columns if c not in outcome_cols]
 frame[design_cols].to_parquet(scratch / "design_data.parquet")
 frame[["person_id", *outcome_cols]].to_parquet(scratch / "outcome_data.parquet")
+# the validated monthly rows of the persons in the analysis, so that the timing and robustness
+# notebooks read (a filtered part of) them instead of reading and validating the input again
+monthly = tables_data.monthly
+monthly.loc[monthly["person_id"].isin(frame["person_id"])].to_parquet(
+    scratch / "monthly_panel.parquet", index=False, row_group_size=1_000_000)
 rec.save()

@@ -32,6 +32,7 @@ design = {
     "exact": "start_quarter",
     "trimming": "common_support",
     "balance_threshold": 0.1,
+    "subsample_comparison": 20000,
 }
 estimation = {
     "matching": {"neighbours": 4, "replace": True, "caliper": 0.2, "bias_correction": True},
@@ -49,10 +50,12 @@ import pandas as pd
 
 from evaluation.data import describe
 from evaluation.design import study_design
+from evaluation.design.study import comparison_subsample
 from evaluation.design.balance import love_plot
 from evaluation.report import style
 from evaluation.report.exhibits import Recorder
 from evaluation.report.labels import labels
+from evaluation.rng import stream
 
 style.apply()
 rec = Recorder(run_dir, "02_design", min_cell=disclosure["min_cell"])
@@ -201,6 +204,22 @@ plt.show()
 # %% [markdown]
 # ## Hand-over to the effects notebook (scratch)
 
+# %% [markdown]
+# ### The comparison subsample for repeated analyses
+# The permutation test, the weighted event study, the staggered DiD, the placebo tests and the
+# specification curve are repeated many times or need every person-month. On a register-sized
+# pool they use every mentored person and a simple random sample of at most
+# `design.subsample_comparison` comparison persons, drawn here once, blind to outcomes
+# (`evaluation.design.study.comparison_subsample`). A smaller pool is used whole.
+
 # %%
-dsg.hand_over().to_parquet(scratch / "design.parquet")
+hand = dsg.hand_over()
+sub = comparison_subsample(frame.loc[hand.index, "treated"].to_numpy(),
+                           design["subsample_comparison"], stream(seed, "comparison_subsample"))
+hand["in_subsample"] = sub.mask
+hand["subsample_weight"] = sub.weights(frame.loc[hand.index, "treated"].to_numpy())
+rec.number("comparison_subsample", sub.summary(),
+           title="Comparison persons in the repeated analyses (subsample of the pool)",
+           made_by="evaluation.design.study.comparison_subsample")
+hand.to_parquet(scratch / "design.parquet")
 rec.save()

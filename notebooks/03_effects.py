@@ -104,13 +104,19 @@ esf_table
 # %% [markdown]
 # ## Randomisation inference for the headline estimate
 # Mentoring is re-assigned at random within start quarters (the number of mentored per quarter
-# fixed) and the whole headline estimator is rerun, propensity model included.
+# fixed) and the whole headline estimator is rerun, propensity model included. On a pool
+# larger than `design.subsample_comparison` this runs on the design stage's comparison
+# subsample (every mentored person and a simple random sample of the pool; still an exact
+# test, see `evaluation.design.study.ComparisonSubsample`), so `observed` is the estimate on
+# that subsample.
 
 # %%
-perm = fx.permutation_headline(data, spec, n_draws=estimation["permutation_draws"],
+perm_data = data.loc[data["in_subsample"]]
+perm = fx.permutation_headline(perm_data, spec, n_draws=estimation["permutation_draws"],
                                rng=stream(seed, "permutation"))
 rec.number("headline_permutation", {"p_value": perm.p_value, "n_draws": perm.n_draws,
-                                     "observed": perm.observed},
+                                     "observed": perm.observed,
+                                     "n_persons": int(len(perm_data))},
            title="Randomisation p-value of the headline estimate",
            made_by="evaluation.estimate.inference.permutation_pvalue")
 perm

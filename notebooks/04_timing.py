@@ -38,10 +38,6 @@
 # %% tags=["parameters"]
 seed = 20170601
 study = {"language": "en", "currency": "SEK"}
-data = {
-    "participants": "../data/synthetic/participants.csv",
-    "monthly": "../data/synthetic/monthly.csv",
-}
 design = {
     "covariates": ["age", "sex", "education", "swedish_level", "years_in_sweden",
                    "origin_region", "pre_months_employed_12", "pre_earnings_12",
@@ -70,7 +66,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from evaluation.data.contract import load_study
+from evaluation.data.io import read_handed_over_panel
 from evaluation.data.outcomes import month_index, month_label, panel_relative, quarter_label
 from evaluation.design.propensity import design_matrix
 from evaluation.estimate import duration as du
@@ -111,21 +107,29 @@ L = LABELS[study["language"]]
 # ## Data: the monthly panel of the persons the design stage kept
 
 # %%
-tables = load_study({"participants": Path(data["participants"]), "monthly": Path(data["monthly"])})
 covs = pd.read_parquet(scratch / "design_data.parquet")
 outs = pd.read_parquet(scratch / "outcome_data.parquet")
 dsg = pd.read_parquet(scratch / "design.parquet")
 persons = covs.merge(dsg, on="person_id", how="inner", validate="one_to_one")
 assert len(persons) == len(covs) == len(dsg), "the hand-over files cover different persons"
 persons = persons.loc[persons["keep"]].sort_values("person_id", kind="mergesort")
+rec.count("timing_n_persons", len(persons), title="Persons in the timing analyses (trimmed)",
+          made_by="notebooks/04_timing.py")
+# the matched persons (matched event study, time to first job) and the design stage's
+# comparison subsample (weighted event study, staggered DiD, TWFE; the whole pool unless it
+# is larger than design.subsample_comparison). The odds weights of sampled comparison persons
+# are divided by the sampling fraction (Horvitz-Thompson), so they stand for the whole pool.
+persons = persons.loc[(persons["match_weight"] > 0) | persons["in_subsample"]]
+persons = persons.assign(ipw_weight=persons["ipw_weight"] * persons["subsample_weight"])
 persons = persons.reset_index(drop=True)
-# start months (pseudo starts included) come from 01's hand-over, not drawn again
-panel = panel_relative(persons[["person_id", "group", "start_month"]], tables.monthly)
+# the monthly rows 01 validated, read for these persons only; start months (pseudo starts
+# included) come from 01's hand-over, not drawn again
+monthly = read_handed_over_panel(scratch / "monthly_panel.parquet", persons["person_id"])
+panel = panel_relative(persons[["person_id", "group", "start_month"]], monthly)
+del monthly
 panel["month"] = month_index(panel["month"]).to_numpy(dtype=np.int64)
 panel = panel.merge(persons[["person_id", "match_weight", "ipw_weight"]], on="person_id",
                     how="left", validate="many_to_one")
-rec.count("timing_n_persons", len(persons), title="Persons in the timing analyses (trimmed)",
-          made_by="notebooks/04_timing.py")
 
 # %% [markdown]
 # ## 1. Event study
@@ -227,11 +231,15 @@ for outcome, scale in (("employed", 100.0), ("earnings", 1.0)):
 # %%
 UNIT = "q" if timing["cohort"] == "quarter" else "m"
 div = 3 if UNIT == "q" else 1
-periods = st.period_panel(panel[["person_id", "month", "employed", "earnings"]],
-                          unit=timing["cohort"])
-start_m = month_index(persons["start_month"]).to_numpy(dtype=np.int64)
-dm = design_matrix(persons, design["covariates"]).frame.add_prefix("x_")
-cs_persons = pd.concat([persons[["person_id", "treated", "logit"]], dm], axis=1).assign(
+# on the design stage's comparison subsample (the whole pool unless it is larger than
+# design.subsample_comparison)
+in_sub = persons.loc[persons["in_subsample"]].reset_index(drop=True)
+periods = st.period_panel(
+    panel.loc[panel["person_id"].isin(in_sub["person_id"]),
+              ["person_id", "month", "employed", "earnings"]], unit=timing["cohort"])
+start_m = month_index(in_sub["start_month"]).to_numpy(dtype=np.int64)
+dm = design_matrix(in_sub, design["covariates"]).frame.add_prefix("x_")
+cs_persons = pd.concat([in_sub[["person_id", "treated", "logit"]], dm], axis=1).assign(
     start_period=start_m // div)
 x_cols = list(dm.columns)
 z_cols = ["logit"] if timing["dr_propensity"] == "design_score" else None

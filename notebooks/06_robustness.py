@@ -56,7 +56,7 @@ robustness = {
     "rosenbaum_gamma_max": 3.0,
     "specifications": "../params/specifications.yaml",
     "workers": 2,
-    "compare_sequential": True,
+    "compare_sequential": False,
 }
 costs = {
     "horizon": 12,
@@ -78,7 +78,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from evaluation.data.contract import load_study
+from evaluation.data.io import read_handed_over_panel, read_table
 from evaluation.estimate import effects as fx
 from evaluation.report import style
 from evaluation.report.exhibits import Recorder
@@ -129,7 +129,15 @@ outs = pd.read_parquet(scratch / "outcome_data.parquet")
 dsg = pd.read_parquet(scratch / "design.parquet")
 sample = fx.analysis_sample(covs, outs, dsg)
 spec = fx.EffectsSpec.from_params(design, estimation)
-tables = load_study({"participants": Path(data["participants"]), "monthly": Path(data["monthly"])})
+# the design stage's comparison subsample (the whole pool unless it is larger than
+# design.subsample_comparison): the placebo designs and the specification curve, which rerun
+# the design and every estimator many times, use every mentored person and these
+in_sub = set(dsg.loc[dsg["in_subsample"], "person_id"])
+sub_sample = sample.loc[sample["person_id"].isin(in_sub)].reset_index(drop=True)
+# the monthly rows 01 validated, read for the subsample and the matched persons only
+monthly = read_handed_over_panel(
+    scratch / "monthly_panel.parquet",
+    dsg.loc[dsg["in_subsample"] | (dsg["match_weight"] > 0), "person_id"])
 if costs["horizon"] not in outcomes["horizons"]:
     raise ValueError(f"costs.horizon {costs['horizon']} is not among outcomes.horizons "
                      f"{outcomes['horizons']}")
@@ -155,9 +163,10 @@ print(headline)
 P = outcomes["pre_months"]
 pre_months_needed = sorted({min(h, P) for h in outcomes["horizons"]} - {P})
 pre = sample[["person_id", f"pre_employed_m{P}"]]
+matched_persons = sample.loc[sample["match_weight"] > 0]  # only they enter the power analysis
 for m in pre_months_needed:
-    pre = pre.merge(pl.pre_period_outcomes(sample, tables.monthly, m)[
-        ["person_id", f"pre_employed_m{m}"]], on="person_id", validate="one_to_one")
+    pre = pre.merge(pl.pre_period_outcomes(matched_persons, monthly, m)[
+        ["person_id", f"pre_employed_m{m}"]], on="person_id", how="left", validate="one_to_one")
 treated = sample["treated"].to_numpy() == 1
 w = sample["match_weight"].to_numpy()
 n1 = int(((w > 0) & treated).sum())
@@ -229,10 +238,12 @@ plt.show()
 # %%
 m = robustness["pre_outcome_months"]
 pre_cols = [f"pre_employed_m{m}", f"pre_earnings_{m}"]
-with_pre = sample.merge(pl.pre_period_outcomes(sample, tables.monthly, m)[["person_id", *pre_cols]],
-                        on="person_id", validate="one_to_one")
+with_pre = sub_sample.merge(
+    pl.pre_period_outcomes(sub_sample, monthly, m)[["person_id", *pre_cols]],
+    on="person_id", validate="one_to_one")
 placebo_pre = pl.pre_period_effects(with_pre, pre_cols, spec)
-fake = pl.fake_start_data(covs, tables.monthly, shift=robustness["fake_start_shift"],
+fake = pl.fake_start_data(covs.loc[covs["person_id"].isin(in_sub)], monthly,
+                          shift=robustness["fake_start_shift"],
                           horizons=robustness["fake_start_horizons"], pre_months=P)
 placebo_fake = pl.fake_start_effects(fake, design, estimation)
 placebos = placebo_pre + placebo_fake
@@ -359,6 +370,7 @@ else:
 # %%
 grid = sc.read_grid(robustness["specifications"])
 everyone = covs.merge(outs, on="person_id", validate="one_to_one")
+everyone = everyone.loc[everyone["person_id"].isin(in_sub)].reset_index(drop=True)
 STEP = max(1, len(grid.specifications) // 6)
 
 
@@ -416,7 +428,10 @@ plt.show()
 # assumptions (parameters `costs.*`).
 
 # %%
-served = int((tables.participants["group"] == "mentored").sum())
+# the participants table alone (validated by the runner and by 01; its group column as the
+# contract normalises it)
+participants = read_table(data["participants"], table="participants")
+served = int((participants["group"].str.strip().str.lower() == "mentored").sum())
 effect = by_outcome[f"employed_m{costs['horizon']}"]
 cpa = cst.cost_per_additional(report["budget_sek"], served, effect.estimate, effect.ci_low,
                               effect.ci_high)

@@ -106,6 +106,16 @@ class Design(_Section):
     exact: str | None = "start_quarter"
     trimming: Literal["none", "common_support", "crump"] = "common_support"
     balance_threshold: float = Field(0.1, gt=0, le=1)
+    subsample_comparison: int = Field(
+        20_000,
+        ge=100,
+        description="Analyses repeated many times or run on the whole monthly panel (the "
+        "permutation test, the weighted event study, the staggered DiD and TWFE, the placebo "
+        "tests, the specification curve) use every mentored person and a simple random, "
+        "outcome-blind sample of at most this many comparison persons, drawn once in the "
+        "design stage; the main estimates, the matching and the matched event study use "
+        "everyone. A pool no larger than this is used whole.",
+    )
 
 
 class Headline(_Section):
@@ -290,7 +300,9 @@ class Robustness(_Section):
     )
     workers: int = Field(2, ge=1, le=64, description="Processes for the specification curve.")
     compare_sequential: bool = Field(
-        True, description="Also run the grid one by one and report both wall times."
+        False,
+        description="Also run the grid one by one and report both wall times (doubles the "
+        "curve's cost; bench/spec_curve.py measures the same outside a run).",
     )
 
     @model_validator(mode="after")

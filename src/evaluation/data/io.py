@@ -204,6 +204,22 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     return path
 
 
+def read_handed_over_panel(
+    path: str | os.PathLike[str], person_ids: pd.Series | np.ndarray | list[str] | None = None
+) -> pd.DataFrame:
+    """The validated monthly rows that the data notebook handed over (scratch Parquet).
+
+    Notebook 01 validates the monthly table once and writes the rows of the persons in the
+    analysis; later notebooks read only the persons they need (a filter pushed into the
+    Parquet reader, so a register-sized panel is never held whole). Rows keep the file's
+    order (by person, then month, as validated).
+    """
+    if person_ids is None:
+        return pd.read_parquet(path)
+    ids = pd.unique(pd.Series(person_ids, dtype="str").to_numpy())
+    return pd.read_parquet(path, filters=[("person_id", "in", list(ids))])
+
+
 def normalise_column_names(columns: pd.Index) -> pd.Index:
     """Lower-case and strip column names (``' Person_ID'`` becomes ``'person_id'``).
 

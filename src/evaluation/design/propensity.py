@@ -135,7 +135,8 @@ def design_matrix(
     missing = [c for c in covariates if c not in df.columns]
     if missing:
         raise DesignError(f"covariates not in the data: {missing}")
-    parts: list[pd.DataFrame] = []
+    names: list[str] = []
+    arrays: list[np.ndarray] = []
     refs: dict[str, str] = {}
     source: dict[str, str] = {}
     dropped: list[tuple[str, str]] = []
@@ -149,17 +150,26 @@ def design_matrix(
         if col in categorical or is_categorical(s):
             levels = _levels(s)
             refs[col] = str(levels[0])
+            codes, uniques = pd.factorize(s)
+            code_of = {v: i for i, v in enumerate(uniques)}
             for lev in levels[1:]:
                 name = f"{col}={lev}"
-                parts.append(pd.DataFrame({name: (s == lev).to_numpy(dtype=float)}, index=df.index))
+                names.append(name)
+                arrays.append((codes == code_of[lev]).astype(float))
                 source[name] = col
         else:
-            parts.append(pd.DataFrame({col: s.to_numpy(dtype=float)}, index=df.index))
+            names.append(col)
+            arrays.append(s.to_numpy(dtype=float))
             source[col] = col
-    frame = pd.concat(parts, axis=1) if parts else pd.DataFrame(index=df.index)
-    keep = [c for c in frame.columns if np.ptp(frame[c].to_numpy()) > 0]
-    dropped += [(c, "zero variance") for c in frame.columns if c not in keep]
-    frame = frame[keep]
+    # one array, one frame at the end (a frame per term and a concat cost more than the
+    # arithmetic; the permutation test builds this matrix once per draw)
+    values = np.column_stack(arrays) if arrays else np.empty((len(df), 0))
+    varies = [bool(np.ptp(values[:, j]) > 0) if len(values) else False for j in range(len(names))]
+    dropped += [(c, "zero variance") for c, v in zip(names, varies, strict=True) if not v]
+    frame = (pd.DataFrame(values[:, np.flatnonzero(varies)], index=df.index,
+                          columns=pd.Index([c for c, v in zip(names, varies, strict=True) if v],
+                                           dtype=pd.Index(names).dtype))
+             if names else pd.DataFrame(index=df.index))
     if drop_collinear and frame.shape[1] > 0:
         x = frame.to_numpy()
         z = np.column_stack([np.ones(len(x)), (x - x.mean(axis=0)) / x.std(axis=0)])
@@ -356,6 +366,11 @@ def fit_propensity(
     beta = t @ res.params
     cov = t @ res.cov_params() @ t.T
     names = ["const", *dm.columns]
+    # the intercept-only logit's log-likelihood in closed form (statsmodels' llnull refits
+    # the null model numerically: the same value to its tolerance, at a cost per draw of the
+    # permutation test)
+    n1, n0 = float(d.sum()), float(len(d) - d.sum())
+    llnull = float(n1 * np.log(n1 / len(d)) + n0 * np.log(n0 / len(d)))
     design = pd.concat([pd.DataFrame({"const": np.ones(len(d))}, index=df.index), dm.frame], axis=1)
     return PropensityFit(
         pscore=pd.Series(p, index=df.index, name="pscore"),
@@ -367,8 +382,8 @@ def fit_propensity(
         params=pd.Series(beta, index=names),
         bse=pd.Series(np.sqrt(np.diag(cov)), index=names),
         llf=float(res.llf),
-        llnull=float(res.llnull),
-        pseudo_r2=float(1 - res.llf / res.llnull),
+        llnull=llnull,
+        pseudo_r2=float(1 - res.llf / llnull),
         aic=float(res.aic),
         bic=float(res.bic),
         n_obs=len(d),

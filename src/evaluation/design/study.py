@@ -76,14 +76,20 @@ def category_support(frame: pd.DataFrame, covariates: Sequence[str]) -> Category
         col = frame[cov]
         if not _is_categorical(col):
             continue
-        counts = pd.crosstab(col, treated)
-        for level, row in counts.iterrows():
-            n_t, n_c = int(row.get(True, 0)), int(row.get(False, 0))
-            if n_t == 0 or n_c == 0:
-                group = "comparison" if n_t == 0 else "mentored"
-                keep &= ~(col == level)
-                rows.append({"covariate": cov, "level": str(level), "group": group,
-                             "persons": n_t + n_c})
+        # counts per level and group by integer codes (the permutation test calls this once
+        # per draw); levels in sorted order, missing values ignored, as pd.crosstab
+        codes, levels = pd.factorize(col, sort=True)
+        seen = codes >= 0
+        n_levels = len(levels)
+        t = treated.to_numpy()
+        n_treated = np.bincount(codes[seen & t], minlength=n_levels)
+        n_control = np.bincount(codes[seen & ~t], minlength=n_levels)
+        for code in np.flatnonzero((n_treated == 0) | (n_control == 0)):
+            n_t, n_c = int(n_treated[code]), int(n_control[code])
+            group = "comparison" if n_t == 0 else "mentored"
+            keep &= codes != code
+            rows.append({"covariate": cov, "level": str(levels[code]), "group": group,
+                         "persons": n_t + n_c})
     removed = pd.DataFrame(rows, columns=["covariate", "level", "group", "persons"])
     return CategorySupport(keep=keep, removed=removed, _treated=treated)
 
@@ -217,3 +223,85 @@ def study_design(
         covariates=tuple(covariates),
         person_id=frame["person_id"],
     )
+
+
+@dataclass(frozen=True)
+class ComparisonSubsample:
+    """Every mentored person and a simple random sample of the comparison pool.
+
+    Analyses that are repeated many times (a permutation test, a specification curve,
+    placebo designs) or that need the whole person-month panel (the weighted event study,
+    the staggered DiD, TWFE) would otherwise scale with a register-sized pool. They use this
+    sample instead. It is drawn once, in the design stage, from the treatment labels and a
+    seeded generator only (never an outcome), so:
+
+    * estimators stay consistent: each comparison person is in it with the same probability
+      ``fraction``, and weights meant for the whole pool become ``weight / fraction``
+      (Horvitz-Thompson) on the sampled comparison persons;
+    * a permutation test on it stays exact: given the sampled set, every assignment of the
+      observed number of mentored within a stratum is equally likely under the sharp null,
+      because the comparison persons in it are a simple random sample.
+
+    Attributes
+    ----------
+    mask
+        Per person (in the order given): in the subsample.
+    fraction
+        Sampling fraction of comparison persons (1.0 when the pool is used whole).
+    n_pool, n_drawn
+        Comparison persons in the pool and in the subsample.
+    max_comparison
+        The cap from the parameters (``design.subsample_comparison``).
+    """
+
+    mask: np.ndarray
+    fraction: float
+    n_pool: int
+    n_drawn: int
+    max_comparison: int
+
+    @property
+    def used(self) -> bool:
+        """Whether the pool was larger than the cap (so a sample, not everyone)."""
+        return self.n_drawn < self.n_pool
+
+    def weights(self, treated: np.ndarray) -> np.ndarray:
+        """Design weights: 1 for the mentored, ``1/fraction`` for sampled comparison, else 0."""
+        t = np.asarray(treated).astype(bool)
+        return np.where(self.mask, np.where(t, 1.0, 1.0 / self.fraction), 0.0)
+
+    def summary(self) -> dict[str, Any]:
+        """For results.json."""
+        return {"max_comparison": self.max_comparison, "n_pool": self.n_pool,
+                "n_drawn": self.n_drawn, "fraction": self.fraction, "used": self.used}  # fmt: skip
+
+
+def comparison_subsample(
+    treated: np.ndarray | pd.Series, max_comparison: int, rng: np.random.Generator
+) -> ComparisonSubsample:
+    """Draw :class:`ComparisonSubsample`: all mentored, at most ``max_comparison`` others.
+
+    Parameters
+    ----------
+    treated
+        0/1 (or boolean) per person, in a fixed order (the hand-over's row order).
+    max_comparison
+        Largest number of comparison persons; a pool no larger is taken whole and ``rng``
+        is not used.
+    rng
+        ``evaluation.rng.stream(seed, "comparison_subsample")``.
+    """
+    if max_comparison < 1:
+        raise ValueError("max_comparison must be positive")
+    t = np.asarray(treated).astype(bool)
+    pool = np.flatnonzero(~t)
+    mask = t.copy()
+    if len(pool) <= max_comparison:
+        mask[pool] = True
+        drawn = len(pool)
+    else:
+        mask[np.sort(rng.choice(pool, size=max_comparison, replace=False))] = True
+        drawn = max_comparison
+    fraction = drawn / len(pool) if len(pool) else 1.0
+    return ComparisonSubsample(mask=mask, fraction=float(fraction), n_pool=int(len(pool)),
+                               n_drawn=int(drawn), max_comparison=int(max_comparison))  # fmt: skip

@@ -61,7 +61,7 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
         "01_data",
         "Data: validation, sample flow, descriptives",
         reads=("inputs",),
-        writes=("design_data.parquet", "outcome_data.parquet"),
+        writes=("design_data.parquet", "outcome_data.parquet", "monthly_panel.parquet"),
     ),
     NotebookSpec(
         "02_design",
@@ -83,12 +83,14 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
         "06_robustness",
         "Robustness and costs: power, placebo tests, E-value and Rosenbaum bounds, "
         "specification curve (parallel), cost per additional person in work",
-        reads=("inputs", "design_data.parquet", "outcome_data.parquet", "design.parquet"),
+        reads=("inputs", "design_data.parquet", "outcome_data.parquet", "design.parquet",
+               "monthly_panel.parquet"),
     ),
     NotebookSpec(
         "04_timing",
         "Timing: event study, staggered DiD (Callaway-Sant'Anna) beside TWFE, time to first job",
-        reads=("inputs", "design_data.parquet", "outcome_data.parquet", "design.parquet"),
+        reads=("design_data.parquet", "outcome_data.parquet", "design.parquet",
+               "monthly_panel.parquet"),
     ),
 )
 
