@@ -3,6 +3,7 @@
 #   make test    - set up .venv (first time), run the test suite
 #   make lab     - open JupyterLab on the notebooks (jupytext .py files open as notebooks)
 #   make clean   - remove run outputs and generated synthetic data (keeps .venv)
+#   make pooling - three synthetic partner sites: study run and bundle each, then the pooled report
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -14,10 +15,10 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 BROWSER := $(VENV)/.browser
 
-.PHONY: report test lab clean setup help browser
+.PHONY: report test lab clean setup help browser pooling
 
 help:
-	@sed -n '2,6p' Makefile
+	@sed -n '2,7p' Makefile
 
 setup: $(STAMP)
 
@@ -47,6 +48,19 @@ test: $(STAMP) $(BROWSER)
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab --allow-root --notebook-dir=notebooks
+
+# Pooling across partner sites (params/benchmarks/pooling.yaml): generate the synthetic sites
+# of params/benchmarks/sites/sites.yaml, run the study on each (no report), export each site's
+# bundle into outputs/bundles/, then run the pooling study and print where its report is.
+POOL_SITES := goteborg lodz porto
+
+pooling: $(STAMP)
+	$(BIN)/python -m evaluation.pooling.sites --spec params/benchmarks/sites/sites.yaml
+	@for site in $(POOL_SITES); do \
+	  $(BIN)/evaluation run --params params/benchmarks/sites/$$site.yaml --out outputs/sites --no-report || exit $$?; \
+	  $(BIN)/evaluation export outputs/sites/$$site-latest --out outputs/bundles/$$site.json || exit $$?; \
+	done
+	$(BIN)/evaluation run --params params/benchmarks/pooling.yaml
 
 clean:
 	rm -rf outputs/* data/synthetic/*.csv data/synthetic/*.parquet data/synthetic/*.json

@@ -1,4 +1,4 @@
-"""Command line: ``evaluation run | verify | synth | validate | exhibits``.
+"""Command line: ``evaluation run | verify | synth | validate | exhibits | export``.
 
 Errors the user can fix are printed as one message, without a traceback, with the exit code
 of their kind (2 parameters, 3 data contract, 4 run, 5 disclosure, 6 a verified run's input
@@ -99,6 +99,20 @@ def _cmd_exhibits(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from evaluation.pooling.export import export_bundle
+
+    done = export_bundle(args.run, args.out, price_year=args.price_year)
+    scanned = (f"scanned for {done.identifiers_scanned} person/mentor identifiers of the inputs"
+               if done.identifiers_scanned else "input tables not found: scanned for "
+               "identity-number shapes only")  # fmt: skip
+    print(f"Site bundle of '{done.site}': {done.n_effects} estimates, {done.n_withheld} withheld "
+          f"(too few treated); {scanned}.")
+    print(f"Written: {done.path}")
+    print("Send this file to the pooling study; it holds aggregates only.")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and for ``--help``)."""
     parser = argparse.ArgumentParser(
@@ -195,6 +209,29 @@ def build_parser() -> argparse.ArgumentParser:
     exh.add_argument("--write-readme", action="store_true", help="replace the README's list")
     exh.add_argument("--readme", type=Path, default=Path("README.md"), help="(default README.md)")
     exh.set_defaults(func=_cmd_exhibits)
+
+    exp = sub.add_parser(
+        "export",
+        help="write a finished run's site bundle for pooling across partner sites",
+        description=(
+            "Write the disclosure-checked bundle a partner site sends to a pooling study: the "
+            "overall effect estimates with standard errors, balance summaries, counts "
+            "(suppressed below the run's disclosure.min_cell), the site's name, country, "
+            "currency and price year, the outcome definitions and provenance hashes. "
+            "Aggregates only: the bundle is validated against its schema and scanned for "
+            "person identifiers before it is written; a refusal names the field."
+        ),
+    )
+    exp.add_argument("run", type=Path, help="a finished study run folder (e.g. outputs/default-latest)")
+    exp.add_argument(
+        "--out", type=Path, default=None,
+        help="bundle file to write (default: <run>/export/site_bundle.json)",
+    )
+    exp.add_argument(
+        "--price-year", type=int, default=None,
+        help="price year of the money outcomes (default: the year of the last start month)",
+    )
+    exp.set_defaults(func=_cmd_export)
     return parser
 
 

@@ -485,12 +485,16 @@ def parse_params(text: str, *, source: Path, base: Path | None = None) -> AnyPar
     if not isinstance(raw, dict):
         raise ParamsError(f"{source}: expected a mapping of keys (seed, data, ...) at the top level.")
     raw = _resolve_paths(raw, base if base is not None else Path(source).resolve().parent)
-    model = {"study": Params, "lalonde": LalondeParams}.get(raw.get("kind", "study"))
+    model = {"study": Params, "lalonde": LalondeParams, "pooling": PoolingParams}.get(
+        raw.get("kind", "study")
+    )
     if model is None:
         raise ParamsError(
-            f"{source}: kind: {raw.get('kind')!r} is not known; use 'study' (the default) or "
-            "'lalonde' (the benchmark)."
+            f"{source}: kind: {raw.get('kind')!r} is not known; use 'study' (the default), "
+            "'lalonde' (the benchmark) or 'pooling' (partner sites' bundles)."
         )
+    if model is PoolingParams:
+        raw = _resolve_site_paths(raw, base if base is not None else Path(source).resolve().parent)
     try:
         return model.model_validate(raw)
     except ValidationError as err:
@@ -529,3 +533,153 @@ def load_params(path: Path | str, *, check_files: bool = True) -> AnyParams:
 def params_hash(text: str) -> str:
     """SHA-256 of the parameter file's text (recorded in the provenance)."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# --- pooling of partner sites (kind: pooling) ----------------------------------------------
+
+
+class PoolingSite(_Section):
+    """One partner site of a pooling run: its exported bundle."""
+
+    key: str = Field(
+        pattern=r"^[A-Za-z0-9_-]+$", description="Short name of the site (letters, digits, _ -)."
+    )
+    bundle: Path = Field(
+        description="The site's bundle written by `evaluation export RUN_FOLDER` (relative to "
+        "the parameter file)."
+    )
+    truth: Path | None = Field(
+        None,
+        description="Synthetic demonstration only: the truth.json of the site's generated data, "
+        "to check the pooled estimate against the size-weighted true effect.",
+    )
+
+
+class Pooling(_Section):
+    """What is pooled and how (inverse-variance meta-analysis)."""
+
+    estimator: Estimator = Field("matching", description="The site estimate that is pooled.")
+    outcomes: list[str] = Field(
+        default_factory=lambda: ["employed_m12", "months_employed_12", "earnings_12"],
+        description="Outcomes pooled (money outcomes are converted to currency.target).",
+    )
+    tau2_method: Literal["paule_mandel", "dersimonian_laird", "reml"] = Field(
+        "paule_mandel", description="Between-site variance of the random-effects model."
+    )
+    level: float = Field(0.95, gt=0.5, lt=1)
+
+    @field_validator("outcomes")
+    @classmethod
+    def _contract_outcomes(cls, v: list[str]) -> list[str]:
+        import re
+
+        bad = [o for o in v if not re.fullmatch(r"(employed_m|months_employed_|earnings_)\d+", o)]
+        if not v or bad or len(set(v)) != len(v):
+            raise ValueError(
+                f"pooling.outcomes must be distinct contract outcomes (employed_mK, "
+                f"months_employed_K, earnings_K); not {bad or v}"
+            )
+        return v
+
+
+class Currency(_Section):
+    """Money outcomes in one currency and price year."""
+
+    target: str = Field("EUR", pattern=r"^[A-Z]{3}$", description="ISO 4217 code.")
+    price_year: int = Field(ge=1900, le=2100, description="Price year of the pooled amounts.")
+    exchange_rates: dict[str, float] = Field(
+        description="Units of the target currency per unit of each site currency (annual "
+        "average of the price year)."
+    )
+    price_index: dict[str, dict[int, float]] = Field(
+        default_factory=dict,
+        description="Consumer price index of each site currency by year: a site's amounts are "
+        "moved from its price year to currency.price_year in its own currency, then converted.",
+    )
+
+    @model_validator(mode="after")
+    def _rates_positive(self) -> Currency:
+        bad = {c: r for c, r in self.exchange_rates.items() if not r > 0}
+        if bad:
+            raise ValueError(f"currency.exchange_rates must be positive: {bad}")
+        if self.exchange_rates.get(self.target, 1.0) != 1.0:
+            raise ValueError(f"currency.exchange_rates.{self.target} (the target) must be 1")
+        bad_cpi = {c: y for c, ys in self.price_index.items() for y, v in ys.items() if not v > 0}
+        if bad_cpi:
+            raise ValueError(f"currency.price_index values must be positive: {bad_cpi}")
+        return self
+
+
+class PoolingParams(_Section):
+    """The parameter file of a pooling run across partner sites (``kind: pooling``)."""
+
+    kind: Literal["pooling"]
+    seed: int = Field(20170601, ge=0, le=2**32 - 1)
+    study: Study = Field(
+        default_factory=lambda: Study(
+            name="BottomUp Integration across partner sites", site="Partner sites",
+            country="EU", currency="EUR",
+        )
+    )
+    sites: list[PoolingSite] = Field(description="The partner sites; at least two.")
+    pooling: Pooling = Field(default_factory=Pooling)
+    currency: Currency
+    headline: Headline = Field(
+        default_factory=lambda: Headline(estimator="matching", outcome="employed_m12",
+                                         subgroup="pooled")
+    )
+    disclosure: Disclosure = Field(default_factory=Disclosure)
+    report: Report = Field(default_factory=Report)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PoolingParams:
+        keys = [s.key for s in self.sites]
+        if len(keys) < 2:
+            raise ValueError("sites: a pooling run needs at least two sites")
+        if len(set(keys)) != len(keys):
+            raise ValueError(f"sites: each key once, not {keys}")
+        if self.study.currency != self.currency.target:
+            raise ValueError(
+                f"study.currency ({self.study.currency}) must equal currency.target "
+                f"({self.currency.target}): the report shows pooled amounts in it"
+            )
+        h = self.headline
+        if h.estimator != self.pooling.estimator or h.outcome not in self.pooling.outcomes:
+            raise ValueError(
+                f"headline ({h.estimator} on {h.outcome}) must name pooling.estimator "
+                f"({self.pooling.estimator}) and one of pooling.outcomes {self.pooling.outcomes}"
+            )
+        if h.subgroup not in ("pooled", "pooled_fixed", "pooled_random"):
+            raise ValueError("headline.subgroup must be pooled, pooled_fixed or pooled_random")
+        return self
+
+    def input_files(self) -> dict[str, Path | None]:
+        """Every file the run reads: the bundles (and truth files of a synthetic demo)."""
+        out: dict[str, Path | None] = {}
+        for site in self.sites:
+            out[f"bundle_{site.key}"] = site.bundle
+            if site.truth is not None:
+                out[f"truth_{site.key}"] = site.truth
+        return out
+
+    def notebook_parameters(self) -> dict[str, Any]:
+        """The top-level sections as plain JSON values, as injected into notebooks."""
+        return self.model_dump(mode="json")
+
+
+def _resolve_site_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
+    """``sites[i].bundle`` and ``.truth`` relative to the parameter file's folder."""
+    sites = raw.get("sites")
+    if not isinstance(sites, list):
+        return raw
+    resolved: list[Any] = []
+    for site in sites:
+        if isinstance(site, dict):
+            site = dict(site)
+            for field in ("bundle", "truth"):
+                value = site.get(field)
+                if isinstance(value, str) and value.strip():
+                    p = Path(value).expanduser()
+                    site[field] = str(p if p.is_absolute() else (base / p).resolve())
+        resolved.append(site)
+    return {**raw, "sites": resolved}

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from evaluation.config import LalondeParams, Params, load_params
+from evaluation.config import LalondeParams, Params, PoolingParams, load_params
 from evaluation.pipeline.notebooks import (
     NOTEBOOK_DIR,
     PIPELINES,
@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 KINDS = {
     "study": (Params, ROOT / "params" / "default.yaml"),
     "lalonde": (LalondeParams, ROOT / "params" / "benchmarks" / "lalonde.yaml"),
+    "pooling": (PoolingParams, ROOT / "params" / "benchmarks" / "pooling.yaml"),
 }
 ALL = [(kind, spec) for kind, specs in PIPELINES.items() for spec in specs]
 
@@ -36,6 +37,12 @@ def _relative_default(kind: str) -> dict:
             k: (None if v is None else str(Path("..") / Path(v).relative_to(ROOT)))
             for k, v in p["data"].items()
         }
+    if "sites" in p:  # pooling: bundle and truth paths, relative to notebooks/benchmarks/
+        p["sites"] = [
+            {k: (str(Path("../..") / Path(v).relative_to(ROOT)) if k in ("bundle", "truth") and v
+                 else v) for k, v in site.items()}
+            for site in p["sites"]
+        ]  # fmt: skip
     return p
 
 

@@ -350,6 +350,33 @@ class SiteSpec:
 
 
 @dataclass(frozen=True)
+class LabourMarket:
+    """A partner site's labour market relative to the default study's (pooled studies).
+
+    Only given for the synthetic partner sites of a pooling demonstration; without it
+    (``generate(..., market=None)``, the default) the default study is drawn unchanged.
+
+    Parameters
+    ----------
+    employment_shift
+        Added to the logit of every person's untreated monthly employment probability
+        (negative: a weaker labour market, fewer in work without mentoring).
+    earnings_scale
+        Monthly earnings are multiplied by this: amounts in the site's currency per SEK.
+    currency
+        ISO code of the site's earnings (recorded in the truth file).
+    """
+
+    employment_shift: float = 0.0
+    earnings_scale: float = 1.0
+    currency: str = "SEK"
+
+    def __post_init__(self) -> None:
+        if not self.earnings_scale > 0:
+            raise ValueError("LabourMarket.earnings_scale must be positive")
+
+
+@dataclass(frozen=True)
 class SyntheticStudy:
     """A generated study: the contract tables, the potential outcomes and the truth.
 
@@ -392,6 +419,7 @@ def generate(
     site: SiteSpec = SiteSpec(),  # noqa: B008 - frozen, immutable default
     horizons: tuple[int, ...] = DEFAULT_HORIZONS,
     pre_months: int = DEFAULT_PRE_MONTHS,
+    market: LabourMarket | None = None,
 ) -> SyntheticStudy:
     """Generate the synthetic default study.
 
@@ -407,6 +435,9 @@ def generate(
         Region, calendar and coverage (:class:`SiteSpec`).
     horizons, pre_months
         Outcome definitions used for the truth (passed to ``build_outcomes``).
+    market
+        A partner site's labour market (:class:`LabourMarket`); ``None`` for the default
+        study's (then nothing is drawn differently).
 
     Returns
     -------
@@ -442,8 +473,8 @@ def generate(
     treated[rows_m] = True
 
     panel = _Panel.allocate(n, len(site.rel_months))
-    expected_m = _draw_panel(rng["mentored"], people_m, rows_m, panel, effect, site)
-    _draw_panel(rng["comparison"], people_c, rows_c, panel, effect, site)
+    expected_m = _draw_panel(rng["mentored"], people_m, rows_m, panel, effect, site, market)
+    _draw_panel(rng["comparison"], people_c, rows_c, panel, effect, site, market)
 
     width = max(6, len(str(n)))
     numbers = pd.Series(np.arange(1, n + 1)).astype("str").str.zfill(width)
@@ -468,6 +499,8 @@ def generate(
         horizons=tuple(horizons),
         pre_months=int(pre_months),
     )
+    if market is not None:
+        truth["labour_market"] = asdict(market)
     return SyntheticStudy(
         participants=participants,
         monthly=monthly,
@@ -568,6 +601,7 @@ def _draw_panel(
     panel: _Panel,
     effect: EffectSpec,
     site: SiteSpec,
+    market: LabourMarket | None = None,
 ) -> np.ndarray:
     """Draw one group's potential outcomes into ``panel`` at ``rows``.
 
@@ -594,6 +628,9 @@ def _draw_panel(
         + w["female"] * people["female"]
         + people["wage"]
     )
+    if market is not None:  # a partner site's labour market (the default study has none)
+        base = base + market.employment_shift
+        log_wage = log_wage + math.log(market.earnings_scale)
     amplitude = effect.amplitude(people["female"], people["meetings"], people["factors"][:, 2])
     calendar = _calendar_shift(site)
     rho = e["copula_rho"]

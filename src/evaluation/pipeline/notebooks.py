@@ -103,8 +103,20 @@ LALONDE_NOTEBOOKS: tuple[NotebookSpec, ...] = (
     ),
 )
 
+POOLING_NOTEBOOKS: tuple[NotebookSpec, ...] = (
+    NotebookSpec(
+        "benchmarks/pooling",
+        "Pooling: partner sites' bundles checked, converted and meta-analysed",
+        reads=("bundles",),
+    ),
+)
+
 #: The notebooks of each kind of run, in order.
-PIPELINES: dict[str, tuple[NotebookSpec, ...]] = {"study": NOTEBOOKS, "lalonde": LALONDE_NOTEBOOKS}
+PIPELINES: dict[str, tuple[NotebookSpec, ...]] = {
+    "study": NOTEBOOKS,
+    "lalonde": LALONDE_NOTEBOOKS,
+    "pooling": POOLING_NOTEBOOKS,
+}
 
 
 def read_notebook(spec: NotebookSpec) -> nbformat.NotebookNode:

@@ -32,6 +32,7 @@ from typing import Any
 from evaluation.config import (
     AnyParams,
     Params,
+    PoolingParams,
     check_input_files,
     params_hash,
     parse_params,
@@ -227,9 +228,15 @@ def run_study(
     params = parse_params(text, source=params_path, base=base)
     generated = ensure_synthetic(params)
     check_input_files(params, source=params_path)
+    if isinstance(params, PoolingParams):  # the sites' bundles: checked before any notebook
+        from evaluation.pooling.pool import load_sites
+
+        load_sites(params)
     inputs = (
         provenance.input_hashes(params.data.tables())
         if isinstance(params, Params)
+        else provenance.input_hashes(params.input_files())
+        if isinstance(params, PoolingParams)
         else provenance.package_data_inputs()
     )
     specs = PIPELINES[params.kind]

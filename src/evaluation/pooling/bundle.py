@@ -1,0 +1,336 @@
+"""The site bundle: what a partner site may send abroad, and the gate every bundle passes.
+
+Person-level data and register extracts stay at each site (GDPR). What leaves is a small
+JSON file made by ``evaluation export RUN_FOLDER`` from a finished study run: the effect
+estimates with standard errors, balance summaries, counts (suppressed below the run's
+disclosure threshold), the site's name, country, currency and price year, the outcome
+definitions, and provenance hashes. Aggregates only.
+
+Every bundle, at export and again when a pooling run reads it, passes :func:`check_bundle`:
+
+1. it is JSON and holds no field named like a person identifier and no text shaped like a
+   Swedish personal identity number (:data:`evaluation.report.privacy.PIN_PATTERN`);
+2. it meets the schema (:class:`Bundle`, unknown keys refused, schema version checked);
+3. no count below the disclosure threshold is shown unsuppressed, and no effect rests on
+   fewer treated persons than the threshold.
+
+A refusal names the bundle file, the site and the field, and says what was expected.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from evaluation.errors import ContractError, DisclosureError
+from evaluation.report.disclosure import suppressed_label
+from evaluation.report.privacy import PIN_PATTERN
+
+#: The bundle format's name and version (bump the version when a field changes meaning).
+SCHEMA = "evaluation.pooling.site-bundle"
+SCHEMA_VERSION = 1
+
+#: Counts of persons a bundle carries (``results.json`` numbers of the study run).
+COUNT_KEYS = (
+    "n_mentored",
+    "n_comparison",
+    "n_trimmed_treated",
+    "n_trimmed_control",
+    "n_matched",
+    "n_unmatched",
+    "n_controls_used",
+)
+#: Balance summaries a bundle carries (design stage, ``results.json`` numbers).
+BALANCE_KEYS = ("balance_before", "balance_trimmed", "balance_matched", "balance_weighted")
+#: Field names that would carry person-level identifiers: never allowed anywhere in a bundle.
+IDENTIFIER_FIELDS = frozenset(
+    {"person_id", "mentor_id", "personnummer", "personal_identity_number", "pin", "ssn",
+     "samordningsnummer", "id_number"}
+)  # fmt: skip
+
+Unit = Literal["share", "months", "money"]
+Count = int | str
+
+
+def outcome_unit(outcome: str) -> Unit:
+    """The unit of a contract outcome: a share (``employed_m``), months, or money (earnings)."""
+    if outcome.startswith("employed_m"):
+        return "share"
+    if outcome.startswith("months_employed_"):
+        return "months"
+    if outcome.startswith("earnings_"):
+        return "money"
+    raise ValueError(f"'{outcome}' is not an outcome of the data contract")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BundleSite(_Model):
+    """Who sent the bundle."""
+
+    name: str = Field(min_length=1, description="The study's name at the site.")
+    site: str = Field(min_length=1, description="The site (partner, region).")
+    country: str = Field(pattern=r"^[A-Z]{2}$", description="ISO 3166 country code.")
+    currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code of money outcomes.")
+    synthetic: bool
+
+
+class OutcomeDefinitions(_Model):
+    """How the outcomes were built (CONTRACT.md): must agree across pooled sites."""
+
+    horizons: list[int]
+    pre_months: int
+    min_pre_months: int
+    units: dict[str, Unit] = Field(description="Outcome -> share | months | money.")
+
+
+class BundleEffect(_Model):
+    """One effect estimate (overall, not by subgroup)."""
+
+    outcome: str
+    estimator: str
+    estimand: str
+    estimate: float
+    se: float = Field(gt=0)
+    ci_low: float
+    ci_high: float
+    p_value: float | None
+    n_treated: int = Field(ge=0)
+    n_control: int = Field(ge=0)
+    se_method: str
+    level: float = Field(gt=0.5, lt=1)
+
+
+class BalanceSummary(_Model):
+    """Balance of the design stage (standardised mean differences)."""
+
+    max_abs_smd: float
+    n_flagged: int = Field(ge=0, description="Covariate terms above the threshold (not persons).")
+    n_terms: int = Field(ge=0)
+    ess_control: float | None
+
+
+class BundleProvenance(_Model):
+    """Where the numbers came from: hashes, never content."""
+
+    run: str
+    params_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    inputs_sha256: dict[str, str | None]
+    results_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    project_commit: str
+    project_dirty: bool | None
+    finished: str
+    packages: dict[str, str]
+
+
+class Bundle(_Model):
+    """A site's export (JSON). See the module docstring for the checks it passes."""
+
+    schema_name: Literal["evaluation.pooling.site-bundle"] = Field(alias="schema")
+    schema_version: int
+    study_version: str = Field(description="Version of the evaluation package that ran the study.")
+    site: BundleSite
+    estimand: str
+    price_year: int = Field(ge=1900, le=2100)
+    min_cell: int = Field(ge=1, le=100)
+    outcome_definitions: OutcomeDefinitions
+    counts: dict[str, Count]
+    balance: dict[str, BalanceSummary]
+    effects: list[BundleEffect] = Field(min_length=1)
+    withheld_effects: list[str] = Field(
+        default_factory=list, description="outcome/estimator pairs withheld (n treated < min_cell)."
+    )
+    provenance: BundleProvenance
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @field_validator("schema_version")
+    @classmethod
+    def _known_version(cls, v: int) -> int:
+        if v != SCHEMA_VERSION:
+            raise ValueError(
+                f"schema version {v} is not supported (this study reads version {SCHEMA_VERSION}); "
+                "export the bundle again with the same study version as the other sites"
+            )
+        return v
+
+    def effect(self, outcome: str, estimator: str) -> BundleEffect | None:
+        """The estimate of ``estimator`` on ``outcome``, or ``None``."""
+        hits = [e for e in self.effects if e.outcome == outcome and e.estimator == estimator]
+        return hits[0] if hits else None
+
+    def to_json(self) -> str:
+        """The bundle as JSON text (sorted as written, UTF-8, trailing newline)."""
+        return json.dumps(self.model_dump(mode="json", by_alias=True), indent=2,
+                          ensure_ascii=False) + "\n"  # fmt: skip
+
+
+# --- the gate ----------------------------------------------------------------------------
+
+
+def _walk(value: Any, path: str = "") -> list[tuple[str, str, Any]]:
+    """Every (field path, key, value) of a JSON document, depth first."""
+    out: list[tuple[str, str, Any]] = []
+    if isinstance(value, dict):
+        for key, sub in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            out.append((where, str(key), sub))
+            out += _walk(sub, where)
+    elif isinstance(value, list):
+        for i, sub in enumerate(value):
+            where = f"{path}[{i}]"
+            out.append((where, "", sub))
+            out += _walk(sub, where)
+    return out
+
+
+def _site_of(doc: Any) -> str:
+    site = doc.get("site") if isinstance(doc, dict) else None
+    if isinstance(site, dict) and isinstance(site.get("site"), str):
+        return site["site"]
+    return "(unknown site)"
+
+
+def _scan_identifiers(doc: Any, source: str, site: str, extra_ids: set[str]) -> None:
+    hits = []
+    for where, key, value in _walk(doc):
+        if key.lower() in IDENTIFIER_FIELDS:
+            hits.append(f"  - {where}: a field named '{key}' (person-level identifier)")
+        texts = [key]
+        if isinstance(value, str):
+            texts.append(value)
+        elif isinstance(value, int) and not isinstance(value, bool):
+            texts.append(str(value))  # a personal identity number typed as a number
+        for text in texts:
+            if PIN_PATTERN.search(text):
+                hits.append(f"  - {where}: text shaped like a personal identity number")
+            elif extra_ids and any(tok in extra_ids for tok in re.findall(r"[A-Za-z0-9_\-]+", text)):
+                hits.append(f"  - {where}: an identifier of the site's input data")
+    if hits:
+        raise DisclosureError(
+            f"{source} (site '{site}'): the bundle holds person identifiers:\n"
+            + "\n".join(hits[:5])
+            + ("\n  ..." if len(hits) > 5 else "")
+            + "\nA bundle carries aggregates only: export it again with `evaluation export` "
+            "from the finished run, and do not edit it by hand."
+        )
+
+
+def _schema_message(source: str, site: str, err: ValidationError) -> str:
+    lines = [f"{source} (site '{site}'): the bundle does not meet the schema "
+             f"{SCHEMA} v{SCHEMA_VERSION} ({err.error_count()} problem(s)):"]  # fmt: skip
+    for e in err.errors()[:8]:
+        field = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        if e["type"] == "extra_forbidden":
+            msg = "unknown field (a bundle holds only the fields of the schema)"
+        elif e["type"] == "missing":
+            msg = "required field is missing"
+        else:
+            got = e.get("input")
+            shown = f" (got {got!r})" if not isinstance(got, dict | list) else ""
+            msg = f"{e['msg']}{shown}"
+        lines.append(f"  - {field}: {msg}")
+    lines.append("Export the bundle again with `evaluation export RUN_FOLDER`.")
+    return "\n".join(lines)
+
+
+def _check_counts(bundle: Bundle, source: str, threshold: int) -> None:
+    label = suppressed_label(threshold)
+    own = suppressed_label(bundle.min_cell)
+    problems = []
+    for key, value in bundle.counts.items():
+        if isinstance(value, str):
+            if value not in (label, own):
+                problems.append(f"  - counts.{key}: '{value}' is neither a count nor '{label}'")
+        elif value < 0:
+            problems.append(f"  - counts.{key}: {value} is negative")
+        elif 0 < value < threshold:
+            problems.append(f"  - counts.{key}: {value} is below {threshold} and not suppressed")
+    for i, e in enumerate(bundle.effects):
+        if e.n_treated < threshold:
+            problems.append(
+                f"  - effects[{i}] ({e.estimator} on {e.outcome}): n_treated {e.n_treated} is "
+                f"below {threshold}; such an estimate must be withheld"
+            )
+        if 0 < e.n_control < threshold:
+            problems.append(
+                f"  - effects[{i}] ({e.estimator} on {e.outcome}): n_control {e.n_control} is "
+                f"below {threshold} and not suppressed"
+            )
+    if problems:
+        raise DisclosureError(
+            f"{source} (site '{bundle.site.site}'): small counts would be disclosed "
+            f"(threshold {threshold}):\n" + "\n".join(problems[:8])
+            + "\nCounts below the threshold must be shown as "
+            f"'{label}' and estimates on fewer treated persons withheld; export the bundle "
+            "again with `evaluation export` (it applies the study's disclosure control)."
+        )
+
+
+def check_bundle(
+    text: str, source: str | Path, *, min_cell: int | None = None, ids: set[str] | None = None
+) -> Bundle:
+    """Parse and check a bundle's text; return it, or raise naming file, site and field.
+
+    Parameters
+    ----------
+    text
+        The bundle's JSON text.
+    source
+        Its file (for messages).
+    min_cell
+        The pooling study's disclosure threshold; the stricter of it and the bundle's own is
+        applied (default: the bundle's own).
+    ids
+        Person and mentor identifiers to look for (known at the site only, at export).
+
+    Raises
+    ------
+    ContractError
+        Not JSON, or not the schema.
+    DisclosureError
+        A person identifier, or an unsuppressed small count.
+    """
+    source = str(source)
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ContractError(
+            f"{source}: not a JSON bundle ({exc.msg} at line {exc.lineno}). Give the file "
+            "written by `evaluation export RUN_FOLDER`."
+        ) from None
+    site = _site_of(doc)
+    _scan_identifiers(doc, source, site, {i for i in (ids or set()) if len(i) >= 4})
+    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
+        raise ContractError(
+            f"{source} (site '{site}'): field 'schema' is {doc.get('schema') if isinstance(doc, dict) else None!r}, "  # noqa: E501
+            f"expected '{SCHEMA}'. Give the file written by `evaluation export RUN_FOLDER`."
+        )
+    try:
+        bundle = Bundle.model_validate(doc)
+    except ValidationError as err:
+        raise ContractError(_schema_message(source, site, err)) from None
+    threshold = max(bundle.min_cell, min_cell or 0)
+    _check_counts(bundle, source, threshold)
+    return bundle
+
+
+def read_bundle(path: str | Path, *, min_cell: int | None = None) -> Bundle:
+    """Read and check a bundle file (see :func:`check_bundle`)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ContractError(
+            f"{path}: bundle file not found. Each site makes its bundle with "
+            "`evaluation export RUN_FOLDER` and sends the file; give its path."
+        )
+    try:
+        text = path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ContractError(f"{path}: cannot read the bundle as UTF-8 text ({exc}).") from None
+    return check_bundle(text, path, min_cell=min_cell)

@@ -1,0 +1,201 @@
+"""``evaluation export RUN_FOLDER``: a site's disclosure-checked bundle from a finished run.
+
+The bundle is built from the run's ``results.json`` only (the report's source too), so it
+holds nothing the run did not already publish: overall effects with standard errors,
+balance summaries, counts after the study's disclosure control, the site's identity and
+provenance hashes. Before it is written it passes the same gate a pooling run applies
+(:func:`evaluation.pooling.bundle.check_bundle`), plus a scan for the site's own person and
+mentor identifiers where the input tables are still at hand.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from evaluation.config import Params, parse_params
+from evaluation.errors import ContractError
+from evaluation.pooling.bundle import (
+    BALANCE_KEYS,
+    COUNT_KEYS,
+    SCHEMA,
+    SCHEMA_VERSION,
+    Bundle,
+    check_bundle,
+    outcome_unit,
+)
+from evaluation.report.disclosure import suppressed_label
+
+#: Outcomes of the data contract that a bundle carries (CONTRACT.md).
+OUTCOME_PREFIXES = ("employed_m", "months_employed_", "earnings_")
+#: Where the bundle goes inside the run folder unless ``--out`` says otherwise.
+DEFAULT_NAME = Path("export") / "site_bundle.json"
+
+
+@dataclass(frozen=True)
+class Exported:
+    """What ``export`` wrote."""
+
+    path: Path
+    site: str
+    n_effects: int
+    n_withheld: int
+    identifiers_scanned: int
+
+
+def _finished_results(run_dir: Path) -> tuple[dict[str, Any], str]:
+    status = run_dir / "status.json"
+    results = run_dir / "results.json"
+    if not results.is_file():
+        raise ContractError(
+            f"{run_dir}: no results.json. Give a finished run folder of `evaluation run` "
+            "(for example outputs/<params>-latest)."
+        )
+    if status.is_file():
+        state = json.loads(status.read_text("utf-8")).get("status")
+        if state != "succeeded":
+            raise ContractError(
+                f"{run_dir}: the run is marked '{state}' in status.json; export only from a "
+                "run that succeeded (rerun `evaluation run --params ...` first)."
+            )
+    text = results.read_text("utf-8")
+    doc = json.loads(text)
+    if doc.get("kind", "study") != "study":
+        raise ContractError(
+            f"{results}: field kind is '{doc.get('kind')}'; only a study run (kind: study) can "
+            "be exported as a site bundle."
+        )
+    return doc, hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _count(value: Any, threshold: int) -> int | str:
+    if isinstance(value, str):
+        return value
+    n = int(value)
+    return suppressed_label(threshold) if 0 < n < threshold else n
+
+
+def _site_identifiers(params: Params) -> set[str]:
+    """Person and mentor identifiers of the site's inputs, if the tables are still there."""
+    if not Path(params.data.participants).is_file():
+        return set()
+    from evaluation.pipeline.inputs import identifiers
+
+    participants, mentors = identifiers(params, None)
+    return {str(x) for x in participants["person_id"].dropna()} | set(mentors)
+
+
+def build_bundle(
+    results: dict[str, Any], params: Params, *, run_name: str, results_sha256: str,
+    price_year: int | None = None,
+) -> tuple[Bundle, list[str]]:
+    """The bundle of one run's results (not yet checked); also the withheld effects."""
+    k = params.disclosure.min_cell
+    numbers = results["numbers"]
+    prov = results["provenance"]
+    if price_year is None:
+        last = (numbers.get("start_months") or {}).get("last")
+        if not last:
+            raise ContractError(
+                "the run's results hold no start months (numbers.start_months); give the price "
+                "year of the money outcomes with --price-year YEAR."
+            )
+        price_year = int(str(last)[:4])
+    effects, withheld = [], []
+    for e in results["effects"]:
+        # the main estimates (notebook 03) of the contract outcomes, overall
+        if (e.get("notebook") != "03_effects" or e.get("subgroup", "all") != "all"
+                or not e["outcome"].startswith(OUTCOME_PREFIXES)):
+            continue
+        if e["se"] is None or not e["se"] > 0 or e["n_treated"] < k:
+            withheld.append(f"{e['outcome']}/{e['estimator']}")
+            continue
+        effects.append({
+            "outcome": e["outcome"], "estimator": e["estimator"], "estimand": e["estimand"],
+            "estimate": e["estimate"], "se": e["se"], "ci_low": e["ci_low"],
+            "ci_high": e["ci_high"], "p_value": e["p_value"], "n_treated": e["n_treated"],
+            "n_control": e["n_control"] if e["n_control"] >= k else 0,
+            "se_method": e.get("se_method", ""), "level": e.get("level", 0.95),
+        })  # fmt: skip
+    estimands = sorted({e["estimand"] for e in effects})
+    if len(estimands) != 1:
+        raise ContractError(f"the run's overall effects have estimands {estimands}; expected one.")
+    outcomes = sorted({e["outcome"] for e in effects})
+    inputs = {name: (None if h is None else h["sha256"]) for name, h in prov["inputs"].items()}
+    doc = {
+        "schema": SCHEMA,
+        "schema_version": SCHEMA_VERSION,
+        "study_version": prov["packages"].get("evaluation", "unknown"),
+        "site": {key: results["study"][key] for key in ("name", "site", "country", "currency",
+                                                        "synthetic")},  # fmt: skip
+        "estimand": estimands[0],
+        "price_year": price_year,
+        "min_cell": k,
+        "outcome_definitions": {
+            "horizons": params.outcomes.horizons,
+            "pre_months": params.outcomes.pre_months,
+            "min_pre_months": params.outcomes.min_pre_months,
+            "units": {o: outcome_unit(o) for o in outcomes},
+        },
+        "counts": {key: _count(numbers[key], k) for key in COUNT_KEYS if key in numbers},
+        "balance": {key.removeprefix("balance_"): numbers[key] for key in BALANCE_KEYS
+                    if key in numbers},  # fmt: skip
+        "effects": effects,
+        "withheld_effects": withheld,
+        "provenance": {
+            "run": run_name,
+            "params_sha256": prov["params_sha256"],
+            "inputs_sha256": inputs,
+            "results_sha256": results_sha256,
+            "project_commit": prov["project"]["commit"],
+            "project_dirty": prov["project"]["dirty"],
+            "finished": prov.get("finished", ""),
+            "packages": prov["packages"],
+        },
+    }
+    return Bundle.model_validate(doc), withheld
+
+
+def export_bundle(
+    run_dir: str | Path, out: str | Path | None = None, *, price_year: int | None = None
+) -> Exported:
+    """Write the site bundle of a finished study run; return where and what.
+
+    Parameters
+    ----------
+    run_dir
+        A finished run folder of ``evaluation run`` (``kind: study``).
+    out
+        The bundle file (default ``<run_dir>/export/site_bundle.json``).
+    price_year
+        Price year of the money outcomes (default: the year of the last start month).
+
+    Raises
+    ------
+    ContractError
+        Not a finished study run.
+    DisclosureError
+        The bundle would carry an identifier or an unsuppressed small count.
+    """
+    run_dir = Path(run_dir)
+    results, digest = _finished_results(run_dir)
+    prov = results["provenance"]
+    params = parse_params(prov["params"], source=run_dir / "params.yaml",
+                          base=Path(prov["params_dir"]))  # fmt: skip
+    if not isinstance(params, Params):
+        raise ContractError(f"{run_dir}: not a study run; only study runs can be exported.")
+    bundle, withheld = build_bundle(results, params, run_name=run_dir.resolve().name,
+                                    results_sha256=digest, price_year=price_year)  # fmt: skip
+    target = Path(out) if out is not None else run_dir / DEFAULT_NAME
+    ids = _site_identifiers(params)
+    text = bundle.to_json()
+    check_bundle(text, target, ids=ids)  # the same gate as the pooling run, plus the site's ids
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}")
+    tmp.write_text(text, "utf-8")
+    os.replace(tmp, target)
+    return Exported(target, bundle.site.site, len(bundle.effects), len(withheld), len(ids))

@@ -1,0 +1,50 @@
+"""The forest plot of a pooled outcome."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from evaluation.pooling.pool import PooledOutcome
+
+#: How an outcome's unit is shown on the axis (x 100 for shares: percentage points).
+_AXIS = {"share": ("percentage points", 100.0), "months": ("months", 1.0)}
+
+
+def forest_plot(po: PooledOutcome, currency: str) -> Any:
+    """Forest plot: sites, fixed and random-effects (Hartung-Knapp) pooled estimates.
+
+    Site markers have an area by random-effects weight; the prediction interval for a new
+    site is drawn dashed below the pooled estimates.
+    """
+    import matplotlib.pyplot as plt
+
+    res = po.result
+    label, scale = _AXIS.get(po.unit, (currency, 1.0))
+    rows = po.sites
+    n = len(rows)
+    fig, ax = plt.subplots(figsize=(6.5, 0.5 * (n + 3) + 1.2))
+    ys = np.arange(n + 3)[::-1]
+    for yi, r, w in zip(ys[:n], rows.itertuples(index=False), res.weights_random, strict=True):
+        ax.plot([r.ci_low * scale, r.ci_high * scale], [yi, yi], color="#1b6ca8", linewidth=1.2)
+        ax.scatter([r.estimate * scale], [yi], s=40 + 400 * w, marker="s", color="#1b6ca8",
+                   zorder=3)  # fmt: skip
+    pooled = [("Fixed effect", res.fixed, "#6b6b6b"),
+              ("Random effects (HK)", res.random_hk, "#c0392b")]  # fmt: skip
+    for yi, (_, p, colour) in zip(ys[n:n + 2], pooled, strict=True):
+        mid, lo, hi = p.estimate * scale, p.ci_low * scale, p.ci_high * scale
+        ax.fill([lo, mid, hi, mid], [yi, yi + 0.25, yi, yi - 0.25], color=colour, zorder=3)
+    yp = ys[n + 2]
+    if res.prediction_low is not None:
+        ax.plot([res.prediction_low * scale, res.prediction_high * scale], [yp, yp],
+                color="#c0392b", linewidth=1.0, linestyle="--")  # fmt: skip
+        ax.scatter([res.random_hk.estimate * scale], [yp], marker="|", color="#c0392b", s=80)
+    ax.axvline(0, color="black", linewidth=0.8)
+    names = [f"{r.site}" for r in rows.itertuples(index=False)]
+    names += [p[0] for p in pooled] + ["Prediction interval"]
+    ax.set_yticks(ys, names)
+    pct = int(round(res.fixed.level * 100))
+    ax.set_xlabel(f"Effect on {po.outcome} ({label}; {pct} % intervals)")
+    fig.tight_layout()
+    return fig

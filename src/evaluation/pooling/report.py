@@ -1,0 +1,140 @@
+"""What the pooling notebook hands to the report: effects, numbers and tables of the pooling.
+
+Small functions that turn a :class:`~evaluation.pooling.pool.PooledOutcome` into the
+registry's forms (effect entries, a JSON number, frames); no statistics happen here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from evaluation.estimate.results import EffectResult
+from evaluation.pooling.compare import SiteBundle
+from evaluation.pooling.pool import PooledOutcome
+
+#: Names of the tau^2 methods in tables.
+TAU2_LABELS = {
+    "dersimonian_laird": "DerSimonian-Laird",
+    "paule_mandel": "Paule-Mandel",
+    "reml": "REML",
+}
+
+
+def _pooled_effect(po: PooledOutcome, estimator: str, which: str) -> EffectResult:
+    res = po.result
+    p = {"pooled": res.random_hk, "pooled_random": res.random, "pooled_fixed": res.fixed}[which]
+    how = {
+        "pooled": f"random effects, Hartung-Knapp (t, {res.k - 1} df), tau^2 "
+        f"{TAU2_LABELS[res.tau2_method]}",
+        "pooled_random": f"random effects (normal), tau^2 {TAU2_LABELS[res.tau2_method]}",
+        "pooled_fixed": "fixed effect (inverse variance, normal)",
+    }[which]
+    return EffectResult(
+        outcome=po.outcome, estimator=estimator, estimand="ATT", estimate=p.estimate, se=p.se,
+        ci_low=p.ci_low, ci_high=p.ci_high, p_value=p.p_value,
+        n_treated=int(po.sites["n_treated"].sum()), n_control=int(po.sites["n_control"].sum()),
+        se_method=how, level=p.level, subgroup=which,
+        spec={"sites": list(res.names), "tau2": p.tau2},
+    )  # fmt: skip
+
+
+def effect_results(po: PooledOutcome, estimator: str) -> list[EffectResult]:
+    """Each site's estimate (in the common unit; subgroup ``site:<key>``) and the pooled ones."""
+    out = []
+    for row in po.sites.itertuples(index=False):
+        out.append(EffectResult.from_normal(
+            estimate=row.estimate, se=row.se, level=po.result.fixed.level,
+            outcome=po.outcome, estimator=estimator, estimand="ATT",
+            n_treated=int(row.n_treated), n_control=int(row.n_control),
+            se_method=f"site estimate x {row.factor:.6g} (to the common currency)"
+            if row.factor != 1 else "site estimate", subgroup=f"site:{row.key}",
+        ))  # fmt: skip
+    return out + [_pooled_effect(po, estimator, w) for w in ("pooled", "pooled_random",
+                                                              "pooled_fixed")]  # fmt: skip
+
+
+def _pooled_dict(p: Any, outcome: str) -> dict[str, Any]:
+    return {"outcome": outcome, "estimate": p.estimate, "se": p.se, "ci_low": p.ci_low,
+            "ci_high": p.ci_high, "p_value": p.p_value, "df": p.df}  # fmt: skip
+
+
+def pooled_number(po: PooledOutcome) -> dict[str, Any]:
+    """Everything the report says about one pooled outcome, as one JSON value."""
+    res = po.result
+    het = res.heterogeneity
+    out: dict[str, Any] = {
+        "outcome": po.outcome,
+        "unit": po.unit,
+        "k": res.k,
+        "fixed": _pooled_dict(res.fixed, po.outcome),
+        "random": _pooled_dict(res.random, po.outcome),
+        "random_hk": _pooled_dict(res.random_hk, po.outcome),
+        "q": het.q,
+        "q_df": het.df,
+        "q_p": het.p_value,
+        "i2": het.i2,
+        "h2": het.h2,
+        "tau2_method": res.tau2_method,
+        "tau2": res.random.tau2,
+        "tau": res.tau,
+        "tau2_all": res.tau2,
+        "prediction": None if res.prediction_low is None else {
+            "outcome": po.outcome, "ci_low": res.prediction_low, "ci_high": res.prediction_high},
+        "sites": [
+            {"key": r.key, "site": r.site, "currency": r.currency, "factor": r.factor,
+             "outcome": po.outcome, "estimate": r.estimate, "se": r.se, "ci_low": r.ci_low,
+             "ci_high": r.ci_high, "weight_fixed": wf, "weight_random": wr}
+            for r, wf, wr in zip(po.sites.itertuples(index=False), res.weights_fixed,
+                                 res.weights_random, strict=True)
+        ],
+        "leave_one_out": [
+            {"left_out": lo.left_out, "outcome": po.outcome, "estimate": lo.estimate,
+             "se": lo.se, "ci_low": lo.ci_low, "ci_high": lo.ci_high, "tau2": lo.tau2,
+             "i2": lo.i2}
+            for lo in po.leave_one_out
+        ],
+    }  # fmt: skip
+    return out
+
+
+def site_table(sites: list[SiteBundle]) -> pd.DataFrame:
+    """One row per site: country, currency, price year, counts (as suppressed) and balance."""
+    rows = []
+    for s in sites:
+        b = s.bundle
+        matched = b.balance.get("matched")
+        weighted = b.balance.get("weighted")
+        rows.append({
+            "site": b.site.site, "country": b.site.country, "currency": b.site.currency,
+            "price_year": b.price_year, "n_mentored": b.counts.get("n_mentored"),
+            "n_comparison": b.counts.get("n_comparison"), "n_matched": b.counts.get("n_matched"),
+            "max_smd_matched": None if matched is None else round(matched.max_abs_smd, 3),
+            "max_smd_weighted": None if weighted is None else round(weighted.max_abs_smd, 3),
+        })  # fmt: skip
+    return pd.DataFrame(rows).set_index("site")
+
+
+def tau2_table(po: PooledOutcome) -> pd.DataFrame:
+    """tau^2 by estimator and the random-effects (Hartung-Knapp) estimate each gives."""
+    from evaluation.pooling import meta
+
+    y = po.sites["estimate"].to_numpy()
+    v = po.sites["se"].to_numpy() ** 2
+    rows = []
+    for method in meta.TAU2_METHODS:
+        t2 = po.result.tau2[method]
+        hk = meta.random_effects(y, v, t2, tau2_method=method, hartung_knapp=True,
+                                 level=po.result.fixed.level)  # fmt: skip
+        rows.append({"method": TAU2_LABELS[method], "tau2": t2, "estimate": hk.estimate,
+                     "ci_low": hk.ci_low, "ci_high": hk.ci_high})  # fmt: skip
+    return pd.DataFrame(rows).set_index("method")
+
+
+def leave_one_out_table(po: PooledOutcome) -> pd.DataFrame:
+    """The pooled (Hartung-Knapp) estimate without each site."""
+    return pd.DataFrame(
+        [{"left_out": lo.left_out, "estimate": lo.estimate, "ci_low": lo.ci_low,
+          "ci_high": lo.ci_high, "tau2": lo.tau2, "i2": lo.i2} for lo in po.leave_one_out]
+    ).set_index("left_out")  # fmt: skip
