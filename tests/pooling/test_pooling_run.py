@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -151,6 +152,9 @@ def test_truth_check_and_report(pooled_run):
     assert (result.report.parent / "report_en.pdf").is_file()
     sv = render_html(results, "sv", result.run_dir)  # every Swedish text is there
     assert "Skogsdiagram" in sv and "Alpha (test)" in sv
+    for page in (html, sv):
+        assert "{{" not in page and "{%" not in page
+        assert "None" not in re.sub(r"<[^>]+>", " ", page)
     status = json.loads((result.run_dir / "status.json").read_text("utf-8"))
     assert status["status"] == "succeeded"  # the identifier scan ran and passed
     assert set(results["provenance"]["inputs"]) >= {"bundle_alpha", "bundle_beta", "bundle_gamma"}
