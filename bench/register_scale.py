@@ -136,44 +136,79 @@ def time_design_parts(frame: Any, p: Any) -> None:
 
 def _watch_memory(
     proc: subprocess.Popen, limit: float, every: float = 0.25
-) -> tuple[int, int, bool]:
-    """Peak resident memory of a process and all its children together, and of the largest.
+) -> dict[str, Any]:
+    """Sample the resident memory of a run and all its processes every ``every`` seconds.
 
-    After ``limit`` seconds the run is stopped with SIGTERM (it marks itself failed).
+    Returns the peak of all processes together, the peak of the largest one, and per
+    process: its first and last time seen (seconds since the start) and its peak. After
+    ``limit`` seconds the run is stopped with SIGTERM (it marks itself failed).
     """
     import psutil
 
     root = psutil.Process(proc.pid)
     peak_tree = peak_one = 0
+    per_pid: dict[int, dict[str, Any]] = {}
     t0 = time.perf_counter()
     stopped = False
     while proc.poll() is None:
-        if not stopped and time.perf_counter() - t0 > limit:
+        now = time.perf_counter() - t0
+        if not stopped and now > limit:
             proc.terminate()
             stopped = True
         try:
             procs = [root, *root.children(recursive=True)]
-            rss = []
-            for p in procs:
-                try:
-                    rss.append(p.memory_info().rss)
-                except psutil.Error:
-                    pass
         except psutil.Error:
             break
-        peak_tree, peak_one = max(peak_tree, sum(rss)), max(peak_one, max(rss, default=0))
+        total = 0
+        for p in procs:
+            try:
+                rss, cmd = p.memory_info().rss, " ".join(p.cmdline()[-3:])
+            except psutil.Error:
+                continue
+            total += rss
+            peak_one = max(peak_one, rss)
+            rec = per_pid.setdefault(p.pid, {"first": now, "peak": 0, "cmd": cmd})
+            rec["last"], rec["peak"] = now, max(rec["peak"], rss)
+        peak_tree = max(peak_tree, total)
         time.sleep(every)
-    return peak_tree, peak_one, stopped
+    return {"peak_tree": peak_tree, "peak_one": peak_one, "stopped": stopped, "per_pid": per_pid}
+
+
+def _per_notebook(log: str, t_start: float, per_pid: dict[int, dict[str, Any]]) -> list[dict]:
+    """Wall time of each notebook (run.log) and the peak memory of its kernel.
+
+    A kernel is the process (``ipykernel_launcher``) first seen closest to the notebook's
+    start (its end time in the log minus its duration); its peak counts worker processes it
+    started (the specification curve's) separately, as the sampling sees them.
+    """
+    import datetime as dt
+
+    rows = []
+    kernels = {pid: r for pid, r in per_pid.items() if "ipykernel" in r["cmd"]}
+    used: set[int] = set()
+    for stamp, name, secs in re.findall(
+        r"^(\S+ \S+),\d+ INFO notebook (\S+) (?:executed )?([\d.]+) s", log, re.M
+    ):
+        end = dt.datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S").timestamp() - t_start
+        begin = end - float(secs)
+        pick = min((pid for pid in kernels if pid not in used),
+                   key=lambda pid: abs(kernels[pid]["first"] - begin), default=None)  # fmt: skip
+        if pick is not None:
+            used.add(pick)
+        rows.append({"notebook": name, "seconds": float(secs),
+                     "kernel_peak_gib": round(kernels[pick]["peak"] / GIB, 2) if pick else None})  # fmt: skip
+    return rows
 
 
 def full_run(tables: dict[str, Path], work: Path, limit: float) -> dict[str, Any]:
-    """``evaluation run`` on the register-scale data: wall time, peak memory of all processes."""
+    """``evaluation run`` on the register-scale data: wall time, peak memory per notebook."""
     doc = yaml.safe_load((ROOT / "params" / "default.yaml").read_text("utf-8"))
     doc.pop("synthetic", None)
     doc["study"]["synthetic"] = False
     doc["data"] = {k: str(v) for k, v in tables.items()}
     params = work / "register.yaml"
     params.write_text(yaml.safe_dump(doc, allow_unicode=True), "utf-8")
+    t_wall = time.time()
     t0 = time.perf_counter()
     with (work / "run.out").open("w+") as fout, (work / "run.err").open("w+") as ferr:
         proc = subprocess.Popen(
@@ -181,21 +216,24 @@ def full_run(tables: dict[str, Path], work: Path, limit: float) -> dict[str, Any
              "--out", str(work / "outputs"), "--force"],
             stdout=fout, stderr=ferr, text=True, env={**os.environ, "OPENBLAS_NUM_THREADS": "1"},
         )  # fmt: skip
-        peak_tree, peak_one, stopped = _watch_memory(proc, limit)
+        mem = _watch_memory(proc, limit)
         proc.wait()
         seconds = time.perf_counter() - t0
         stdout, stderr = (work / "run.out").read_text(), (work / "run.err").read_text()
     print(stdout)
     logs = sorted((work / "outputs").glob("*/run.log"), key=lambda p: p.stat().st_mtime)
-    log = logs[-1] if stopped and logs else None
-    done = re.findall(r"notebook (\S+) (?:executed )?([\d.]+ s)", log.read_text()) if log else []
+    logs += sorted((work / "outputs").glob(".incomplete/*/run.log"))
+    log = logs[-1].read_text() if logs else ""
+    render = re.search(r"\[report\] rendering \.\.\. ([\d.]+) s", stdout)
     out = {"seconds": round(seconds, 1), "returncode": proc.returncode,
-           "stopped_after_limit": stopped, "notebooks_done_before_stop": done,
-           "peak_gib_all_processes": round(peak_tree / GIB, 2),
-           "peak_gib_largest_process": round(peak_one / GIB, 2)}  # fmt: skip
-    res = subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
-    if res.returncode != 0:
-        out["error"] = res.stderr[-3000:]
+           "stopped_after_limit": mem["stopped"],
+           "notebooks": _per_notebook(log, t_wall, mem["per_pid"]),
+           "report_seconds": float(render.group(1)) if render else None,
+           "peak_gib_all_processes": round(mem["peak_tree"] / GIB, 2),
+           "peak_gib_largest_process": round(mem["peak_one"] / GIB, 2),
+           "load_average_1min_at_end": os.getloadavg()[0]}  # fmt: skip
+    if proc.returncode != 0:
+        out["error"] = stderr[-3000:]
     return out
 
 
@@ -208,15 +246,19 @@ def main() -> None:
     ap.add_argument("--full-run", action="store_true", help="also run the whole study")
     ap.add_argument("--limit", type=float, default=1800, help="stop the whole run after (s)")
     ap.add_argument("--parts", action="store_true", help="also time propensity and matching alone")
+    ap.add_argument("--skip-stages", action="store_true",
+                    help="only the whole run (with --full-run), not the in-process stages")
     args = ap.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     tables = make_data(args.work / "data", args.n_comparison, args.seed)
-    rows = stages(tables, ROOT / "params" / "default.yaml")
-    total = sum(r["seconds"] for r in rows)
-    peak = max(r["peak_gib"] for r in rows)
-    print(f"{'stages together':<34} {total:8.1f} s   peak {peak:6.2f} GiB "
-          f"(goals {GOAL_SECONDS} s, {GOAL_BYTES / GIB:.0f} GiB)")  # fmt: skip
-    result: dict[str, Any] = {"n_comparison": args.n_comparison, "stages": rows}
+    result: dict[str, Any] = {"n_comparison": args.n_comparison}
+    if not args.skip_stages:
+        rows = stages(tables, ROOT / "params" / "default.yaml")
+        total = sum(r["seconds"] for r in rows)
+        peak = max(r["peak_gib"] for r in rows)
+        print(f"{'stages together':<34} {total:8.1f} s   peak {peak:6.2f} GiB "
+              f"(goals {GOAL_SECONDS} s, {GOAL_BYTES / GIB:.0f} GiB)")  # fmt: skip
+        result["stages"] = rows
     if args.parts:
         from evaluation.config import load_params
         from evaluation.data.contract import load_study
@@ -233,7 +275,13 @@ def main() -> None:
         time_design_parts(frame, p)
     if args.full_run:
         result["full_run"] = full_run(tables, args.work, args.limit)
-        print(json.dumps(result["full_run"], indent=2))
+        run = result["full_run"]
+        for r in run["notebooks"]:
+            print(f"{r['notebook']:<16} {r['seconds']:8.1f} s   kernel peak "
+                  f"{r['kernel_peak_gib']} GiB")
+        print(f"{'whole run':<16} {run['seconds']:8.1f} s   all processes peak "
+              f"{run['peak_gib_all_processes']} GiB (goals {GOAL_SECONDS} s, "
+              f"{GOAL_BYTES / GIB:.0f} GiB); exit {run['returncode']}")
     out = ROOT / "bench" / "results" / f"register_scale_n{args.n_comparison}.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n", "utf-8")

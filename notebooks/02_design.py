@@ -32,7 +32,7 @@ design = {
     "exact": "start_quarter",
     "trimming": "common_support",
     "balance_threshold": 0.1,
-    "subsample_comparison": 20000,
+    "subsample_comparison": 5000,
 }
 estimation = {
     "matching": {"neighbours": 4, "replace": True, "caliper": 0.2, "bias_correction": True},

@@ -115,7 +115,10 @@ FACTOR = FACTOR_LABELS[LANG]
 # ## Inputs: the validated tables and the analysis sample of the design stage
 
 # %%
-tables = load_study({k: (Path(v) if v else None) for k, v in data.items()})
+# every table but the monthly one (not used here; the runner and notebook 01 validated it, and
+# on a register-sized pool reading it again would dominate this notebook)
+tables = load_study({k: (Path(v) if v else None) for k, v in data.items() if k != "monthly"},
+                    required=("participants",))
 present = {n: getattr(tables, n) is not None for n in ("survey", "sessions", "mentors")}
 rec.number("bottomup_inputs", present, title="Optional inputs present for the bottom-up chapter",
            made_by="evaluation.data.contract.load_study")

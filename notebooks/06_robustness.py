@@ -440,7 +440,7 @@ be = cst.break_even(cpa.cost_per_participant, monthly_earnings=costs["monthly_ea
                     benefit_saved_per_month=costs["benefit_saved_sek_per_month"],
                     duration_months=costs["duration_months"])
 rec.count("costs_served", served, title="Mentored persons served (participants table)",
-          made_by="evaluation.data.contract.load_study")
+          made_by="evaluation.data.io.read_table")
 rec.number("costs", {
     "cost_per_participant": cpa.cost_per_participant,
     "cost_per_planned": cst.cost_per_participant(report["budget_sek"],

@@ -52,7 +52,7 @@ def finished_run(tmp_path_factory):
     return run_study(params, folder / "outputs", echo=lambda *a, **k: None), params
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def make_params():
     """The function that writes a test study's parameter file (see :func:`write_params`)."""
     return write_params

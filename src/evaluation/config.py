@@ -107,14 +107,16 @@ class Design(_Section):
     trimming: Literal["none", "common_support", "crump"] = "common_support"
     balance_threshold: float = Field(0.1, gt=0, le=1)
     subsample_comparison: int = Field(
-        20_000,
+        5_000,
         ge=100,
         description="Analyses repeated many times or run on the whole monthly panel (the "
         "permutation test, the weighted event study, the staggered DiD and TWFE, the placebo "
         "tests, the specification curve) use every mentored person and a simple random, "
         "outcome-blind sample of at most this many comparison persons, drawn once in the "
         "design stage; the main estimates, the matching and the matched event study use "
-        "everyone. A pool no larger than this is used whole.",
+        "everyone. A pool no larger than this is used whole. With at most a few hundred "
+        "mentored, 5 000 comparison persons (ten or more per mentored person) leave the "
+        "comparison side a small part of an estimate's variance.",
     )
 
 

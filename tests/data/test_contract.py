@@ -633,3 +633,28 @@ def test_identity_numbers_in_other_columns_are_not_shown_either(participants) ->
     v = err.violations[0]
     assert (v.rule, v.rows, v.values) == ("category", (2, 3), (None, None))
     assert "1234" not in str(err)
+
+
+def test_a_notebook_may_leave_out_the_monthly_table_on_purpose(tmp_path):
+    """Notebook 05 does not read the register-sized monthly table (validated by the runner
+    and notebook 01): the other tables are validated as usual, without it."""
+    from evaluation.data import synth
+    from evaluation.data.contract import ContractViolationError, load_study
+
+    written = synth.write(synth.generate(5, n_mentored=12, n_comparison=40), tmp_path, fmt="csv")
+    paths = {k: v for k, v in written.items() if k in
+             ("participants", "survey", "sessions", "mentors")}  # fmt: skip
+    tables = load_study(paths, required=("participants",))
+    assert tables.monthly is None and tables.survey is not None
+    assert tables.summary().set_index("table").loc["monthly", "status"] == "not given"
+    # by default it is required, with the contract's message
+    with pytest.raises(ContractViolationError, match="table_missing"):
+        load_study(paths)
+    # and the other tables' rules still apply: a survey row of an unknown person
+    survey = pd.read_csv(paths["survey"])
+    survey.loc[0, "person_id"] = "NOBODY"
+    survey.to_csv(tmp_path / "bad_survey.csv", index=False)
+    with pytest.raises(ContractViolationError, match="survey"):
+        load_study({**paths, "survey": tmp_path / "bad_survey.csv"}, required=("participants",))
+    with pytest.raises(ValueError, match="required tables"):
+        load_study(paths, required=("survey",))

@@ -166,3 +166,23 @@ def test_estimate_all_runs_every_method_and_is_deterministic():
     assert res[5].spec["k"] == 2 and res[5].spec["options"] == {"k": 2}
     again = estimate_all(df, "d", ["y", "y2"], COV, options={"matching": {"k": 2}})
     assert [r.to_dict() for r in res] == [r.to_dict() for r in again]
+
+
+def test_a_propensity_fit_on_the_same_rows_lends_its_covariate_matrix_exactly():
+    """estimate_att reuses the given propensity fit's design matrix for the outcome model
+    (same rows, same covariates); the numbers must be those of building it anew."""
+    df = data()
+    df.loc[df.index[::7], "y"] = np.nan  # the outcome drops rows: the fit must not be reused
+    whole = fit_propensity(df, "d", COV)
+    observed = fit_propensity(df.loc[df["y"].notna()], "d", COV)
+    for method, opts in (("regression", {}), ("ra", {}), ("aipw", {}),
+                         ("matching", {"k": 2, "bias_adjust": True})):  # fmt: skip
+        fresh = estimate_att(df, treatment="d", outcome="y", covariates=COV, method=method, **opts)
+        for ps in (whole, observed):
+            lent = estimate_att(df, treatment="d", outcome="y", covariates=COV, method=method,
+                                ps=ps, **opts)  # fmt: skip
+            assert lent.estimate == fresh.estimate and lent.se == fresh.se, method
+    # another covariate set: its own matrix, not the fit's
+    fewer = estimate_att(df, treatment="d", outcome="y", covariates=["x1"], method="ra", ps=observed)
+    alone = estimate_att(df, treatment="d", outcome="y", covariates=["x1"], method="ra")
+    assert fewer.estimate == alone.estimate

@@ -15,7 +15,7 @@ import pytest
 
 from evaluation.cli import build_parser, main
 from evaluation.errors import ContractError, DisclosureError, ParamsError
-from evaluation.pooling.bundle import Bundle, check_bundle, read_bundle
+from evaluation.pooling.bundle import SCHEMA_FILE, Bundle, check_bundle, json_schema, read_bundle
 from evaluation.pooling.compare import SiteBundle, check_comparable, money_factor
 from evaluation.pooling.export import export_bundle
 
@@ -135,6 +135,17 @@ def test_schema_is_enforced(exported, tmp_path):
     (tmp_path / "not.json").write_text("{ nope", "utf-8")
     with pytest.raises(ContractError, match="not a JSON bundle"):
         read_bundle(tmp_path / "not.json")
+
+
+def test_published_json_schema_matches_the_model_and_validates_bundles(exported):
+    import jsonschema
+
+    _, _, doc = exported
+    schema = json.loads(SCHEMA_FILE.read_text("utf-8"))
+    assert schema == json_schema(), "regenerate it: python -m evaluation.pooling.bundle"
+    jsonschema.validate(doc, schema)
+    with pytest.raises(jsonschema.ValidationError, match="person_id"):
+        jsonschema.validate({**doc, "person_id": "P000001"}, schema)
 
 
 def _site(doc: dict, key: str, tmp_path: Path, **changes) -> SiteBundle:

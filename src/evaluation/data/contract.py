@@ -1334,7 +1334,8 @@ class StudyTables:
     Parameters
     ----------
     participants, monthly
-        Required tables.
+        Required tables (``monthly`` is ``None`` only when the caller of
+        :func:`load_study` left it out on purpose).
     survey, sessions, mentors
         Optional tables; ``None`` when not given.
     sources
@@ -1344,7 +1345,7 @@ class StudyTables:
     """
 
     participants: pd.DataFrame
-    monthly: pd.DataFrame
+    monthly: pd.DataFrame | None
     survey: pd.DataFrame | None = None
     sessions: pd.DataFrame | None = None
     mentors: pd.DataFrame | None = None
@@ -1440,7 +1441,7 @@ def _tables(
         frames["survey"] = checks["survey"].frame(["person_id", "wave"])
     return StudyTables(
         participants=frames["participants"],
-        monthly=frames["monthly"],
+        monthly=frames.get("monthly"),
         survey=frames.get("survey"),
         sessions=frames.get("sessions"),
         mentors=frames.get("mentors"),
@@ -1502,7 +1503,10 @@ def _ids_of(check: _Check, column: str) -> pd.Index | None:
 
 
 def load_study(
-    paths: Mapping[str, str | os.PathLike[str] | None], *, survey_items: Sequence[str] | None = None
+    paths: Mapping[str, str | os.PathLike[str] | None],
+    *,
+    survey_items: Sequence[str] | None = None,
+    required: Sequence[str] = REQUIRED_TABLES,
 ) -> StudyTables:
     """Read and validate the input tables of a study.
 
@@ -1513,6 +1517,10 @@ def load_study(
         are required; an optional table that is absent or ``None`` is not given.
     survey_items
         The survey's item columns (default: every column but ``person_id`` and ``wave``).
+    required
+        The tables that must be given. A notebook that does not use the (register-sized)
+        monthly table after the whole study was validated may leave it out:
+        ``required=("participants",)``; no rule of another table depends on it.
 
     Returns
     -------
@@ -1549,7 +1557,10 @@ def load_study(
                     err.file, name, None, "file_unreadable", err.problem.rstrip("."), err.advice
                 )
             )
-    for name in REQUIRED_TABLES:
+    unknown = set(required) - set(REQUIRED_TABLES)
+    if unknown:
+        raise ValueError(f"required tables must be among {REQUIRED_TABLES}, not {sorted(unknown)}")
+    for name in required:
         if name not in files:
             problems.append(
                 Violation(

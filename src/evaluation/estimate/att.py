@@ -280,6 +280,25 @@ def aipw_att(
     )  # fmt: skip
 
 
+def _covariate_matrix(
+    sample: pd.DataFrame, covariates, categorical, ps: PropensityFit | None
+) -> np.ndarray:
+    """The outcome model's covariate matrix: the given propensity fit's own, if it is one.
+
+    A propensity fit on the same rows with the same covariates built exactly this matrix
+    (:func:`design_matrix` is deterministic), so it is reused instead of built again (on a
+    register-sized pool each build costs a tenth of a second, four times per outcome).
+    """
+    if (
+        ps is not None
+        and ps.covariates == tuple(covariates)
+        and ps.categorical == tuple(categorical or ())
+        and ps.design.index.equals(sample.index)
+    ):
+        return ps.design.drop(columns="const").to_numpy()
+    return design_matrix(sample, covariates, categorical=categorical).frame.to_numpy()
+
+
 def _propensity_for(
     sample: pd.DataFrame, ps: PropensityFit | None, treatment: str, covariates, categorical
 ) -> tuple[PropensityFit, str]:
@@ -369,7 +388,7 @@ def estimate_att(
     if method in ("regression", "ra", "aipw") or (
         method == "matching" and options.get("bias_adjust")
     ):
-        x = design_matrix(sample, covariates, categorical=categorical).frame.to_numpy()
+        x = _covariate_matrix(sample, covariates, categorical, ps)
     if method == "naive":
         res = naive_att(y, d, se=options.get("se", "welch"), **kw)
     elif method == "regression":

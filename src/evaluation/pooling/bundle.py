@@ -171,6 +171,22 @@ class Bundle(_Model):
                           ensure_ascii=False) + "\n"  # fmt: skip
 
 
+#: The bundle's JSON Schema, for partners who check a bundle without this package.
+SCHEMA_FILE = Path(__file__).with_name("site_bundle.schema.json")
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of :class:`Bundle` (the file ``site_bundle.schema.json`` holds it)."""
+    schema = Bundle.model_json_schema(by_alias=True)
+    schema["$id"] = f"{SCHEMA}/v{SCHEMA_VERSION}"
+    schema["$comment"] = (
+        "Generated from evaluation.pooling.bundle.Bundle (python -m evaluation.pooling.bundle); "
+        "the disclosure rules (counts below min_cell suppressed, no person identifiers) are "
+        "checked by evaluation.pooling.bundle.check_bundle in addition."
+    )
+    return schema
+
+
 # --- the gate ----------------------------------------------------------------------------
 
 
@@ -334,3 +350,8 @@ def read_bundle(path: str | Path, *, min_cell: int | None = None) -> Bundle:
     except (OSError, UnicodeDecodeError) as exc:
         raise ContractError(f"{path}: cannot read the bundle as UTF-8 text ({exc}).") from None
     return check_bundle(text, path, min_cell=min_cell)
+
+
+if __name__ == "__main__":
+    SCHEMA_FILE.write_text(json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n", "utf-8")
+    print(f"Written: {SCHEMA_FILE}")
