@@ -75,7 +75,7 @@ from IPython.display import display
 from evaluation.bottomup import dose as dz
 from evaluation.bottomup import model as mm
 from evaluation.bottomup import profiles as pf
-from evaluation.bottomup.factors import exploratory_factors
+from evaluation.bottomup.factors import HEYWOOD_CAP, exploratory_factors
 from evaluation.bottomup.instrument import FACTOR_LABELS, load_instrument, mapping_differences
 from evaluation.bottomup.moderation import moderation_by_factors
 from evaluation.bottomup.scales import ALPHA_ACCEPTABLE, cronbach_alpha, factor_scores, reverse_code
@@ -153,6 +153,11 @@ follow_factors = list(B["factors"])
 # Reverse-coded items are turned round (6 − answer). Cronbach's alpha uses pairwise deletion;
 # a person's score on a factor is the mean of the answered items when at least
 # `bottomup.min_answered` of the factor's items are answered, otherwise missing.
+#
+# The exploratory factor analysis (principal axes from squared multiple correlations, then the
+# rotation `bottomup.rotation`) is deterministic: the same answers give the same loadings in any
+# row order and any process. On a few dozen persons it can reach a Heywood case (an item's
+# communality reaching 1): that is recorded and reported as such, and the loadings are not.
 
 # %%
 scores_b = scores_f = None
@@ -198,13 +203,23 @@ if present["survey"]:
 # %%
 if present["survey"]:
     efa = exploratory_factors(coded["baseline"], baseline_factors, rotation=B["rotation"])
-    efa_table = efa.table()
-    rec.table("bottomup_efa", efa_table, title="Exploratory factor analysis at baseline: rotated "
-              "loadings beside the intended factor", made_by="evaluation.bottomup.factors.exploratory_factors")
-    rec.number("bottomup_efa_summary",
-               {"agreement": efa.agreement, "n": efa.n, "rotation": efa.rotation,
-                "n_items": len(efa.loadings), "n_on_intended": int(round(efa.agreement * len(efa.loadings))),
-                "loadings": {i: round(float(efa.loadings.loc[i, f]), 3) for i, f in efa.intended.items()}},
+    efa_summary = {"stable": efa.stable, "heywood": list(efa.heywood), "converged": efa.converged,
+                   "iterations": efa.iterations, "heywood_cap": HEYWOOD_CAP, "method": efa.method,
+                   "n": efa.n, "rotation": efa.rotation, "n_items": len(efa.loadings)}
+    if efa.stable:
+        efa_table = efa.table()
+        rec.table("bottomup_efa", efa_table, title="Exploratory factor analysis at baseline: rotated "
+                  "loadings beside the intended factor", made_by="evaluation.bottomup.factors.exploratory_factors")
+        efa_summary.update({
+            "agreement": efa.agreement,
+            "n_on_intended": int(round(efa.agreement * len(efa.loadings))),
+            "loadings": {i: round(float(efa.loadings.loc[i, f]), 3) for i, f in efa.intended.items()}})
+    else:
+        # a Heywood case (or no convergence): the loadings are not an estimate; say so instead
+        efa_table = efa.communality.round(3).to_frame("communality")
+        rec.skipped("bottomup_efa", "the exploratory factor analysis reached a Heywood case or did "
+                    "not converge: its loadings are not reported")
+    rec.number("bottomup_efa_summary", efa_summary,
                title="EFA: share of items loading most on their intended factor",
                made_by="evaluation.bottomup.factors.exploratory_factors")
     display(efa_table)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
@@ -89,3 +90,35 @@ def test_absent_inputs_skip_with_a_sentence(run_without_optional_tables):
         assert str(strings["skip_bottomup_survey"])[:40] in html
         assert html.count(strings["model_not_assessed"]) == 6
         assert "{{" not in html and "None" not in html
+
+
+@pytest.mark.parametrize("language", ["en", "sv"])
+def test_efa_sentence_follows_the_solution(finished_run, language):
+    """A proper solution is reported with its item map; a Heywood case or no convergence is
+    reported as such, without loadings and without pointing to a loadings table."""
+    run, _ = finished_run
+    res = json.loads((run.run_dir / "results.json").read_text("utf-8"))
+    summary = res["numbers"]["bottomup_efa_summary"]
+    # the default study (about 40 respondents): principal axes give a proper solution
+    assert summary["stable"] is True and summary["heywood"] == [] and summary["converged"]
+    assert summary["method"] == "principal axis" and summary["n_on_intended"] <= summary["n_items"] == 14
+    strings = load_strings(language)
+    html = _chapters_html(res, language, run.run_dir)
+    assert "bottomup_efa" in html and "Heywood" not in html  # the note on the loadings table
+
+    improper = copy.deepcopy(res)
+    s = improper["numbers"]["bottomup_efa_summary"]
+    for key in ("agreement", "n_on_intended", "loadings"):
+        del s[key]
+    s.update(stable=False, heywood=["network_2"])
+    improper["skipped"]["bottomup_efa"] = "Heywood case"
+    html = _chapters_html(improper, language, run.run_dir)
+    assert "Heywood" in html and "network_2" in html
+    assert "bottomup_efa" not in html, "points to a loadings table that is not published"
+    assert "{{" not in html and "None" not in html
+
+    s.update(heywood=[], converged=False)
+    html = _chapters_html(improper, language, run.run_dir)
+    assert {"en": "did not converge", "sv": "konvergerade inte"}[language] in html
+    assert "Heywood" not in html and "bottomup_efa" not in html
+    assert "Heywood" in strings["skip_bottomup_efa"]  # the run's list of skipped analyses

@@ -19,9 +19,6 @@ from evaluation.pipeline import notebooks as nbmod
 from evaluation.pipeline.run import run_study
 from evaluation.pipeline.verify import compare_results
 
-#: Results known not to reproduce yet (see the closing note of session 1).
-UNSTABLE = "bottomup_efa"
-
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
@@ -67,13 +64,8 @@ def test_same_parameters_same_numbers(finished_run, tmp_path):
     # every other value too, with the one definition `evaluation verify` uses (wall times
     # and worker counts are machine-dependent and left out)
     differences, compared, _ = compare_results(first, second)
-    # KNOWN DEFECT (closing note): notebook 05's exploratory factor analysis (n ~ 40, a
-    # Heywood case) is not reproducible between processes; everything else must be.
-    differences = [d for d in differences if UNSTABLE not in str(d)]
     assert compared > 1000 and differences == []
     for csv in (result.run_dir / "tables").glob("*.csv"):
-        if csv.name.startswith(UNSTABLE):
-            continue
         assert csv.read_bytes() == (again.run_dir / "tables" / csv.name).read_bytes(), csv.name
 
 

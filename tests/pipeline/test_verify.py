@@ -37,8 +37,6 @@ def verified(finished_run, tmp_path_factory):
     return code, out.getvalue(), next(keep.glob("study-2*"))
 
 
-@pytest.mark.xfail(strict=False, reason="KNOWN DEFECT: notebook 05's factor analysis (n ~ 40, "
-                   "Heywood case) does not reproduce between processes; see the closing note")
 def test_verify_says_reproduced_on_a_fresh_run(verified):
     code, out, rerun = verified
     assert code == 0, out
