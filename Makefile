@@ -63,4 +63,4 @@ pooling: $(STAMP)
 	$(BIN)/evaluation run --params params/benchmarks/pooling.yaml
 
 clean:
-	rm -rf outputs/* data/synthetic/*.csv data/synthetic/*.parquet data/synthetic/*.json
+	rm -rf outputs/* data/synthetic/*.csv data/synthetic/*.parquet data/synthetic/*.json data/synthetic-sites

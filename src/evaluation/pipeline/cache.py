@@ -139,9 +139,18 @@ def lookup(out_root: Path, key: str) -> Path | None:
 
 
 def store(
-    out_root: Path, key: str, spec: NotebookSpec, run_dir: Path, scratch_dir: Path, run: str
+    out_root: Path,
+    key: str,
+    spec: NotebookSpec,
+    run_dir: Path,
+    scratch_dir: Path,
+    run: str,
+    times: dict[str, str] | None = None,
 ) -> Path:
-    """Copy an executed notebook's outputs into the cache (atomically); return the entry."""
+    """Copy an executed notebook's outputs into the cache (atomically); return the entry.
+
+    ``times``: when it was executed (``executed_at``, ``executed_until``, UTC), kept so that
+    a run reusing it can say when its numbers were computed."""
     final = entry(out_root, key)
     if final.exists():
         return final
@@ -159,7 +168,7 @@ def store(
         for name in spec.writes:
             shutil.copy2(scratch_dir / name, tmp / "scratch" / name)
         meta = {"notebook": spec.name, "key": key, "run": run, "files": [*files, nb],
-                "scratch": list(spec.writes), "created": time.time()}  # fmt: skip
+                "scratch": list(spec.writes), "created": time.time(), **(times or {})}  # fmt: skip
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n", "utf-8")
         try:
             os.rename(tmp, final)

@@ -19,7 +19,7 @@ from typing import Any
 
 from evaluation.config import AnyParams
 from evaluation.errors import RunError
-from evaluation.pipeline import cache
+from evaluation.pipeline import cache, provenance
 from evaluation.pipeline.notebooks import (
     RUNNER_PARAMETERS,
     NotebookSpec,
@@ -160,11 +160,15 @@ def _one(spec: NotebookSpec, stage: Stage) -> dict[str, Any]:
     if hit is not None:
         meta = cache.restore(hit, stage.run_dir, stage.scratch_dir)
         return {"seconds": round(time.time() - t0, 2), "executed": False, "cache_key": key,
-                "cached_from_run": meta["run"]}  # fmt: skip
+                "cached_from_run": meta["run"], "executed_at": meta.get("executed_at"),
+                "executed_until": meta.get("executed_until")}  # fmt: skip
+    began = provenance.utc_now()
     execute_notebook(spec, stage.params, stage.run_dir, stage.scratch_dir)
     seconds = round(time.time() - t0, 2)
-    cache.store(stage.out_root, key, spec, stage.run_dir, stage.scratch_dir, stage.run_name)
-    return {"seconds": seconds, "executed": True, "cache_key": key}
+    times = {"executed_at": began, "executed_until": provenance.utc_now()}
+    cache.store(stage.out_root, key, spec, stage.run_dir, stage.scratch_dir, stage.run_name,
+                times=times)  # fmt: skip
+    return {"seconds": seconds, "executed": True, "cache_key": key, **times}
 
 
 def run_notebooks(

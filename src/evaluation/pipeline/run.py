@@ -297,6 +297,8 @@ def _run_reserved(
     final_dir = out_root / lock.name
     work_dir = out_root / locks.INCOMPLETE / lock.name
     scratch_dir = out_root / locks.SCRATCH / lock.name
+    # notebook pages and clean scans memoised by content (pipeline/memo.py); --force: none
+    memo_dir = None if force else out_root / cache.CACHE
     work_dir.mkdir(parents=True)
     scratch_dir.mkdir(parents=True)
     handler = _setup_logging(work_dir, verbose)
@@ -337,6 +339,13 @@ def _run_reserved(
             prov["notebooks"] = run_notebooks(specs, run_stage, on_done=done)
         stage = "results"
         prov["finished"] = provenance.utc_now()
+        # when the numbers were computed: the notebooks' own executions, reused ones included
+        # (the report shows this, so a rerun from the cache renders the same report)
+        began = [n.get("executed_at") for n in prov["notebooks"].values()]
+        ended = [n.get("executed_until") for n in prov["notebooks"].values()]
+        prov["computed"] = ({"from": min(began), "until": max(ended)}
+                            if began and None not in began and None not in ended
+                            else {"from": prov["started"], "until": prov["finished"]})  # fmt: skip
         results = merge_results(work_dir, params, prov)
         (work_dir / "results.json").write_text(
             json.dumps(results, indent=2, ensure_ascii=False) + "\n", "utf-8"
@@ -348,12 +357,12 @@ def _run_reserved(
 
             t0 = time.time()
             echo("[report] rendering ...", end="", flush=True)
-            report_path = render_all(work_dir, results, params)
+            report_path = render_all(work_dir, results, params, memo_dir=memo_dir)
             echo(f" {time.time() - t0:.1f} s")
         stage = "privacy scan"
         from evaluation.report.privacy import scan_run_folder
 
-        scan_run_folder(work_dir, scan_ids[0], mentor_ids=scan_ids[1])
+        scan_run_folder(work_dir, scan_ids[0], mentor_ids=scan_ids[1], memo_dir=memo_dir)
         _write_status(work_dir, "succeeded", finished=provenance.utc_now())
     except EvaluationError as exc:
         log.error("run failed at %s: %s", stage, exc)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from evaluation.config import Params, parse_params
+from evaluation.config import Params, PoolingParams, parse_params
 from evaluation.errors import EvaluationError
 from evaluation.pipeline import provenance
 
@@ -157,6 +157,10 @@ def check_inputs(run_dir: Path) -> None:
         tables = params.data.tables()
         missing = {k: p for k, p in tables.items() if p is not None and not Path(p).is_file()}
         now = provenance.input_hashes({k: (None if k in missing else p) for k, p in tables.items()})
+    elif isinstance(params, PoolingParams):
+        files = params.input_files()
+        missing = {k: p for k, p in files.items() if p is not None and not Path(p).is_file()}
+        now = provenance.input_hashes({k: (None if k in missing else p) for k, p in files.items()})
     else:
         missing, now = {}, provenance.package_data_inputs()
     problems = [f"  - {k}: {p} is missing" for k, p in missing.items()]

@@ -87,20 +87,39 @@ def scan_run_folder(
     participants: pd.DataFrame | None,
     *,
     mentor_ids: Iterable[str] = (),
+    memo_dir: Path | None = None,
 ) -> int:
-    """Scan every file below ``run_dir``; raise on a hit, return the number of files scanned."""
+    """Scan every file below ``run_dir``; raise on a hit, return the number of files scanned.
+
+    With ``memo_dir`` (the runner's cache folder) a file whose exact bytes already passed
+    this scan, against the same identifiers and with the same scanner code, is not read
+    again (see :mod:`evaluation.pipeline.memo`); a hit is never memoised.
+    """
+    from evaluation.pipeline.memo import Memo, fingerprint, key
+
     ids = set() if participants is None else {str(x) for x in participants["person_id"].dropna()}
     ids |= {str(x) for x in mentor_ids}
     ids = {i for i in ids if len(i) >= MIN_SCANNABLE}
+    memo = Memo(memo_dir, "clean")
+    scanner = key(Path(__file__).read_bytes(), fingerprint(ids))
     hits: list[str] = []
     n = 0
     for path in sorted(p for p in Path(run_dir).rglob("*") if p.is_file()):
+        if path.suffix.lower() in _BINARY_SUFFIXES:
+            continue
+        n += 1
+        k = key(scanner, path.read_bytes()) if memo.folder is not None else ""
+        if k and memo.get(k) is not None:
+            continue
         text = file_text(path)
         if text is None:
             continue
-        n += 1
-        for kind in scan_text(text, ids):
+        found = scan_text(text, ids)
+        for kind in found:
             hits.append(f"  - {path.relative_to(run_dir)}: {kind}")
+        if not found and k:
+            memo.put(k)
+    memo.prune()
     if hits:
         raise DisclosureError(
             "The identifier scan found person identifiers in the run's outputs:\n"

@@ -319,31 +319,64 @@ def render_html(results: dict[str, Any], language: str, run_dir: Path) -> str:
     )
 
 
-def render_pdf(html_text: str, out: Path, base_url: Path) -> Path:
-    """The same report as PDF (A4), via WeasyPrint."""
+def render_pdf(html_text: str, out: Path, base_url: Path, memo_dir: Path | None = None) -> Path:
+    """The same report as PDF (A4), via WeasyPrint.
+
+    The page is self-contained (figures inlined), so the PDF is a function of its text and
+    the WeasyPrint version: with ``memo_dir`` a page rendered before gets its PDF back (a
+    rerun from the cache renders the same page; see :mod:`evaluation.pipeline.memo`).
+    """
     import logging
+    from importlib.metadata import version
 
-    from weasyprint import HTML
+    from evaluation.pipeline.memo import Memo, key
 
-    logging.getLogger("weasyprint").setLevel(logging.ERROR)
-    logging.getLogger("fontTools").setLevel(logging.ERROR)
-    HTML(string=html_text, base_url=str(base_url)).write_pdf(out)
+    memo = Memo(memo_dir, "pdf")
+    k = key("pdf", version("weasyprint"), html_text)
+    pdf = memo.get(k)
+    if pdf is None:
+        from weasyprint import HTML
+
+        logging.getLogger("weasyprint").setLevel(logging.ERROR)
+        logging.getLogger("fontTools").setLevel(logging.ERROR)
+        pdf = HTML(string=html_text, base_url=str(base_url)).write_pdf()
+        memo.put(k, pdf)
+        memo.prune(keep=50)
+    out.write_bytes(pdf)
     return out
 
 
-def render_notebooks(run_dir: Path) -> list[Path]:
-    """The executed notebooks as HTML *with* code, for reviewers."""
-    import nbformat
-    from nbconvert import HTMLExporter
+def render_notebooks(run_dir: Path, memo_dir: Path | None = None) -> list[Path]:
+    """The executed notebooks as HTML *with* code, for reviewers.
 
-    exporter = HTMLExporter(template_name="lab")
+    With ``memo_dir`` (the runner's cache folder) a notebook whose exact bytes were rendered
+    before by the same nbconvert gets that page back instead of a new conversion (a notebook
+    reused from the cache is byte-identical; see :mod:`evaluation.pipeline.memo`).
+    """
+    from importlib.metadata import version
+
+    from evaluation.pipeline.memo import Memo, key
+
+    memo = Memo(memo_dir, "html")
+    exporter = None
     out = []
     for nb_path in sorted((run_dir / "notebooks").glob("*.ipynb")):
-        nb = nbformat.read(nb_path, as_version=4)
-        body, _ = exporter.from_notebook_node(nb)
+        raw = nb_path.read_bytes()
+        k = key("lab", version("nbconvert"), raw)
+        body = memo.get(k)
+        if body is None:
+            if exporter is None:  # imported only when a page must be made (slow import)
+                import nbconvert
+                import nbformat
+
+                exporter = nbconvert.HTMLExporter(template_name="lab")
+            text, _ = exporter.from_notebook_node(nbformat.reads(raw.decode("utf-8"), as_version=4))
+            body = text.encode("utf-8")
+            memo.put(k, body)
         target = nb_path.with_suffix(".html")
-        target.write_text(body, "utf-8")
+        target.write_bytes(body)
         out.append(target)
+    memo.prune()
     return out
 
 
@@ -367,8 +400,13 @@ def render_index(run_dir: Path, results: dict[str, Any], language: str) -> Path:
     return path
 
 
-def render_all(run_dir: Path, results: dict[str, Any], params: Any) -> Path:
-    """Render everything for a finished set of results; return the HTML report's path."""
+def render_all(
+    run_dir: Path, results: dict[str, Any], params: Any, memo_dir: Path | None = None
+) -> Path:
+    """Render everything for a finished set of results; return the HTML report's path.
+
+    ``memo_dir``: the runner's cache folder, for the notebooks' pages (see
+    :func:`render_notebooks`)."""
     language = params.study.language
     report_dir = run_dir / "report"
     report_dir.mkdir(exist_ok=True)
@@ -376,7 +414,7 @@ def render_all(run_dir: Path, results: dict[str, Any], params: Any) -> Path:
     html_path = report_dir / f"report_{language}.html"
     html_path.write_text(page, "utf-8")
     if "pdf" in params.report.formats:
-        render_pdf(page, report_dir / f"report_{language}.pdf", report_dir)
-    render_notebooks(run_dir)
+        render_pdf(page, report_dir / f"report_{language}.pdf", report_dir, memo_dir)
+    render_notebooks(run_dir, memo_dir)
     render_index(run_dir, results, language)
     return html_path
