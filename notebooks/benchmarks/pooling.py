@@ -77,6 +77,7 @@ from evaluation.pooling.report import (
 )
 from evaluation.report import style
 from evaluation.report.exhibits import Recorder
+from evaluation.report.labels import labels
 
 style.apply()
 params = PoolingParams.model_validate(
@@ -147,12 +148,9 @@ tau2_table(head)
 
 # %%
 for outcome, po in pooled.items():
-    fig = figures.forest_plot(po, params.currency.target)
+    fig = figures.forest_plot(po, params.currency.target, study["language"])
     rec.figure(f"pool_forest_{outcome}", fig, title=f"Forest plot: {outcome}",
-               alt=f"Forest plot of {outcome}: each site's estimate with its confidence "
-               "interval, marker size by random-effects weight, and below them the fixed-effect "
-               "and random-effects (Hartung-Knapp) pooled estimates with their intervals and "
-               "the prediction interval for a new site.",
+               alt=labels(study["language"])["alt_pool_forest"].format(outcome=outcome),
                made_by="evaluation.pooling.figures.forest_plot")
     plt.show()
 

@@ -195,3 +195,28 @@ def test_bad_inputs_are_refused():
     with pytest.raises(ValueError, match="three sites"):
         meta.leave_one_out([0.1, 0.2], [0.01, 0.02], ["a", "b"])
     assert meta.prediction_interval(0.1, 0.05, 0.01, 2) is None
+
+
+def test_the_forest_plot_speaks_the_report_language():
+    """Swedish report, Swedish figure: the pooled rows and the axis are labelled in sv."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import pandas as pd
+
+    from evaluation.pooling import meta as m
+    from evaluation.pooling.figures import forest_plot
+    from evaluation.pooling.pool import PooledOutcome
+
+    y, v = np.array([0.10, 0.0, 0.25]), np.array([0.004, 0.003, 0.005])
+    rows = pd.DataFrame({"site": ["A", "B", "C"], "estimate": y, "se": np.sqrt(v),
+                         "ci_low": y - 0.1, "ci_high": y + 0.1})  # fmt: skip
+    res = m.meta_analysis(y, v, ["a", "b", "c"], tau2_method="paule_mandel", level=0.95)
+    po = PooledOutcome("employed_m12", "share", rows, res, [])
+    for lang, words in (("sv", ["Fix effekt", "Prediktionsintervall", "procentenheter"]),
+                        ("en", ["Fixed effect", "Prediction interval", "percentage points"])):  # fmt: skip
+        fig = forest_plot(po, "EUR", lang)
+        ax = fig.axes[0]
+        text = " ".join(t.get_text() for t in ax.get_yticklabels()) + ax.get_xlabel()
+        for w in words:
+            assert w in text, (lang, w, text)

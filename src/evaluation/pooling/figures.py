@@ -8,11 +8,11 @@ import numpy as np
 
 from evaluation.pooling.pool import PooledOutcome
 
-#: How an outcome's unit is shown on the axis (x 100 for shares: percentage points).
-_AXIS = {"share": ("percentage points", 100.0), "months": ("months", 1.0)}
+#: An outcome's unit on the axis: its label key and scale (x 100 for shares: percentage points).
+_AXIS = {"share": ("pool_unit_share", 100.0), "months": ("pool_unit_months", 1.0)}
 
 
-def forest_plot(po: PooledOutcome, currency: str) -> Any:
+def forest_plot(po: PooledOutcome, currency: str, language: str = "en") -> Any:
     """Forest plot: sites, fixed and random-effects (Hartung-Knapp) pooled estimates.
 
     Site markers have an area by random-effects weight; the prediction interval for a new
@@ -20,8 +20,12 @@ def forest_plot(po: PooledOutcome, currency: str) -> Any:
     """
     import matplotlib.pyplot as plt
 
+    from evaluation.report.labels import labels
+
+    L = labels(language)
     res = po.result
-    label, scale = _AXIS.get(po.unit, (currency, 1.0))
+    unit_key, scale = _AXIS.get(po.unit, (None, 1.0))
+    label = L[unit_key] if unit_key else currency
     rows = po.sites
     n = len(rows)
     fig, ax = plt.subplots(figsize=(6.5, 0.5 * (n + 3) + 1.2))
@@ -30,8 +34,8 @@ def forest_plot(po: PooledOutcome, currency: str) -> Any:
         ax.plot([r.ci_low * scale, r.ci_high * scale], [yi, yi], color="#1b6ca8", linewidth=1.2)
         ax.scatter([r.estimate * scale], [yi], s=40 + 400 * w, marker="s", color="#1b6ca8",
                    zorder=3)  # fmt: skip
-    pooled = [("Fixed effect", res.fixed, "#6b6b6b"),
-              ("Random effects (HK)", res.random_hk, "#c0392b")]  # fmt: skip
+    pooled = [(L["pool_fixed"], res.fixed, "#6b6b6b"),
+              (L["pool_random_hk"], res.random_hk, "#c0392b")]  # fmt: skip
     for yi, (_, p, colour) in zip(ys[n:n + 2], pooled, strict=True):
         mid, lo, hi = p.estimate * scale, p.ci_low * scale, p.ci_high * scale
         ax.fill([lo, mid, hi, mid], [yi, yi + 0.25, yi, yi - 0.25], color=colour, zorder=3)
@@ -42,9 +46,9 @@ def forest_plot(po: PooledOutcome, currency: str) -> Any:
         ax.scatter([res.random_hk.estimate * scale], [yp], marker="|", color="#c0392b", s=80)
     ax.axvline(0, color="black", linewidth=0.8)
     names = [f"{r.site}" for r in rows.itertuples(index=False)]
-    names += [p[0] for p in pooled] + ["Prediction interval"]
+    names += [p[0] for p in pooled] + [L["pool_prediction"]]
     ax.set_yticks(ys, names)
     pct = int(round(res.fixed.level * 100))
-    ax.set_xlabel(f"Effect on {po.outcome} ({label}; {pct} % intervals)")
+    ax.set_xlabel(L["pool_axis"].format(outcome=po.outcome, unit=label, pct=pct))
     fig.tight_layout()
     return fig

@@ -23,6 +23,16 @@ LABELS: dict[str, dict[str, str]] = {
         "and after matching, with dashed lines at plus and minus 0.1.",
         "alt_effects_forest": "Point estimates and 95 % confidence intervals of the effect on the "
         "headline outcome for each estimator, the naive difference first.",
+        "pool_fixed": "Fixed effect",
+        "pool_random_hk": "Random effects (HK)",
+        "pool_prediction": "Prediction interval",
+        "pool_axis": "Effect on {outcome} ({unit}; {pct} % intervals)",
+        "pool_unit_share": "percentage points",
+        "pool_unit_months": "months",
+        "alt_pool_forest": "Forest plot of {outcome}: each site's estimate with its confidence "
+        "interval, marker size by random-effects weight, and below them the fixed-effect and "
+        "random-effects (Hartung-Knapp) pooled estimates with their intervals and the "
+        "prediction interval for a new site.",
     },
     "sv": {
         "mentored": "mentorsdeltagare",
@@ -44,6 +54,16 @@ LABELS: dict[str, dict[str, str]] = {
         "kovariat före och efter matchning, med streckade linjer vid plus och minus 0,1.",
         "alt_effects_forest": "Punktskattningar och 95 % konfidensintervall för effekten på "
         "huvudutfallet för varje skattningsmetod, den naiva skillnaden först.",
+        "pool_fixed": "Fix effekt",
+        "pool_random_hk": "Slumpeffekter (HK)",
+        "pool_prediction": "Prediktionsintervall",
+        "pool_axis": "Effekt på {outcome} ({unit}; {pct} % intervall)",
+        "pool_unit_share": "procentenheter",
+        "pool_unit_months": "månader",
+        "alt_pool_forest": "Skogsdiagram för {outcome}: varje orts skattning med sitt "
+        "konfidensintervall, markörens storlek efter vikten i slumpeffektmodellen, och under "
+        "dem de sammanvägda skattningarna med fix effekt och slumpeffekter (Hartung-Knapp) med "
+        "sina intervall samt prediktionsintervallet för en ny ort.",
     },
 }
 
