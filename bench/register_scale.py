@@ -162,7 +162,7 @@ def _watch_memory(
         total = 0
         for p in procs:
             try:
-                rss, cmd = p.memory_info().rss, " ".join(p.cmdline()[-3:])
+                rss, cmd = p.memory_info().rss, " ".join(p.cmdline())
             except psutil.Error:
                 continue
             total += rss
@@ -284,6 +284,9 @@ def main() -> None:
               f"{GOAL_BYTES / GIB:.0f} GiB); exit {run['returncode']}")
     out = ROOT / "bench" / "results" / f"register_scale_n{args.n_comparison}.json"
     out.parent.mkdir(exist_ok=True)
+    if args.skip_stages and out.is_file():  # keep the stages measured before
+        result = {**{k: v for k, v in json.loads(out.read_text("utf-8")).items()
+                     if k == "stages"}, **result}  # fmt: skip
     out.write_text(json.dumps(result, indent=2) + "\n", "utf-8")
     print(f"saved {out}")
 

@@ -220,3 +220,26 @@ def test_the_forest_plot_speaks_the_report_language():
         text = " ".join(t.get_text() for t in ax.get_yticklabels()) + ax.get_xlabel()
         for w in words:
             assert w in text, (lang, w, text)
+
+
+def test_the_prediction_interval_of_a_share_is_cut_at_the_possible_range():
+    """Three sites, t on one degree of freedom: the 95 % prediction interval for a share runs
+    past +/-1 (100 pp); the report's interval is cut there and marked, the raw one kept."""
+    import pandas as pd
+
+    from evaluation.pooling import meta as m
+    from evaluation.pooling.pool import PooledOutcome
+    from evaluation.pooling.report import _prediction
+
+    y, v = np.array([0.128, -0.014, 0.226]), np.array([0.077, 0.052, 0.071]) ** 2
+    res = m.meta_analysis(y, v, ["a", "b", "c"], tau2_method="paule_mandel", level=0.95)
+    assert res.prediction_low < -1 and res.prediction_high > 1  # as in the demonstration
+    rows = pd.DataFrame({"site": list("ABC"), "estimate": y, "se": np.sqrt(v)})
+    share = _prediction(PooledOutcome("employed_m12", "share", rows, res, []))
+    assert share["bounded"] is True and (share["ci_low"], share["ci_high"]) == (-1.0, 1.0)
+    assert share["unbounded_low"] == res.prediction_low and share["df"] == 1
+    months = _prediction(PooledOutcome("months_employed_12", "months", rows, res, []))
+    assert months["bounded"] is False and months["ci_low"] == res.prediction_low
+    narrow = m.meta_analysis(y / 20, v / 400, ["a", "b", "c"], tau2_method="paule_mandel")
+    kept = _prediction(PooledOutcome("employed_m12", "share", rows, narrow, []))
+    assert kept["bounded"] is False and kept["ci_high"] == narrow.prediction_high

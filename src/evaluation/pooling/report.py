@@ -60,6 +60,30 @@ def _pooled_dict(p: Any, outcome: str) -> dict[str, Any]:
             "ci_high": p.ci_high, "p_value": p.p_value, "df": p.df}  # fmt: skip
 
 
+
+#: The widest possible effect on a share (probability units): from all to none and back.
+SHARE_BOUND = 1.0
+
+
+def _prediction(po: PooledOutcome) -> dict[str, Any] | None:
+    """The prediction interval for a new site; for a share cut at the possible range.
+
+    With few sites the t quantile on ``k - 2`` degrees of freedom is large (12.7 at 95 % for
+    three sites), so the interval for an effect on a share can run past +/-100 percentage
+    points, where no effect can lie; it is then cut there and marked ``bounded``.
+    """
+    res = po.result
+    if res.prediction_low is None:
+        return None
+    low, high = res.prediction_low, res.prediction_high
+    bounded = po.unit == "share" and (low < -SHARE_BOUND or high > SHARE_BOUND)
+    if po.unit == "share":
+        low, high = max(low, -SHARE_BOUND), min(high, SHARE_BOUND)
+    return {"outcome": po.outcome, "ci_low": low, "ci_high": high, "bounded": bool(bounded),
+            "df": res.k - 2, "unbounded_low": res.prediction_low,
+            "unbounded_high": res.prediction_high}  # fmt: skip
+
+
 def pooled_number(po: PooledOutcome) -> dict[str, Any]:
     """Everything the report says about one pooled outcome, as one JSON value."""
     res = po.result
@@ -80,8 +104,7 @@ def pooled_number(po: PooledOutcome) -> dict[str, Any]:
         "tau2": res.random.tau2,
         "tau": res.tau,
         "tau2_all": res.tau2,
-        "prediction": None if res.prediction_low is None else {
-            "outcome": po.outcome, "ci_low": res.prediction_low, "ci_high": res.prediction_high},
+        "prediction": _prediction(po),
         "sites": [
             {"key": r.key, "site": r.site, "currency": r.currency, "factor": r.factor,
              "outcome": po.outcome, "estimate": r.estimate, "se": r.se, "ci_low": r.ci_low,
