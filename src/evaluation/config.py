@@ -434,19 +434,36 @@ def outcome_names(horizons: list[int]) -> list[str]:
     return names
 
 
-def _format_validation_error(path: Path, err: ValidationError) -> str:
-    lines = [f"{path}: the parameter file is not valid ({err.error_count()} problem(s)):"]
-    for e in err.errors():
+def validation_lines(
+    err: ValidationError, *, unknown: str, missing: str, limit: int | None = None
+) -> list[str]:
+    """One ``  - dotted.key: what is wrong`` line per problem of a pydantic validation.
+
+    ``unknown`` and ``missing`` word the two commonest problems for the document at hand (a
+    parameter file, a site bundle); other problems show pydantic's message and the value.
+    """
+    lines = []
+    for e in err.errors()[:limit]:
         key = ".".join(str(p) for p in e["loc"]) or "(top level)"
         if e["type"] == "extra_forbidden":
-            msg = "unknown key (check the spelling; see params/default.yaml for all keys)"
+            msg = unknown
         elif e["type"] == "missing":
-            msg = "required key is missing"
+            msg = missing
         else:
             got = e.get("input")
             shown = f" (got {got!r})" if not isinstance(got, dict | list) else ""
             msg = f"{e['msg']}{shown}"
         lines.append(f"  - {key}: {msg}")
+    return lines
+
+
+def _format_validation_error(path: Path, err: ValidationError) -> str:
+    lines = [f"{path}: the parameter file is not valid ({err.error_count()} problem(s)):"]
+    lines += validation_lines(
+        err,
+        unknown="unknown key (check the spelling; see params/default.yaml for all keys)",
+        missing="required key is missing",
+    )
     return "\n".join(lines)
 
 

@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from evaluation.config import validation_lines
 from evaluation.errors import ContractError, DisclosureError
 from evaluation.report.disclosure import suppressed_label
 from evaluation.report.privacy import PIN_PATTERN
@@ -241,17 +242,12 @@ def _scan_identifiers(doc: Any, source: str, site: str, extra_ids: set[str]) -> 
 def _schema_message(source: str, site: str, err: ValidationError) -> str:
     lines = [f"{source} (site '{site}'): the bundle does not meet the schema "
              f"{SCHEMA} v{SCHEMA_VERSION} ({err.error_count()} problem(s)):"]  # fmt: skip
-    for e in err.errors()[:8]:
-        field = ".".join(str(p) for p in e["loc"]) or "(top level)"
-        if e["type"] == "extra_forbidden":
-            msg = "unknown field (a bundle holds only the fields of the schema)"
-        elif e["type"] == "missing":
-            msg = "required field is missing"
-        else:
-            got = e.get("input")
-            shown = f" (got {got!r})" if not isinstance(got, dict | list) else ""
-            msg = f"{e['msg']}{shown}"
-        lines.append(f"  - {field}: {msg}")
+    lines += validation_lines(
+        err,
+        unknown="unknown field (a bundle holds only the fields of the schema)",
+        missing="required field is missing",
+        limit=8,
+    )
     lines.append("Export the bundle again with `evaluation export RUN_FOLDER`.")
     return "\n".join(lines)
 
