@@ -26,7 +26,9 @@ SUBSAMPLE = {"event_study_ipw", "cs_dr", "cs_or", "twfe"}
 @pytest.fixture(scope="module")
 def capped_run(finished_run, tmp_path_factory, make_params):
     folder = tmp_path_factory.mktemp("capped")
-    params = make_params(folder, **{"design.subsample_comparison": CAP})
+    # the same run also exercises the one-by-one timing of the specification curve
+    params = make_params(folder, **{"design.subsample_comparison": CAP,
+                                    "robustness.compare_sequential": True})
     result = run_study(params, folder / "outputs", echo=lambda *a, **k: None)
     return result, json.loads((result.run_dir / "results.json").read_text("utf-8"))
 
@@ -79,3 +81,9 @@ def test_the_report_says_the_check_used_a_sample(capped_run):
     n_pool = res["numbers"]["comparison_subsample"]["n_pool"]
     assert f"a random sample of {CAP} of the" in " ".join(html.split())
     assert f"{n_pool:,}" in html or str(n_pool) in html
+
+
+def test_the_specification_curve_is_also_timed_one_by_one_when_asked(capped_run):
+    _, res = capped_run
+    t = res["numbers"]["timing_spec_curve"]
+    assert t["workers"] == 2 and t["parallel_seconds"] > 0 and t["sequential_seconds"] > 0
