@@ -44,9 +44,35 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _finished_run(folder: Path) -> Path:
+    """The folder, if it holds a finished run; otherwise a clear error (exit 4)."""
+    import json
+
+    from evaluation.errors import RunError
+
+    if not folder.exists():
+        raise RunError(f"{folder} does not exist. Give a finished run folder, for example "
+                       "outputs/default-latest (run `evaluation run --params ...` first).")  # fmt: skip
+    status_file = folder / "status.json"
+    status = json.loads(status_file.read_text("utf-8")) if status_file.is_file() else {}
+    if status.get("status") == "failed":
+        first = str(status.get("message", "")).splitlines()[:1]
+        raise RunError(
+            f"{folder} is a failed run (stage {status.get('stage', '?')}"
+            + (f": {first[0]}" if first else "") + "). Only a finished run can be used here: "
+            "fix the cause and run the study again, or give the last good run "
+            "(<out>/<params>-latest)."
+        )
+    if not (folder / "results.json").is_file() or not (folder / "params.yaml").is_file():
+        raise RunError(f"{folder} is not a finished run folder (no results.json / params.yaml). "
+                       "Give a folder made by `evaluation run`, e.g. outputs/default-latest.")  # fmt: skip
+    return folder
+
+
 def _cmd_verify(args: argparse.Namespace) -> int:
     from evaluation.pipeline.verify import report_lines, verify_run
 
+    _finished_run(args.run)
     _terminate_as_interrupt()
     print(f"Re-executing {args.run} from its parameters and data ...", flush=True)
     result = verify_run(args.run, keep=args.keep)
@@ -59,6 +85,13 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
 def _cmd_synth(args: argparse.Namespace) -> int:
     from evaluation.data import synth
+    from evaluation.errors import ParamsError
+
+    if args.n_mentored < 1 or args.n_comparison < 1:
+        raise ParamsError(
+            f"--n-mentored ({args.n_mentored}) and --n-comparison ({args.n_comparison}) must be "
+            "positive whole numbers (the default study: --n-mentored 50 --n-comparison 3000)."
+        )
 
     study = synth.generate(args.seed, n_mentored=args.n_mentored, n_comparison=args.n_comparison)
     written = synth.write(study, args.out, fmt=args.format)
@@ -68,9 +101,22 @@ def _cmd_synth(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from evaluation.config import load_params
+    from evaluation.config import Params, PoolingParams, load_params
 
     params = load_params(args.params, check_files=True)
+    if isinstance(params, PoolingParams):
+        from evaluation.pooling.pool import load_sites
+
+        sites = load_sites(params)
+        for site in sites:
+            print(f"{site.key:>12}: {site.path}")
+        print(f"The {len(sites)} site bundles meet the bundle schema, the disclosure rules and "
+              "are comparable with each other.")  # fmt: skip
+        return 0
+    if not isinstance(params, Params):
+        print(f"{args.params}: kind {params.kind} reads no input tables of its own (its data come "
+              "from a PyPI package); nothing to validate.")  # fmt: skip
+        return 0
     from evaluation.data.contract import load_study
 
     study = load_study(params.data.tables())
@@ -84,11 +130,7 @@ def _cmd_exhibits(args: argparse.Namespace) -> int:
 
     from evaluation.report.exhibits import exhibit_list_markdown, replace_readme_section
 
-    results_path = args.run / "results.json"
-    if not results_path.is_file():
-        from evaluation.errors import EvaluationError
-
-        raise EvaluationError(f"{results_path} not found: give a finished run folder.")
+    results_path = _finished_run(args.run) / "results.json"
     table = exhibit_list_markdown(json.loads(results_path.read_text("utf-8")))
     if args.write_readme:
         readme = args.readme.read_text("utf-8")
@@ -247,6 +289,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; the last good run is untouched.", file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001 - a bug: one line for the user, details in a file
+        import tempfile
+        import time
+        import traceback
+
+        log = Path(tempfile.gettempdir()) / f"evaluation-error-{time.strftime('%Y%m%dT%H%M%S')}.txt"
+        log.write_text(traceback.format_exc(), "utf-8")
+        print(f"internal error ({type(exc).__name__}: {exc}). This is a bug, not your input: "
+              f"please report it with the details written to {log}. Earlier runs are untouched.",
+              file=sys.stderr)  # fmt: skip
+        return 70
 
 
 if __name__ == "__main__":

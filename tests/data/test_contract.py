@@ -658,3 +658,30 @@ def test_a_notebook_may_leave_out_the_monthly_table_on_purpose(tmp_path):
         load_study({**paths, "survey": tmp_path / "bad_survey.csv"}, required=("participants",))
     with pytest.raises(ValueError, match="required tables"):
         load_study(paths, required=("survey",))
+
+
+def test_identity_numbers_are_refused_in_any_column(tmp_path) -> None:
+    """Not only in the identifiers: a note column, a copied register field as text inside a
+    sentence, or a 12-digit whole number; the value itself is never shown."""
+    from evaluation.data import synth
+
+    written = synth.write(synth.generate(5, n_mentored=12, n_comparison=40), tmp_path, fmt="csv")
+    participants = pd.read_csv(written["participants"])
+    for extra, value, row in (("note", "call her on 850312-1234 first", 2),
+                              ("register_copy", "19850312-1234", 5),
+                              ("number", 198503121234, 7)):  # fmt: skip
+        frame = participants.copy()
+        frame[extra] = None if extra != "number" else 1
+        frame.loc[row, extra] = value
+        path = tmp_path / f"p_{extra}.csv"
+        frame.to_csv(path, index=False)
+        with pytest.raises(ContractViolationError) as err:
+            load_study({"participants": path, "monthly": written["monthly"]})
+        text = str(err.value)
+        assert "personal_identity_number" in text and extra in text, text
+        assert f"row {row + 1}" in text or f"rows {row + 1}" in text or str(row + 1) in text
+        assert "850312" not in text
+    # dates, earnings and ordinary numbers pass
+    frame = participants.assign(note="met 2018-03-05, 12 hours", number=1234567)
+    frame.to_csv(tmp_path / "fine.csv", index=False)
+    load_study({"participants": tmp_path / "fine.csv", "monthly": written["monthly"]})

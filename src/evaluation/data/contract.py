@@ -169,7 +169,8 @@ _RULE_LIST = (
     Rule("file_unreadable", 0, "every file",
          "the file exists and can be read in its format (CSV UTF-8 comma-separated, Parquet, "
          "xlsx, Stata .dta, SPSS .sav)", "see the problem; export the file again"),
-    Rule("personal_identity_number", 1, "person_id of every table; mentor_id",
+    Rule("personal_identity_number", 1, "person_id of every table; mentor_id; any other "
+         "text or whole-number column",
          "no identifier is shaped like a Swedish personnummer or samordningsnummer "
          "(YYMMDD-NNNN, YYMMDD+NNNN, YYMMDDNNNN, YYYYMMDD-NNNN, YYYYMMDDNNNN with a "
          "plausible date; samordningsnummer: day + 60)", _PIN_TODO),
@@ -1493,8 +1494,59 @@ def _check_study(
     if "sessions" in given:
         checks["sessions"] = _check_sessions(given["sessions"], where["sessions"], refs)
     for check in checks.values():
+        _refuse_identity_numbers_elsewhere(check)
         violations.extend(check.violations)
     return violations, checks
+
+
+#: Columns checked elsewhere: the identifiers (as keys) and the months (by their format).
+_PIN_CHECKED = frozenset({"person_id", "mentor_id", "month", "start_month", "end_month"})
+
+
+def _refuse_identity_numbers_elsewhere(check: _Check) -> None:
+    """Identity numbers in any other column (an extra column, a note, a number column).
+
+    The identifiers are refused as keys (:meth:`_Check.key`); an identity number can also
+    arrive in a column the contract does not know (a note, a copied register field) or as a
+    10/12-digit whole number. Every text and integer column is searched, by its distinct
+    values, for a plausible personnummer or samordningsnummer anywhere in the value.
+    """
+    for column in check.raw.columns:
+        if column in _PIN_CHECKED:
+            continue
+        raw = check.raw[column]
+        if pd.api.types.is_integer_dtype(raw.dtype) or pd.api.types.is_float_dtype(raw.dtype):
+            whole = pd.to_numeric(raw, errors="coerce").astype("float64")
+            big = (whole.abs() >= 1e9) & (whole == np.floor(whole))
+            if not big.any():
+                continue
+            text = whole.where(big).astype("Int64").astype("str")
+        elif pd.api.types.is_string_dtype(raw.dtype) or raw.dtype == object:
+            text = raw.astype("str")
+        else:
+            continue
+        codes, uniques = pd.factorize(text.reset_index(drop=True))
+        if not len(uniques):
+            continue
+        found = pd.Series(np.asarray(uniques, dtype=object), dtype="str").str.findall(
+            _PIN_ANYWHERE.pattern
+        )
+        flat = [(i, piece) for i, pieces in enumerate(found) for piece in (pieces or [])]
+        if not flat:
+            continue
+        shaped = _pin_shaped(pd.Index([piece for _, piece in flat], dtype="str"))
+        bad = np.zeros(len(uniques), dtype=bool)
+        bad[[i for (i, _), hit in zip(flat, shaped, strict=True) if hit]] = True
+        if bad.any():
+            check.add(
+                column,
+                "personal_identity_number",
+                "values contain something shaped like a Swedish personal identity number "
+                "(personnummer or samordningsnummer)",
+                "no identity numbers anywhere in the data (drop the column or pseudonymise)",
+                (codes >= 0) & bad[np.maximum(codes, 0)],
+                values=False,
+            )
 
 
 def _ids_of(check: _Check, column: str) -> pd.Index | None:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from evaluation.config import AnyParams, Params
-from evaluation.errors import RunError
+from evaluation.errors import ParamsError, RunError
 
 
 def ensure_synthetic(params: AnyParams) -> list[str]:
@@ -28,9 +28,30 @@ def ensure_synthetic(params: AnyParams) -> list[str]:
 def _generate_missing(params: Params, target: Path) -> list[str]:
     syn = params.synthetic
     assert syn is not None
-    missing = [p for p in params.data.tables().values() if p is not None and not Path(p).exists()]
+    named = {k: Path(v) for k, v in params.data.tables().items() if v is not None}
+    missing = {k: p for k, p in named.items() if not p.exists()}
     if not missing:
         return []
+    present = sorted(set(named) - set(missing))
+    if present:
+        # some files exist: generating would overwrite them, and a missing one is most
+        # likely a mistyped path, not a request for synthetic data
+        raise ParamsError(
+            "Some data files named in the parameter file do not exist: "
+            + ", ".join(f"data.{k} = {p}" for k, p in missing.items())
+            + f". The others ({', '.join('data.' + k for k in present)}) do, so no synthetic "
+            "data are generated (that would overwrite them). Correct the path(s); to "
+            "generate the synthetic study anew, delete all of its files first."
+        )
+    wrong = {k: p for k, p in named.items() if p != target / f"{k}.{syn.format}"}
+    if wrong:
+        raise ParamsError(
+            "The synthetic study is generated as <folder>/<table>."
+            f"{syn.format} (synthetic.format), but "
+            + ", ".join(f"data.{k} names {p.name}" for k, p in wrong.items())
+            + f". Point them at {target}/<table>.{syn.format}, or set "
+            "synthetic.generate_if_missing: false and give existing files."
+        )
     from evaluation.data import synth
 
     study = synth.generate(params.seed, n_mentored=syn.n_mentored, n_comparison=syn.n_comparison)

@@ -369,9 +369,12 @@ def _run_reserved(
         failed = _fail(work_dir, final_dir, stage, str(exc), handler)
         shutil.rmtree(scratch_dir, ignore_errors=True)
         message = str(exc).replace(str(work_dir), str(failed))
+        latest = latest_link(out_root, params_path)
+        before = (f"The last good run is untouched: {latest} -> {latest.resolve().name}"
+                  if latest.exists() else
+                  f"There is no earlier good run of {params_path.name} in {out_root}.")  # fmt: skip
         raise RunError(
-            f"{message}\nThe run folder is kept, marked failed: {failed}\n"
-            f"The last good run is untouched: {latest_link(out_root, params_path)}"
+            f"{message}\nThe run folder is kept, marked failed: {failed}\n{before}"
         ) from None
     except BaseException as exc:
         log.exception("run failed at %s", stage)
@@ -394,9 +397,11 @@ def _run_reserved(
 def _fail(
     work_dir: Path, final_dir: Path, stage: str, message: str, handler: logging.Handler
 ) -> Path:
+    failed = final_dir.with_name(final_dir.name + "-failed")
+    # paths inside the folder as they will be once it is moved (the message names files)
+    message = message.replace(str(work_dir), str(failed))
     _write_status(work_dir, "failed", stage=stage, message=message, finished=provenance.utc_now())
     log.removeHandler(handler)
     handler.close()
-    failed = final_dir.with_name(final_dir.name + "-failed")
     os.replace(work_dir, failed)
     return failed
