@@ -40,3 +40,26 @@ def test_components_follow_the_estimates():
 def test_absent_inputs_are_not_assessed():
     comps = mentorship_model(associations=None, slopes=None, moderation=None, relationship=None)
     assert {c.evidence for c in comps} == {"not_assessed"}
+
+
+def test_frequency_takes_the_stronger_of_spline_and_linear_meetings_term():
+    """The review found 'how often to meet: no evidence' beside a mentor-traits table grading
+    '5 more meetings' as suggestive (p 0.125, negative): the component now agrees with it."""
+    from evaluation.bottomup.model import frequency_component
+
+    rule = {"level": 0.95, "suggestive_p": 0.2}
+    flat = {"below": {"estimate": -0.16, "p_value": 0.47},
+            "above": {"estimate": -0.06, "p_value": 0.53}, "knot": 12}  # fmt: skip
+    fewer = {"estimate": -0.43, "p_value": 0.125, "p_adjusted": 0.50}
+    c = frequency_component(flat, rule, fewer)
+    assert (c.evidence, c.direction, c.detail["source"]) == ("suggestive", "negative", "linear")
+    assert c.basis == ("bottomup_mentor_associations", "bottomup_dose_slopes")
+    # a clear spline beats a weaker linear term, and keeps its shape
+    rising = {"below": {"estimate": 0.07, "p_value": 0.007},
+              "above": {"estimate": 0.002, "p_value": 0.9}, "knot": 12}  # fmt: skip
+    c = frequency_component(rising, rule, fewer)
+    assert (c.evidence, c.direction, c.detail["source"]) == ("strong", "rising_then_flat", "spline")
+    # equal grades: the spline (the pre-specified dose analysis) speaks
+    c = frequency_component(flat, rule, {"estimate": 0.2, "p_value": 0.6, "p_adjusted": 1.0})
+    assert (c.evidence, c.detail["source"]) == ("none", "spline")
+    assert frequency_component(None, rule, None).evidence == "not_assessed"

@@ -91,25 +91,41 @@ def _from_row(name: str, row: Mapping[str, float] | None, basis: str, rule: Mapp
 
 
 def frequency_component(slopes: Mapping[str, Mapping[str, float]] | None,
-                        rule: Mapping[str, float]) -> Component:  # fmt: skip
-    """How often to meet, from the spline slopes of the ATT in meetings.
+                        rule: Mapping[str, float],
+                        linear: Mapping[str, float] | None = None) -> Component:  # fmt: skip
+    """How often to meet, from the spline slopes of the ATT in meetings and the linear term.
 
     ``rising_then_flat`` when the slope below the knot is positive with at least suggestive
     evidence (no correction: one pre-specified test) and the slope above is smaller;
-    ``rising`` when both are positive and the upper one is not smaller.
+    ``rising`` when both are positive and the upper one is not smaller. The same question is
+    also answered by the linear association with the number of meetings (the mentor-traits
+    table, ``linear``); the component takes the stronger of the two gradings, so that it never
+    says "no evidence" beside a table that grades the meetings as suggestive. When the linear
+    term is the stronger, its sign gives the direction (``detail.source = "linear"``).
     """
-    if slopes is None:
+    if slopes is None and linear is None:
         return Component("frequency", "not_assessed", basis=("bottomup_dose_slopes",))
-    below, above = slopes["below"], slopes["above"]
-    ev = evidence(below["p_value"], below["p_value"], **rule)
-    if below["estimate"] <= 0:
-        shape = "negative"
-    elif above["estimate"] < below["estimate"]:
-        shape = "rising_then_flat"
-    else:
-        shape = "rising"
-    return Component("frequency", ev, shape, ("bottomup_dose_slopes",),
-                     {"knot": slopes["knot"]})  # fmt: skip
+    rank = {e: i for i, e in enumerate(EVIDENCE)}
+    graded = []
+    if slopes is not None:
+        below, above = slopes["below"], slopes["above"]
+        if below["estimate"] <= 0:
+            shape = "negative"
+        elif above["estimate"] < below["estimate"]:
+            shape = "rising_then_flat"
+        else:
+            shape = "rising"
+        ev = evidence(below["p_value"], below["p_value"], **rule)
+        graded.append((rank[ev], 0, ev, shape, "bottomup_dose_slopes",
+                       {"knot": slopes["knot"], "source": "spline"}))  # fmt: skip
+    if linear is not None:
+        ev = evidence(linear["p_value"], linear["p_adjusted"], **rule)
+        graded.append((rank[ev], 1, ev, direction(linear["estimate"]),
+                       "bottomup_mentor_associations",
+                       {"knot": slopes["knot"] if slopes else None, "source": "linear"}))  # fmt: skip
+    _, _, ev, shape, basis, detail = min(graded, key=lambda g: (g[0], g[1]))
+    bases = tuple(dict.fromkeys([basis, *(g[4] for g in graded)]))
+    return Component("frequency", ev, shape, bases, detail)
 
 
 def focus_component(moderation: Mapping[str, Mapping[str, float]] | None,
@@ -169,7 +185,7 @@ def mentorship_model(
                   "bottomup_mentor_associations", rule),
         _from_row("match_background", None if absent else assoc.get("migrant_mentor"),
                   "bottomup_mentor_associations", rule),
-        frequency_component(slopes, rule),
+        frequency_component(slopes, rule, None if absent else assoc.get("meetings")),
         _from_row("length", None if absent else assoc.get("minutes_per_meeting"),
                   "bottomup_mentor_associations", rule),
         focus_component(moderation, rule),
