@@ -326,7 +326,7 @@ def _format(violations: Sequence[Violation]) -> str:
         {v.table for v in violations}, key=lambda t: TABLES.index(t) if t in TABLES else 99
     )
     head = (
-        f"The input data break the data contract (CONTRACT.md, data/README.md): "
+        f"The input data break the data contract (data/README.md, rules in data/CONTRACT_RULES.md): "
         f"{len(violations)} problem{'s' if len(violations) != 1 else ''} in "
         f"{', '.join(tables)}. Row numbers count data rows from 1 (the "
         f"first row after the header)."
