@@ -267,11 +267,13 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("run", type=Path, help="a finished study run folder (e.g. outputs/default-latest)")
     exp.add_argument(
         "--out", type=Path, default=None,
-        help="bundle file to write (default: <run>/export/site_bundle.json)",
+        help="bundle file to write (default: bundles/<site>.json beside the run folder, e.g. "
+        "outputs/bundles/default.json for outputs/default-latest; never inside a run folder)",
     )
     exp.add_argument(
         "--price-year", type=int, default=None,
-        help="price year of the money outcomes (default: the year of the last start month)",
+        help="price year of the money outcomes, 1900-2100 (default: the year of the last "
+        "start month)",
     )
     exp.set_defaults(func=_cmd_export)
     return parser

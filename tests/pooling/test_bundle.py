@@ -40,7 +40,7 @@ def test_export_holds_the_runs_aggregates(exported):
     run_dir, done, doc = exported
     results_text = (run_dir / "results.json").read_text("utf-8")
     results = json.loads(results_text)
-    assert doc["schema"] == "evaluation.pooling.site-bundle" and doc["schema_version"] == 1
+    assert doc["schema"] == "evaluation.pooling.site-bundle" and doc["schema_version"] == 2
     assert doc["site"]["site"] == results["study"]["site"]
     assert doc["site"]["currency"] == "SEK"
     assert doc["provenance"]["results_sha256"] == hashlib.sha256(results_text.encode()).hexdigest()
@@ -51,11 +51,11 @@ def test_export_holds_the_runs_aggregates(exported):
             if e["notebook"] == "03_effects" and e["subgroup"] == "all"}  # fmt: skip
     for e in doc["effects"]:
         ref = main[(e["outcome"], e["estimator"])]
-        assert (e["estimate"], e["se"], e["n_treated"]) == (ref["estimate"], ref["se"],
-                                                            ref["n_treated"])  # fmt: skip
+        assert (e["estimate"], e["se"]) == (ref["estimate"], ref["se"])
+        assert e["n_treated"] in (ref["n_treated"], "..")  # '..': hidden (secondary)
     # counts as the run shows them: a count or the suppressed label, never a small number
     for key, value in doc["counts"].items():
-        assert value == "<5" or value == 0 or value >= 5, key
+        assert value in ("<5", "..") or value == 0 or value >= 5, key
     assert doc["counts"]["n_mentored"] == results["numbers"]["n_mentored"]
     assert doc["outcome_definitions"]["units"]["earnings_12"] == "money"
     assert doc["price_year"] == int(results["numbers"]["start_months"]["last"][:4])
@@ -73,7 +73,10 @@ def test_cli_export_writes_and_has_help(exported, tmp_path, capsys):
         build_parser().parse_args(["export", "--help"])
     assert exc.value.code == 0
     assert main(["export", str(tmp_path / "no-run")]) == 3
-    assert "no results.json" in capsys.readouterr().err
+    assert "no-run: no such run folder" in capsys.readouterr().err
+    (tmp_path / "empty-run").mkdir()
+    assert main(["export", str(tmp_path / "empty-run")]) == 3
+    assert "no results.json, so not a finished run folder" in capsys.readouterr().err
 
 
 def test_person_identifier_is_refused(exported, tmp_path):
@@ -125,8 +128,8 @@ def test_schema_is_enforced(exported, tmp_path):
     with pytest.raises(ContractError, match="microdata: unknown field"):
         read_bundle(_write(tmp_path, bad))
     bad = copy.deepcopy(doc)
-    bad["schema_version"] = 2
-    with pytest.raises(ContractError, match="schema version 2 is not supported"):
+    bad["schema_version"] = 1  # v1 had no secondary suppression: refused
+    with pytest.raises(ContractError, match="schema version 1 is not supported"):
         read_bundle(_write(tmp_path, bad))
     bad = copy.deepcopy(doc)
     del bad["effects"][0]["se"]

@@ -152,6 +152,25 @@ def test_truth_check_and_report(pooled_run):
     assert (result.report.parent / "report_en.pdf").is_file()
     sv = render_html(results, "sv", result.run_dir)  # every Swedish text is there
     assert "Skogsdiagram" in sv and "Alpha (test)" in sv
+    # the Hartung-Knapp limitation says what this run's intervals do. employed_m12 (the hand
+    # example, far apart): HK wider than the normal interval everywhere. earnings_12: 1000,
+    # 1000 and 1500 EUR with SEs 500, 500, 750 give Q = 0.364 by hand, so with all sites the
+    # HK interval is t_2 x sqrt(Q/2) = 4.303 x 0.427 = 1.84 SEs against 1.96, and without
+    # Gamma the two left agree to 1e-3 EUR (Q ~ 0); without Alpha or Beta, t_1 x sqrt(Q) = 7.0.
+    assert results["numbers"]["pool_employed_m12"]["hk_narrower"] == []
+    cases = {c["left_out"] for c in results["numbers"]["pool_earnings_12"]["hk_narrower"]}
+    assert cases == {None, "gamma"}
+    assert "as with two sites left" not in html
+    assert "as it is here for " in html and "without Gamma (test)" in html
+    assert "with all sites" in html and "without Alpha (test)" not in html
+    assert "som här för " in sv and "utan Gamma (test)" in sv and "med alla orter" in sv
+    # where it is narrower nowhere, the sentence says so (en and sv)
+    none = copy.deepcopy(results)
+    none["numbers"]["pool_earnings_12"]["hk_narrower"] = []
+    en_none, sv_none = (render_html(none, lang, result.run_dir) for lang in ("en", "sv"))
+    assert "Here it is not narrower than the normal interval for any outcome" in en_none
+    assert "as it is here for" not in en_none
+    assert "Här är det inte smalare än det normalfördelade intervallet" in sv_none
     for page in (html, sv):
         assert "{{" not in page and "{%" not in page
         assert "None" not in re.sub(r"<[^>]+>", " ", page)
@@ -190,3 +209,26 @@ def test_bad_bundles_stop_the_run_before_any_notebook(pooling_folder, capsys):
     assert "Traceback" not in err
     with pytest.raises(DisclosureError):
         run_study(path, folder / "out-bad", echo=lambda *a, **k: None)
+
+
+def test_unconvertible_money_stops_the_run_before_any_notebook(pooling_folder, capsys):
+    folder, doc = pooling_folder
+    nok = _bundle(doc, "beta", "Beta (test)", "NO", "NOK", 0.4, 0.1, 4297.6)
+    path = _params_with(folder, "nok", nok, "nok.yaml")
+    with pytest.raises(ContractError) as exc:
+        run_study(path, folder / "out-nok", echo=lambda *a, **k: None)
+    msg = str(exc.value)
+    assert "nok.json (site 'Beta (test)'): field site.currency is 'NOK'" in msg
+    assert "exchange_rates has no rate for NOK" in msg and "earnings_12" in msg
+    assert not (folder / "out-nok").exists()  # refused before a run folder was made
+    assert main(["run", "--params", str(path), "--out", str(folder / "out-nok")]) == 3
+    err = capsys.readouterr().err
+    assert err.count("error:") == 1 and "Traceback" not in err
+    assert not (folder / "out-nok").exists()
+    # another price year without a price index
+    old = _bundle(doc, "beta", "Beta (test)", "PL", "PLN", 0.4, 0.1, 4297.6)
+    old["price_year"] = doc["price_year"] - 2
+    path = _params_with(folder, "old", old, "old.yaml")
+    with pytest.raises(ContractError, match=rf"old.json \(site 'Beta \(test\)'\): field "
+                       rf"price_year is {doc['price_year'] - 2}.*price_index.PLN"):  # fmt: skip
+        run_study(path, folder / "out-old", echo=lambda *a, **k: None)

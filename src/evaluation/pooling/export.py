@@ -13,12 +13,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from evaluation.config import Params, parse_params
-from evaluation.errors import ContractError
+from evaluation.errors import ContractError, ParamsError
 from evaluation.pooling.bundle import (
     BALANCE_KEYS,
     COUNT_KEYS,
@@ -27,13 +28,17 @@ from evaluation.pooling.bundle import (
     Bundle,
     check_bundle,
     outcome_unit,
+    secondary_suppress,
 )
 from evaluation.report.disclosure import suppressed_label
 
 #: Outcomes of the data contract that a bundle carries (CONTRACT.md).
 OUTCOME_PREFIXES = ("employed_m", "months_employed_", "earnings_")
-#: Where the bundle goes inside the run folder unless ``--out`` says otherwise.
-DEFAULT_NAME = Path("export") / "site_bundle.json"
+#: Where bundles go unless ``--out`` says otherwise: ``<outputs>/bundles/<site key>.json``,
+#: beside the run folders (never inside a finished run, whose files are its record).
+BUNDLES_DIR = "bundles"
+#: The price years a bundle may state (the schema's range).
+PRICE_YEARS = (1900, 2100)
 
 
 @dataclass(frozen=True)
@@ -50,18 +55,35 @@ class Exported:
 def _finished_results(run_dir: Path) -> tuple[dict[str, Any], str]:
     status = run_dir / "status.json"
     results = run_dir / "results.json"
-    if not results.is_file():
+    if not run_dir.exists():
         raise ContractError(
-            f"{run_dir}: no results.json. Give a finished run folder of `evaluation run` "
+            f"{run_dir}: no such run folder. Give a finished run folder of `evaluation run` "
             "(for example outputs/<params>-latest)."
         )
+    if not run_dir.is_dir():
+        raise ContractError(f"{run_dir}: not a folder. Give a finished run folder of "
+                            "`evaluation run` (for example outputs/<params>-latest).")  # fmt: skip
     if status.is_file():
-        state = json.loads(status.read_text("utf-8")).get("status")
+        try:
+            info = json.loads(status.read_text("utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            info = {}
+        state = info.get("status") if isinstance(info, dict) else None
         if state != "succeeded":
+            where = f" at stage '{info['stage']}'" if isinstance(info, dict) and info.get("stage") else ""
+            why = (f":\n  {str(info['message']).splitlines()[0]}"
+                   if isinstance(info, dict) and info.get("message") else "")  # fmt: skip
             raise ContractError(
-                f"{run_dir}: the run is marked '{state}' in status.json; export only from a "
-                "run that succeeded (rerun `evaluation run --params ...` first)."
+                f"{run_dir}: this run {state or 'did not finish'}{where} (status.json){why}\n"
+                "Export only from a run that succeeded: fix the cause, rerun "
+                "`evaluation run --params <the site's parameter file>`, then export its "
+                "folder (outputs/<params>-latest)."
             )
+    if not results.is_file():
+        raise ContractError(
+            f"{run_dir}: no results.json, so not a finished run folder. Give a finished run "
+            "folder of `evaluation run` (for example outputs/<params>-latest)."
+        )
     text = results.read_text("utf-8")
     doc = json.loads(text)
     if doc.get("kind", "study") != "study":
@@ -70,6 +92,31 @@ def _finished_results(run_dir: Path) -> tuple[dict[str, Any], str]:
             "be exported as a site bundle."
         )
     return doc, hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def check_price_year(price_year: int | None) -> None:
+    """Refuse a price year outside the range a bundle may state (exit 2)."""
+    lo, hi = PRICE_YEARS
+    if price_year is not None and not lo <= price_year <= hi:
+        raise ParamsError(
+            f"--price-year {price_year}: expected a year from {lo} to {hi} (the year whose "
+            "prices the site's money outcomes are in), or leave it out to use the year of the "
+            "last start month."
+        )
+
+
+def site_key(run_dir: Path, results: dict[str, Any]) -> str:
+    """The site's key for the default file name: the parameter file's stem (``goteborg``)."""
+    stem = Path(str(results.get("provenance", {}).get("params_file", ""))).stem
+    if not stem:
+        name = run_dir.resolve().name
+        stem = re.sub(r"-(\d{8}-\d{6}-[0-9a-f]+|latest)$", "", name)
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", stem) or "site"
+
+
+def default_target(run_dir: Path, results: dict[str, Any]) -> Path:
+    """``<the run folder's parent>/bundles/<site key>.json`` (outside every run folder)."""
+    return run_dir.resolve().parent / BUNDLES_DIR / f"{site_key(run_dir, results)}.json"
 
 
 def _count(value: Any, threshold: int) -> int | str:
@@ -121,6 +168,9 @@ def build_bundle(
             "n_control": e["n_control"] if e["n_control"] >= k else 0,
             "se_method": e.get("se_method", ""), "level": e.get("level", 0.95),
         })  # fmt: skip
+    counts = {key: _count(numbers[key], k) for key in COUNT_KEYS if key in numbers}
+    # secondary suppression: no published combination may give a suppressed count back
+    secondary_suppress(counts, effects, k)
     estimands = sorted({e["estimand"] for e in effects})
     if len(estimands) != 1:
         raise ContractError(f"the run's overall effects have estimands {estimands}; expected one.")
@@ -141,7 +191,7 @@ def build_bundle(
             "min_pre_months": params.outcomes.min_pre_months,
             "units": {o: outcome_unit(o) for o in outcomes},
         },
-        "counts": {key: _count(numbers[key], k) for key in COUNT_KEYS if key in numbers},
+        "counts": counts,
         "balance": {key.removeprefix("balance_"): numbers[key] for key in BALANCE_KEYS
                     if key in numbers},  # fmt: skip
         "effects": effects,
@@ -170,18 +220,21 @@ def export_bundle(
     run_dir
         A finished run folder of ``evaluation run`` (``kind: study``).
     out
-        The bundle file (default ``<run_dir>/export/site_bundle.json``).
+        The bundle file (default :func:`default_target`: ``<run_dir>/../bundles/<site>.json``).
     price_year
         Price year of the money outcomes (default: the year of the last start month).
 
     Raises
     ------
+    ParamsError
+        A price year outside 1900-2100.
     ContractError
-        Not a finished study run.
+        Not a finished study run (missing folder, failed run), or ``out`` inside a run folder.
     DisclosureError
         The bundle would carry an identifier or an unsuppressed small count.
     """
     run_dir = Path(run_dir)
+    check_price_year(price_year)
     results, digest = _finished_results(run_dir)
     prov = results["provenance"]
     params = parse_params(prov["params"], source=run_dir / "params.yaml",
@@ -190,7 +243,12 @@ def export_bundle(
         raise ContractError(f"{run_dir}: not a study run; only study runs can be exported.")
     bundle, withheld = build_bundle(results, params, run_name=run_dir.resolve().name,
                                     results_sha256=digest, price_year=price_year)  # fmt: skip
-    target = Path(out) if out is not None else run_dir / DEFAULT_NAME
+    target = Path(out) if out is not None else default_target(run_dir, results)
+    if target.resolve().is_relative_to(run_dir.resolve()):
+        raise ContractError(
+            f"--out {target}: inside the run folder {run_dir}, whose files are the run's record. "
+            "Write the bundle elsewhere (default: the bundles/ folder beside the run folders)."
+        )
     ids = _site_identifiers(params)
     text = bundle.to_json()
     check_bundle(text, target, ids=ids)  # the same gate as the pooling run, plus the site's ids

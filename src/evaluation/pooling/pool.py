@@ -16,10 +16,44 @@ from typing import Any
 
 import pandas as pd
 
-from evaluation.errors import ParamsError
+from evaluation.errors import ContractError, ParamsError
 from evaluation.pooling import meta
 from evaluation.pooling.bundle import outcome_unit, read_bundle
 from evaluation.pooling.compare import SiteBundle, check_comparable, money_factor
+
+
+def check_money(sites: list[SiteBundle], params: Any) -> None:
+    """Refuse a site whose money cannot be converted with the pooling parameters' rates.
+
+    Each site's currency needs an exchange rate (currency.exchange_rates) and, if its price
+    year is not the target's, consumer price indices of both years (currency.price_index).
+    Only checked when a money outcome is pooled.
+
+    Raises
+    ------
+    ContractError
+        Naming the bundle file, the site, the field (site.currency or price_year) and the
+        parameter entry to add.
+    """
+    money = [o for o in params.pooling.outcomes if outcome_unit(o) == "money"]
+    if not money:
+        return
+    cur = params.currency
+    for s in sites:
+        b = s.bundle
+        try:
+            money_factor(b.site.currency, b.price_year, target=cur.target,
+                         target_year=cur.price_year, exchange_rates=cur.exchange_rates,
+                         price_index=cur.price_index)  # fmt: skip
+        except ParamsError as exc:
+            rate_missing = b.site.currency != cur.target and b.site.currency not in cur.exchange_rates
+            field = (f"site.currency is {b.site.currency!r}" if rate_missing
+                     else f"price_year is {b.price_year}")  # fmt: skip
+            raise ContractError(
+                f"{s.label}: field {field}, which the pooling parameters cannot convert to "
+                f"{cur.target} at {cur.price_year} prices (needed for {', '.join(money)}): "
+                f"{exc}\nOr leave the money outcomes out of pooling.outcomes."
+            ) from None
 
 
 def load_sites(params: Any) -> list[SiteBundle]:
@@ -28,7 +62,8 @@ def load_sites(params: Any) -> list[SiteBundle]:
     Raises
     ------
     ParamsError, ContractError, DisclosureError
-        A bundle missing, unreadable, not the schema, disclosive, or not comparable.
+        A bundle missing, unreadable, not the schema, disclosive, not comparable, or its
+        money in a currency or price year the parameters cannot convert.
     """
     sites = []
     for i, site in enumerate(params.sites):
@@ -44,6 +79,7 @@ def load_sites(params: Any) -> list[SiteBundle]:
         sites.append(SiteBundle(key, path, bundle))
     check_comparable(sites, params.pooling.outcomes, params.pooling.estimator,
                      params.pooling.level)  # fmt: skip
+    check_money(sites, params)
     return sites
 
 

@@ -6,6 +6,7 @@ registry's forms (effect entries, a JSON number, frames); no statistics happen h
 
 from __future__ import annotations
 
+from numbers import Integral
 from typing import Any
 
 import pandas as pd
@@ -22,6 +23,17 @@ TAU2_LABELS = {
 }
 
 
+def _n(value: Any) -> int:
+    """A site's sample size as shown in its bundle; 0 where hidden ('..', secondary suppression)."""
+    return int(value) if isinstance(value, Integral) else 0
+
+
+def _total(values: Any) -> int:
+    """The sites' sample sizes added up; 0 if any is hidden (a sum would be too small)."""
+    vals = list(values)
+    return int(sum(vals)) if all(isinstance(v, Integral) for v in vals) else 0
+
+
 def _pooled_effect(po: PooledOutcome, estimator: str, which: str) -> EffectResult:
     res = po.result
     p = {"pooled": res.random_hk, "pooled_random": res.random, "pooled_fixed": res.fixed}[which]
@@ -34,7 +46,7 @@ def _pooled_effect(po: PooledOutcome, estimator: str, which: str) -> EffectResul
     return EffectResult(
         outcome=po.outcome, estimator=estimator, estimand="ATT", estimate=p.estimate, se=p.se,
         ci_low=p.ci_low, ci_high=p.ci_high, p_value=p.p_value,
-        n_treated=int(po.sites["n_treated"].sum()), n_control=int(po.sites["n_control"].sum()),
+        n_treated=_total(po.sites["n_treated"]), n_control=_total(po.sites["n_control"]),
         se_method=how, level=p.level, subgroup=which,
         spec={"sites": list(res.names), "tau2": p.tau2},
     )  # fmt: skip
@@ -47,7 +59,7 @@ def effect_results(po: PooledOutcome, estimator: str) -> list[EffectResult]:
         out.append(EffectResult.from_normal(
             estimate=row.estimate, se=row.se, level=po.result.fixed.level,
             outcome=po.outcome, estimator=estimator, estimand="ATT",
-            n_treated=int(row.n_treated), n_control=int(row.n_control),
+            n_treated=_n(row.n_treated), n_control=_n(row.n_control),
             se_method=f"site estimate x {row.factor:.6g} (to the common currency)"
             if row.factor != 1 else "site estimate", subgroup=f"site:{row.key}",
         ))  # fmt: skip
@@ -75,13 +87,53 @@ def _prediction(po: PooledOutcome) -> dict[str, Any] | None:
     res = po.result
     if res.prediction_low is None:
         return None
-    low, high = res.prediction_low, res.prediction_high
-    bounded = po.unit == "share" and (low < -SHARE_BOUND or high > SHARE_BOUND)
-    if po.unit == "share":
-        low, high = max(low, -SHARE_BOUND), min(high, SHARE_BOUND)
+    low, high, bounded = _cut(res.prediction_low, res.prediction_high, po.unit)
     return {"outcome": po.outcome, "ci_low": low, "ci_high": high, "bounded": bool(bounded),
             "df": res.k - 2, "unbounded_low": res.prediction_low,
             "unbounded_high": res.prediction_high}  # fmt: skip
+
+
+def _cut(low: float, high: float, unit: str) -> tuple[float, float, bool]:
+    """An interval on a share cut at +/-100 percentage points, and whether it was cut."""
+    if unit != "share":
+        return low, high, False
+    cut = low < -SHARE_BOUND or high > SHARE_BOUND
+    return max(low, -SHARE_BOUND), min(high, SHARE_BOUND), bool(cut)
+
+
+def hk_narrower(po: PooledOutcome) -> list[dict[str, Any]]:
+    """Where the Hartung-Knapp interval is narrower than the normal random-effects one.
+
+    Checked for all sites and for each leave-one-out set; ``left_out`` is ``None`` for all.
+    """
+    from evaluation.pooling import meta
+
+    y = po.sites["estimate"].to_numpy()
+    v = po.sites["se"].to_numpy() ** 2
+    keys = po.sites["key"].tolist()
+    cases: list[tuple[str | None, Any]] = [(None, po.result)]
+    if len(y) >= 3:
+        for i, key in enumerate(keys):
+            keep = [j for j in range(len(y)) if j != i]
+            cases.append((key, meta.meta_analysis(y[keep], v[keep], tau2_method=po.result.tau2_method,
+                                                  level=po.result.fixed.level)))  # fmt: skip
+    out = []
+    for left_out, res in cases:
+        hk = res.random_hk.ci_high - res.random_hk.ci_low
+        normal = res.random.ci_high - res.random.ci_low
+        if hk < normal:
+            site = None if left_out is None else po.sites.loc[po.sites["key"] == left_out, "site"].iloc[0]
+            out.append({"outcome": po.outcome, "left_out": left_out, "site": site,
+                        "hk_width": hk, "normal_width": normal})  # fmt: skip
+    return out
+
+
+def _loo(lo: Any, po: PooledOutcome) -> dict[str, Any]:
+    low, high, bounded = _cut(lo.ci_low, lo.ci_high, po.unit)
+    return {"left_out": lo.left_out, "outcome": po.outcome, "estimate": lo.estimate,
+            "se": lo.se, "ci_low": low, "ci_high": high, "bounded": bounded,
+            "unbounded_low": lo.ci_low, "unbounded_high": lo.ci_high, "tau2": lo.tau2,
+            "i2": lo.i2}  # fmt: skip
 
 
 def pooled_number(po: PooledOutcome) -> dict[str, Any]:
@@ -112,12 +164,8 @@ def pooled_number(po: PooledOutcome) -> dict[str, Any]:
             for r, wf, wr in zip(po.sites.itertuples(index=False), res.weights_fixed,
                                  res.weights_random, strict=True)
         ],
-        "leave_one_out": [
-            {"left_out": lo.left_out, "outcome": po.outcome, "estimate": lo.estimate,
-             "se": lo.se, "ci_low": lo.ci_low, "ci_high": lo.ci_high, "tau2": lo.tau2,
-             "i2": lo.i2}
-            for lo in po.leave_one_out
-        ],
+        "leave_one_out": [_loo(lo, po) for lo in po.leave_one_out],
+        "hk_narrower": hk_narrower(po),
     }  # fmt: skip
     return out
 
@@ -156,8 +204,13 @@ def tau2_table(po: PooledOutcome) -> pd.DataFrame:
 
 
 def leave_one_out_table(po: PooledOutcome) -> pd.DataFrame:
-    """The pooled (Hartung-Knapp) estimate without each site."""
-    return pd.DataFrame(
-        [{"left_out": lo.left_out, "estimate": lo.estimate, "ci_low": lo.ci_low,
-          "ci_high": lo.ci_high, "tau2": lo.tau2, "i2": lo.i2} for lo in po.leave_one_out]
-    ).set_index("left_out")  # fmt: skip
+    """The pooled (Hartung-Knapp) estimate without each site (a share's interval cut at +/-1).
+
+    ``bounded`` marks an interval cut at the possible range of an effect on a share.
+    """
+    rows = []
+    for lo in po.leave_one_out:
+        d = _loo(lo, po)
+        rows.append({k: d[k] for k in ("left_out", "estimate", "ci_low", "ci_high", "bounded",
+                                       "tau2", "i2")})  # fmt: skip
+    return pd.DataFrame(rows).set_index("left_out")
