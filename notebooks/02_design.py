@@ -50,11 +50,12 @@ import pandas as pd
 
 from evaluation.data import describe
 from evaluation.design import study_design
-from evaluation.design.study import comparison_subsample
 from evaluation.design.balance import love_plot
+from evaluation.design.study import comparison_subsample
 from evaluation.report import style
 from evaluation.report.exhibits import Recorder
-from evaluation.report.labels import labels
+from evaluation.report.labels import labels, localise_axes
+from evaluation.report.labels import number as label_number
 from evaluation.rng import stream
 
 style.apply()
@@ -99,7 +100,9 @@ coef
 logit = dsg.propensity_all.linear_predictor
 groups = frame.loc[logit.index, "treated"].map({1: "mentored", 0: "comparison"})
 edges = list(np.linspace(float(logit.min()) - 1e-9, float(logit.max()), 9))
-labels = [f"{a:.1f} to {b:.1f}" for a, b in zip(edges[:-1], edges[1:], strict=True)]
+lang = study["language"]
+labels = [L["range"].format(a=label_number(a, lang), b=label_number(b, lang))
+          for a, b in zip(edges[:-1], edges[1:], strict=True)]
 shares = describe.binned_shares(
     pd.DataFrame({"group": groups, "logit": logit}), "group", "logit", edges, labels, K
 )
@@ -116,6 +119,7 @@ ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right", fontsize=8)
 ax.set_xlabel(L["pscore_logit"])
 ax.set_ylabel(L["share_of_group"])
 ax.legend()
+localise_axes(fig, study["language"])
 rec.figure("overlap", fig, title="Overlap of the propensity score",
            alt=L["alt_overlap"],
            made_by="evaluation.design.propensity.fit_propensity")
@@ -196,6 +200,7 @@ bal.round(3)
 fig = love_plot(dsg.balance["before"], dsg.balance["matched"], threshold=THR,
                 labels=(L["before"], L["after_matching"]))
 fig.axes[0].set_xlabel(L["smd"])
+localise_axes(fig, study["language"])
 rec.figure("love_plot", fig, title="Love plot: standardised mean differences",
            alt=L["alt_love_plot"],
            made_by="evaluation.design.balance.love_plot")

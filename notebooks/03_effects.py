@@ -56,7 +56,7 @@ from evaluation.estimate import effects as fx
 from evaluation.estimate.results import compare
 from evaluation.report import style
 from evaluation.report.exhibits import Recorder
-from evaluation.report.labels import labels
+from evaluation.report.labels import labels, localise_axes, outcome_label
 from evaluation.rng import stream
 
 style.apply()
@@ -106,9 +106,9 @@ esf_table
 # Mentoring is re-assigned at random within start quarters (the number of mentored per quarter
 # fixed) and the whole headline estimator is rerun, propensity model included. On a pool
 # larger than `design.subsample_comparison` this runs on the design stage's comparison
-# subsample (every mentored person and a simple random sample of the pool; still an exact
-# test, see `evaluation.design.study.ComparisonSubsample`), so `observed` is the estimate on
-# that subsample.
+# subsample (every mentored person and a simple random sample of the pool; as valid as on the
+# whole pool, see `evaluation.design.study.ComparisonSubsample`), so `observed` is the
+# estimate on that subsample.
 
 # %%
 perm_data = data.loc[data["in_subsample"]]
@@ -127,7 +127,11 @@ perm
 # %%
 fig = fx.forest_plot(results, spec.headline_outcome)
 L = labels(study["language"])
-fig.axes[0].set_xlabel(L["effect_ci"].format(outcome=spec.headline_outcome))
+fig.axes[0].set_xlabel(
+    L["effect_ci"].format(outcome=outcome_label(spec.headline_outcome, study["language"]))
+)
+fig.axes[0].set_yticklabels([L["est_" + t.get_text()] for t in fig.axes[0].get_yticklabels()])
+localise_axes(fig, study["language"])
 rec.figure("effects_forest", fig, title="Effect on the headline outcome by estimator",
            alt=L["alt_effects_forest"],
            made_by="evaluation.estimate.effects.forest_plot")

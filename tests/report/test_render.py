@@ -46,7 +46,8 @@ def test_swedish_phrases_translate_table_cells(results):
         "utesluten: färre än 12 månader med uppgifter före start"
     )
     assert num.cell("sex: female") == "kön: kvinna"
-    assert num.cell("origin_region: Syria") == "ursprungsregion: Syria"  # data values stay
+    assert num.cell("origin_region: Syria") == "ursprungsregion: Syrien"
+    assert num.cell("origin_region: Atlantis") == "ursprungsregion: Atlantis"  # unknown stay
     html = render_html(res, "sv", run.run_dir)
     for english in ("persons in the analysis data", "before trimming", "coverage ends before"):
         assert english not in html

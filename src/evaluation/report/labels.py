@@ -12,7 +12,14 @@ LABELS: dict[str, dict[str, str]] = {
         "smd": "Standardised mean difference (treated SD)",
         "before": "Before",
         "after_matching": "After matching",
-        "effect_ci": "Effect on {outcome} (95 % CI)",
+        "effect_ci": "Effect: {outcome} (95 % CI)",
+        "range": "{a} to {b}",
+        "est_naive": "Naive difference",
+        "est_regression": "Regression (OLS)",
+        "est_ra": "Regression adjustment",
+        "est_ipw": "Inverse-probability weighting",
+        "est_aipw": "Doubly robust (AIPW)",
+        "est_matching": "Propensity-score matching",
         "alt_pre_employment": "Bar chart: share of mentored and of comparison persons by months "
         "employed in the year before start (0, 1-3, 4-6, 7-9, 10-12); bins resting on fewer "
         "persons than the disclosure threshold are left empty and marked.",
@@ -43,7 +50,14 @@ LABELS: dict[str, dict[str, str]] = {
         "smd": "Standardiserad medelvärdesskillnad (behandlades SD)",
         "before": "Före",
         "after_matching": "Efter matchning",
-        "effect_ci": "Effekt på {outcome} (95 % KI)",
+        "effect_ci": "Effekt: {outcome} (95 % KI)",
+        "range": "{a} till {b}",
+        "est_naive": "Naiv skillnad",
+        "est_regression": "Regression (OLS)",
+        "est_ra": "Regressionsjustering",
+        "est_ipw": "Viktning med invers sannolikhet",
+        "est_aipw": "Dubbelt robust (AIPW)",
+        "est_matching": "Matchning på benägenhetspoäng",
         "alt_pre_employment": "Stapeldiagram: andel av mentorsdeltagarna och av "
         "jämförelsegruppen efter antal månader i arbete året före start (0, 1-3, 4-6, 7-9, "
         "10-12); staplar som bygger på färre personer än röjandegränsen lämnas tomma och märks.",
@@ -71,3 +85,44 @@ LABELS: dict[str, dict[str, str]] = {
 def labels(language: str) -> dict[str, str]:
     """The figure labels of one language (``en`` or ``sv``)."""
     return LABELS[language]
+
+
+def number(value: float, language: str, decimals: int = 1) -> str:
+    """A number on a figure in the report's format (``-0.5`` / ``−0,5``)."""
+    from evaluation.report.render import fmt_number
+
+    return fmt_number(value, language, decimals)
+
+
+def outcome_label(outcome: str, language: str) -> str:
+    """An outcome's name in the report's language, as the report writes it.
+
+    ``employed_m12`` becomes ``employed 12 months after start`` (en) or ``i arbete 12
+    månader efter start`` (sv).
+    """
+    from pathlib import Path
+
+    from evaluation.report.render import Numbers
+
+    results = {"numbers": {}, "tables": {}, "effects": [], "exhibits": []}
+    return Numbers(results, language, Path(".")).outcome_label(outcome)
+
+
+def localise_axes(fig, language: str) -> None:
+    """Number ticks of a figure's axes in the report's number format.
+
+    Swedish gets a decimal comma (``0,5``) and a true minus sign; axes whose ticks carry
+    their own text (categories) are left alone. English is unchanged.
+    """
+    if language == "en":
+        return
+    from matplotlib.ticker import ScalarFormatter
+
+    class _Comma(ScalarFormatter):
+        def __call__(self, x, pos=None):
+            return super().__call__(x, pos).replace(".", ",").replace("-", "\u2212")
+
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            if type(axis.get_major_formatter()) is ScalarFormatter:
+                axis.set_major_formatter(_Comma())

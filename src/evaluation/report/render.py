@@ -57,6 +57,44 @@ def fmt_number(value: float, language: str, decimals: int = 0) -> str:
     return text
 
 
+#: Columns of the tables in the report whose cells are identifiers (file names, function
+#: names, notebook names): shown exactly as written, never translated or reformatted.
+VERBATIM_COLUMNS = frozenset(
+    {"file", "files", "made_by", "notebook", "path", "key", "extra_columns"}
+)
+
+#: A number as the tables' producers write it (``3050``, ``78,186.14``, ``-0.5``): not part of
+#: an identifier (``goal_1``, ``2017Q3``, ``participants.csv``) or a date (``2017-09``).
+_NUMBER = re.compile(
+    r"(?<![\w.,/\-\u2212])(?P<sign>-)?(?P<int>\d{1,3}(?:,\d{3})+|\d+)(?:\.(?P<frac>\d+))?"
+    r"(?![\w]|[.,/:\-]\d)"
+)
+
+
+def localise_numbers(text: str, language: str) -> str:
+    """The numbers inside a table cell's text in the report's number format.
+
+    ``32.12 (6.53)`` becomes ``32,12 (6,53)`` in Swedish, ``78,186.14`` becomes
+    ``78 186`` (en: ``78,186``): amounts of a thousand or more are shown whole, since
+    their decimals carry no information for the reader (kronor, persons). A plain
+    four-digit whole number (``2019``, ``3050``) is left as written: in running text it is
+    as likely a year as a count, and both languages allow it ungrouped.
+    """
+
+    def one(m: re.Match[str]) -> str:
+        if not m["sign"] and not m["frac"] and len(m["int"]) == 4:
+            return m[0]
+        value = float(m["int"].replace(",", "") + ("." + m["frac"] if m["frac"] else ""))
+        return _fmt_cell_number(-value if m["sign"] else value, len(m["frac"] or ""), language)
+
+    return _NUMBER.sub(one, text)
+
+
+def _fmt_cell_number(value: float, decimals: int, language: str) -> str:
+    """A table cell's number: whole from a thousand on, otherwise with its own decimals."""
+    return fmt_number(value, language, 0 if abs(value) >= 1000 else decimals)
+
+
 class Numbers:
     """Strict access to the results for the templates.
 
@@ -135,9 +173,16 @@ class Numbers:
             s = "+" + s
         return s
 
-    def money(self, value: float) -> str:
-        """An amount in the study's currency."""
-        return fmt_number(float(value), self.language, 0)
+    def money(self, value: float, signed: bool = False) -> str:
+        """An amount in the study's currency (whole units; ``signed``: ``+`` when positive)."""
+        s = fmt_number(float(value), self.language, 0)
+        if signed and round(float(value)) > 0:
+            s = "+" + s
+        return s
+
+    def unit(self, outcome: str, value: float, signed: bool = True) -> str:
+        """A value on an outcome's scale with its unit (``+20,3 procentenheter``)."""
+        return self._unit_value(outcome, value, signed).strip()
 
     def p(self, value: float) -> str:
         """A p-value."""
@@ -198,9 +243,7 @@ class Numbers:
         head = "".join(f"<th>{html.escape(self.column(c))}</th>" for c in cols)
         body = []
         for r in rows:
-            cells = "".join(
-                f"<td>{html.escape('' if r[c] is None else self.cell(r[c]))}</td>" for c in cols
-            )
+            cells = "".join(f"<td>{html.escape(self.table_cell(c, r[c]))}</td>" for c in cols)
             body.append(f"<tr>{cells}</tr>")
         cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
         return (
@@ -216,11 +259,42 @@ class Numbers:
         return self.strings[key]
 
     def cell(self, value: Any) -> str:
-        """A table cell's text, with the language's phrase translations applied."""
+        """A table cell's text in the report's language.
+
+        The language's phrase translations are applied and its numbers are put in the
+        report's number format (:func:`localise_numbers`).
+        """
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            if not math.isfinite(value):
+                return ""
+            frac = repr(float(value)).partition(".")[2] if isinstance(value, float) else ""
+            decimals = 0 if not frac.isdigit() or frac == "0" else len(frac)
+            return _fmt_cell_number(float(value), decimals, self.language)
         text = str(value)
         for pattern, replacement in self._phrases:
             text = pattern.sub(replacement, text)
-        return text
+        return localise_numbers(text, self.language)
+
+    def table_cell(self, column: str, value: Any) -> str:
+        """One cell of a registered table.
+
+        Identifiers (:data:`VERBATIM_COLUMNS`) are shown as they are, everything else goes
+        through :meth:`cell`.
+        """
+        if value is None:
+            return ""
+        if column in VERBATIM_COLUMNS:
+            return str(value)
+        return self.cell(value)
+
+    def identifier(self, text: Any) -> Markup:
+        """An identifier (file, function, exhibit key), escaped, that wraps only between parts.
+
+        Break opportunities (``<wbr>``) follow ``.``, ``_`` and ``/``, so that a narrow column
+        wraps it between its parts and never inside a word.
+        """
+        escaped = html.escape(str(text))
+        return Markup(re.sub(r"([._/])(?=\w)", r"\1<wbr>", escaped))
 
     def figure(self, key: str, caption: str = "") -> str:
         """A registered figure, inlined as PNG with its alt text."""
@@ -247,7 +321,9 @@ def _compile_phrases(phrases: dict[str, str]) -> list[tuple[re.Pattern[str], str
     for source in sorted(phrases, key=len, reverse=True):
         pattern = re.escape(source).replace(re.escape("{n}"), r"(?P<n>\d+)")
         replacement = phrases[source].replace("{n}", r"\g<n>")
-        out.append((re.compile(rf"(?<![\w]){pattern}(?![\w])"), replacement))
+        # not inside an identifier: never next to a letter, digit, "_" or "/", and not
+        # before ".x" (a file name's extension, a dotted name)
+        out.append((re.compile(rf"(?<![\w/]){pattern}(?![\w/]|\.\w)"), replacement))
     return out
 
 
