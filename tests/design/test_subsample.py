@@ -6,8 +6,8 @@ Tolerances:
   extreme persons do not drift apart (max - min spread within 10 SE);
 - Horvitz-Thompson weighted means on the subsample: unbiased for the whole pool's weighted
   mean, the average over 400 draws within 4 Monte Carlo SE;
-- the permutation test on all treated plus a random comparison subsample is exact under the
-  sharp null: over 300 simulated studies with no effect (49 draws each, so p <= 0.10 has
+- the permutation test on all treated plus a random comparison subsample keeps its level
+  when assignment is exchangeable (here: random, as the test assumes) under the sharp null: over 300 simulated studies with no effect (49 draws each, so p <= 0.10 has
   probability exactly 0.10) the rejection rate lies within the binomial 99.9 % band
   [0.043, 0.157].
 """
@@ -97,7 +97,7 @@ def test_horvitz_thompson_weights_give_the_pool_weighted_mean_on_average():
     assert abs(sums.mean() - target) < 4 * sums.std(ddof=1) / np.sqrt(len(sums)) + 1e-3
 
 
-def test_permutation_test_on_a_subsample_is_exact_under_the_null():
+def test_permutation_test_on_a_subsample_keeps_its_level_under_the_null():
     rng = np.random.default_rng(10)
     gen = np.random.default_rng(11)
     rejections, sims = 0, 300

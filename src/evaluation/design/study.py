@@ -67,14 +67,29 @@ class CategorySupport:
     _treated: pd.Series = field(default=None, repr=False)  # type: ignore[assignment]
 
 
+def _is_binary_number(col: pd.Series) -> bool:
+    """A numeric 0/1 indicator (it enters the propensity model as one column, but a level
+    that only one group has separates the groups just like a category does)."""
+    if not pd.api.types.is_numeric_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype):
+        return pd.api.types.is_bool_dtype(col.dtype)
+    values = pd.unique(col.dropna())
+    return len(values) <= 2 and bool(np.isin(values, (0, 1)).all())
+
+
 def category_support(frame: pd.DataFrame, covariates: Sequence[str]) -> CategorySupport:
-    """Find categories of categorical covariates that only one group has (see class doc)."""
+    """Find categories that only one group has (see class doc).
+
+    Categorical covariates and numeric 0/1 indicators alike: a permutation draw of the
+    randomisation test can leave, say, no mentored person employed in the month before
+    start; the comparison persons with that value then have a propensity score of zero
+    (perfect separation) and are outside support, as for a category.
+    """
     treated = frame[TREATMENT] == 1
     keep = pd.Series(True, index=frame.index)
     rows = []
     for cov in covariates:
         col = frame[cov]
-        if not _is_categorical(col):
+        if not (_is_categorical(col) or _is_binary_number(col)):
             continue
         # counts per level and group by integer codes (the permutation test calls this once
         # per draw); levels in sorted order, missing values ignored, as pd.crosstab
@@ -238,9 +253,15 @@ class ComparisonSubsample:
     * estimators stay consistent: each comparison person is in it with the same probability
       ``fraction``, and weights meant for the whole pool become ``weight / fraction``
       (Horvitz-Thompson) on the sampled comparison persons;
-    * a permutation test on it stays exact: given the sampled set, every assignment of the
-      observed number of mentored within a stratum is equally likely under the sharp null,
-      because the comparison persons in it are a simple random sample.
+    * a permutation test on it is as valid as on the whole pool: the test assumes that, under
+      the sharp null, assignments of the observed number of mentored within a stratum are
+      exchangeable (in an observational study an assumption, not a design fact); a simple
+      random sample of the comparison persons keeps that exchangeability within the sampled
+      set, so the subsample adds no error of its own (checked by simulation:
+      ``bench/subsample_precision.py``, tests/design/test_subsample.py).
+
+    The cap applies to the comparison pool before trimming, so fewer comparison persons than
+    the cap may remain in a trimmed analysis.
 
     Attributes
     ----------
