@@ -54,7 +54,7 @@ from evaluation.design.balance import love_plot
 from evaluation.design.study import comparison_subsample
 from evaluation.report import style
 from evaluation.report.exhibits import Recorder
-from evaluation.report.labels import labels, localise_axes
+from evaluation.report.labels import labels, localise_axes, term_label
 from evaluation.report.labels import number as label_number
 from evaluation.rng import stream
 
@@ -200,6 +200,7 @@ bal.round(3)
 fig = love_plot(dsg.balance["before"], dsg.balance["matched"], threshold=THR,
                 labels=(L["before"], L["after_matching"]))
 fig.axes[0].set_xlabel(L["smd"])
+fig.axes[0].set_yticklabels([term_label(t.get_text(), lang) for t in fig.axes[0].get_yticklabels()])
 localise_axes(fig, study["language"])
 rec.figure("love_plot", fig, title="Love plot: standardised mean differences",
            alt=L["alt_love_plot"],

@@ -299,10 +299,12 @@ def test_figure_helpers_speak_the_language():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from evaluation.report.labels import labels, localise_axes, outcome_label
+    from evaluation.report.labels import labels, localise_axes, outcome_label, term_label
 
     assert outcome_label("employed_m12", "sv") == "i arbete 12 månader efter start"
     assert outcome_label("employed_m12", "en") == "employed 12 months after start"
+    assert term_label("education=post_secondary", "sv") == "utbildning: eftergymnasial"
+    assert term_label("origin_region=Syria", "en") == "region of origin: Syria"
     for language in ("en", "sv"):
         lab = labels(language)
         assert {

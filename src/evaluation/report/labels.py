@@ -9,7 +9,7 @@ LABELS: dict[str, dict[str, str]] = {
         "share_of_group": "Share of the group",
         "pre_months_employed": "Months employed in the 12 months before start",
         "pscore_logit": "Propensity score (logit scale)",
-        "smd": "Standardised mean difference (treated SD)",
+        "smd": "Standardised mean difference (SD of the mentored)",
         "before": "Before",
         "after_matching": "After matching",
         "effect_ci": "Effect: {outcome} (95 % CI)",
@@ -47,7 +47,7 @@ LABELS: dict[str, dict[str, str]] = {
         "share_of_group": "Andel av gruppen",
         "pre_months_employed": "Månader i arbete de 12 månaderna före start",
         "pscore_logit": "Benägenhetspoäng (logitskala)",
-        "smd": "Standardiserad medelvärdesskillnad (behandlades SD)",
+        "smd": "Standardiserad medelvärdesskillnad (SD bland mentorsdeltagarna)",
         "before": "Före",
         "after_matching": "Efter matchning",
         "effect_ci": "Effekt: {outcome} (95 % KI)",
@@ -106,6 +106,20 @@ def outcome_label(outcome: str, language: str) -> str:
 
     results = {"numbers": {}, "tables": {}, "effects": [], "exhibits": []}
     return Numbers(results, language, Path(".")).outcome_label(outcome)
+
+
+def term_label(term: str, language: str) -> str:
+    """A design term as the report's tables write it.
+
+    ``education=post_secondary`` becomes ``education: post-secondary`` (en) or
+    ``utbildning: eftergymnasial`` (sv).
+    """
+    from pathlib import Path
+
+    from evaluation.report.render import Numbers
+
+    results = {"numbers": {}, "tables": {}, "effects": [], "exhibits": []}
+    return Numbers(results, language, Path(".")).cell(term.replace("=", ": "))
 
 
 def localise_axes(fig, language: str) -> None:
