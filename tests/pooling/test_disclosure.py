@@ -226,6 +226,25 @@ def test_sites_module_has_help():
     assert "Traceback" not in done.stderr
 
 
+def test_sites_file_problems_are_named(tmp_path):
+    from evaluation.errors import ParamsError
+    from evaluation.pooling.sites import main as sites_main
+    from evaluation.pooling.sites import read_spec
+
+    bad = tmp_path / "sites.yaml"
+    bad.write_text("sites:\n  a: {seed: 1, n_mentored: 2, n_comparison: 100, effect_size: 0.1}\n"
+                   "  b: {seed: 2, n_mentored: 50, n_comparison: 100, effect_size: 0.1, "
+                   "colour: red}\n", "utf-8")  # fmt: skip
+    with pytest.raises(ParamsError) as exc:
+        read_spec(bad)
+    msg = str(exc.value)
+    assert msg.startswith(f"{bad}: not a valid sites file (2 problem(s)):")
+    assert "  - sites.a.n_mentored: Input should be greater than or equal to 5 (got 2)" in msg
+    assert "  - sites.b.colour: unknown field" in msg
+    assert "https://errors.pydantic.dev" not in msg
+    assert sites_main(["--spec", str(bad)]) == 2
+
+
 # --- a share's intervals: cut at +/-100 pp when drawn and in the tables ----------------------
 
 

@@ -150,6 +150,7 @@ def test_truth_check_and_report(pooled_run):
                  "Leaving one site out", "prediction interval", "id=\"fig-pool_forest_employed_m12\""):
         assert text in html, text
     assert (result.report.parent / "report_en.pdf").is_file()
+    assert "cut there and ends in an arrowhead" in html  # the forest plot's text (a share)
     sv = render_html(results, "sv", result.run_dir)  # every Swedish text is there
     assert "Skogsdiagram" in sv and "Alpha (test)" in sv
     # the Hartung-Knapp limitation says what this run's intervals do. employed_m12 (the hand

@@ -19,6 +19,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from evaluation.config import validation_lines
 from evaluation.errors import EvaluationError, ParamsError
 
 #: The specification a site folder was generated from (to regenerate it when that changes).
@@ -59,9 +60,19 @@ def read_spec(path: str | Path) -> SitesSpec:
     if not path.is_file():
         raise ParamsError(f"{path}: sites file not found.")
     try:
-        return SitesSpec.model_validate(yaml.safe_load(path.read_text("utf-8")))
-    except (ValidationError, yaml.YAMLError) as exc:
-        raise ParamsError(f"{path}: not a valid sites file:\n{exc}") from None
+        doc = yaml.safe_load(path.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ParamsError(f"{path}: not a readable YAML sites file ({exc}).") from None
+    try:
+        return SitesSpec.model_validate(doc)
+    except ValidationError as err:
+        lines = validation_lines(err, unknown="unknown field (see SyntheticSite)",
+                                 missing="required field is missing", limit=8)  # fmt: skip
+        raise ParamsError(
+            f"{path}: not a valid sites file ({err.error_count()} problem(s)):\n"
+            + "\n".join(lines)
+            + "\nFix these fields (params/benchmarks/sites/sites.yaml shows every one)."
+        ) from None
 
 
 def generate_site(key: str, site: SyntheticSite, out_dir: Path) -> dict[str, Path]:
