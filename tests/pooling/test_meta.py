@@ -243,3 +243,21 @@ def test_the_prediction_interval_of_a_share_is_cut_at_the_possible_range():
     narrow = m.meta_analysis(y / 20, v / 400, ["a", "b", "c"], tau2_method="paule_mandel")
     kept = _prediction(PooledOutcome("employed_m12", "share", rows, narrow, []))
     assert kept["bounded"] is False and kept["ci_high"] == narrow.prediction_high
+
+
+def test_identical_site_estimates_do_not_break_hartung_knapp():
+    """Equal estimates give a zero Hartung-Knapp variance; the ordinary random-effects
+    variance is used instead (Knapp-Hartung's floor), with t on k - 1 df."""
+    from scipy import stats
+
+    from evaluation.pooling import meta as m
+
+    y, v = np.array([0.1, 0.1, 0.1]), np.array([0.01, 0.02, 0.04])
+    res = m.meta_analysis(y, v, ["a", "b", "c"], tau2_method="paule_mandel", level=0.95)
+    w = 1 / v  # tau^2 is 0 here
+    se = math.sqrt(1 / w.sum())
+    hk = res.random_hk
+    assert hk.estimate == pytest.approx(0.1) and hk.se == pytest.approx(se, rel=1e-12)
+    assert hk.ci_high - hk.estimate == pytest.approx(stats.t(2).isf(0.025) * se, rel=1e-12)
+    loo = m.leave_one_out(y, v, ["a", "b", "c"], tau2_method="paule_mandel")
+    assert all(math.isfinite(x.ci_low) for x in loo)

@@ -273,6 +273,11 @@ def random_effects(
     if k < 2:
         raise ValueError("the Hartung-Knapp adjustment needs at least two sites")
     var_hk = float(np.sum(w * (y_arr - mu) ** 2) / ((k - 1) * w.sum()))
+    if var_hk <= 0.0:
+        # identical site estimates: the Hartung-Knapp variance is zero (an interval of no
+        # width, a division by zero in the test). Knapp and Hartung's (2003) ad hoc floor,
+        # applied only here: the ordinary random-effects variance, still with t(k - 1).
+        var_hk = float(1.0 / w.sum())
     return _pooled("random_hk", tau2_method, mu, math.sqrt(var_hk), k - 1, tau2, level)
 
 
