@@ -319,3 +319,15 @@ def test_figure_helpers_speak_the_language():
     assert any("," in t for t in y) and not any("." in t for t in y)
     assert [t.get_text() for t in ax.get_xticklabels()] == ["a.b", "c"]
     plt.close(fig)
+
+
+def test_no_swedish_table_has_a_decimal_point(results):
+    """Every table of the Swedish report (the appendix's identifiers aside)."""
+    run, res = results
+    page = render_html(res, "sv", run.run_dir)
+    tables = re.findall(r'<table[^>]*id="([^"]+)"(.*?)</table>', page, flags=re.S)
+    assert len(tables) > 10
+    for table_id, body in tables:
+        if table_id in ("tab-exhibits", "tab-provenance"):
+            continue
+        assert not re.search(r"\d\.\d", _text(body)), table_id
