@@ -53,7 +53,7 @@ from evaluation.report.labels import labels, localise_axes
 from evaluation.rng import stream
 
 style.apply()
-rec = Recorder(run_dir, "01_data", min_cell=disclosure["min_cell"])
+rec = Recorder(run_dir, "01_data", min_cell=disclosure["min_cell"], language=study["language"])
 scratch = Path(scratch_dir)
 scratch.mkdir(parents=True, exist_ok=True)
 K = disclosure["min_cell"]

@@ -59,7 +59,7 @@ from evaluation.report.labels import number as label_number
 from evaluation.rng import stream
 
 style.apply()
-rec = Recorder(run_dir, "02_design", min_cell=disclosure["min_cell"])
+rec = Recorder(run_dir, "02_design", min_cell=disclosure["min_cell"], language=study["language"])
 scratch = Path(scratch_dir)
 K = disclosure["min_cell"]
 THR = design["balance_threshold"]

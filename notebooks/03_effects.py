@@ -60,7 +60,7 @@ from evaluation.report.labels import labels, localise_axes, outcome_label
 from evaluation.rng import stream
 
 style.apply()
-rec = Recorder(run_dir, "03_effects", min_cell=disclosure["min_cell"])
+rec = Recorder(run_dir, "03_effects", min_cell=disclosure["min_cell"], language=study["language"])
 scratch = Path(scratch_dir)
 K = disclosure["min_cell"]
 

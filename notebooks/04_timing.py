@@ -79,7 +79,7 @@ from evaluation.rng import stream
 
 started = time.perf_counter()
 style.apply()
-rec = Recorder(run_dir, "04_timing", min_cell=disclosure["min_cell"])
+rec = Recorder(run_dir, "04_timing", min_cell=disclosure["min_cell"], language=study["language"])
 scratch = Path(scratch_dir)
 K = disclosure["min_cell"]
 LEVEL = estimation["level"]

@@ -87,7 +87,7 @@ from evaluation.report.disclosure import TOTAL, protect_counts
 from evaluation.report.exhibits import Recorder
 
 style.apply()
-rec = Recorder(run_dir, "05_bottomup", min_cell=disclosure["min_cell"])
+rec = Recorder(run_dir, "05_bottomup", min_cell=disclosure["min_cell"], language=study["language"])
 scratch = Path(scratch_dir)
 K = disclosure["min_cell"]
 LANG = study["language"]

@@ -90,7 +90,7 @@ from evaluation.robustness import speccurve as sc
 
 T0 = time.perf_counter()
 style.apply()
-rec = Recorder(run_dir, "06_robustness", min_cell=disclosure["min_cell"])
+rec = Recorder(run_dir, "06_robustness", min_cell=disclosure["min_cell"], language=study["language"])
 scratch = Path(scratch_dir)
 K = disclosure["min_cell"]
 LEVEL = estimation["level"]

@@ -75,10 +75,14 @@ class Recorder:
         Disclosure threshold for counts.
     """
 
-    def __init__(self, run_dir: str | Path, notebook: str, *, min_cell: int) -> None:
+    def __init__(
+        self, run_dir: str | Path, notebook: str, *, min_cell: int, language: str = "en"
+    ) -> None:
         self.run_dir = Path(run_dir)
         self.notebook = notebook
         self.min_cell = int(min_cell)
+        #: the report's language: figures' number ticks are written in its format
+        self.language = language
         self._exhibits: list[Exhibit] = []
         self._numbers: dict[str, Any] = {}
         self._effects: list[dict[str, Any]] = []
@@ -135,7 +139,13 @@ class Recorder:
         return shown
 
     def figure(self, key: str, fig: Any, *, title: str, alt: str, made_by: str) -> None:
-        """Write a matplotlib figure as PNG and SVG (stable bytes) and register it."""
+        """Write a matplotlib figure as PNG and SVG (stable bytes) and register it.
+
+        Number ticks are put in the report language's format first (Swedish decimal comma;
+        :func:`~evaluation.report.labels.localise_axes`, which leaves text ticks alone)."""
+        from evaluation.report.labels import localise_axes
+
+        localise_axes(fig, self.language)
         png = self.run_dir / "figures" / f"{key}.png"
         svg = self.run_dir / "figures" / f"{key}.svg"
         fig.savefig(png, dpi=110, bbox_inches="tight", metadata=_STABLE_PNG)
