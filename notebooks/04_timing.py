@@ -75,6 +75,7 @@ from evaluation.estimate import staggered as st
 from evaluation.estimate.results import EffectResult
 from evaluation.report import style
 from evaluation.report.exhibits import Recorder
+from evaluation.report.labels import labels as report_labels
 from evaluation.rng import stream
 
 started = time.perf_counter()
@@ -102,6 +103,7 @@ LABELS = {
            "mentored": "Mentorstödda", "comparison": "Matchad jämförelsegrupp"},
 }
 L = LABELS[study["language"]]
+ALT = report_labels(study["language"])
 
 # %% [markdown]
 # ## Data: the monthly panel of the persons the design stage kept
@@ -213,10 +215,8 @@ for outcome, scale in (("employed", 100.0), ("earnings", 1.0)):
     fig = plot_event_study(outcome, scale)
     rec.figure(f"event_study_{outcome}", fig, title=f"Event study: effect on {outcome} by "
                "month since start",
-               alt=f"Line chart of the estimated effect of mentoring on {outcome} for each month "
-               f"from {timing['leads']} months before to {timing['lags']} months after start, "
-               "relative to the month before start, with a pointwise and a wider uniform 95 % "
-               "band for the matched sample and square markers for the weighted sample.",
+               alt=ALT["alt_event_study"].format(outcome=ALT[f"alt_outcome_{outcome}"],
+                                                 leads=timing["leads"], lags=timing["lags"]),
                made_by="evaluation.estimate.dynamics.event_study")
     plt.show()
 
@@ -373,10 +373,7 @@ for outcome, scale in (("employed", 100.0), ("earnings", 1.0)):
     fig = plot_staggered(outcome, scale)
     rec.figure(f"staggered_{outcome}", fig, title=f"Staggered DiD: effect on {outcome} by "
                "period since start",
-               alt=f"Effect of mentoring on {outcome} by period since the start period, "
-               "Callaway–Sant'Anna doubly robust estimates with a uniform 95 % band, outcome-"
-               "regression estimates as squares and the single two-way fixed-effects estimate "
-               "as a dotted horizontal line.",
+               alt=ALT["alt_staggered"].format(outcome=ALT[f"alt_outcome_{outcome}"]),
                made_by="evaluation.estimate.staggered.aggregate_event_time")
     plt.show()
 
@@ -404,9 +401,7 @@ ax.set_ylabel(L["job"])
 ax.set_ylim(0, 1)
 ax.legend()
 rec.figure("time_to_job", fig, title="Share who found a first job, by months since start",
-           alt="Step chart of the cumulative share of mentored and of matched comparison persons "
-           "who have found a first job, by months since start (Kaplan–Meier, matching weights); "
-           "steps resting on fewer persons than the disclosure threshold are merged.",
+           alt=ALT["alt_time_to_job"],
            made_by="evaluation.estimate.duration.kaplan_meier")
 plt.show()
 # the published step curve read at the months of the report table (a share is shown only

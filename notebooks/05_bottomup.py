@@ -65,6 +65,7 @@ run_dir = "../outputs/dev"
 scratch_dir = "../outputs/.scratch/dev"
 
 # %%
+import textwrap
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -85,6 +86,7 @@ from evaluation.estimate.results import EffectResult
 from evaluation.report import style
 from evaluation.report.disclosure import TOTAL, protect_counts
 from evaluation.report.exhibits import Recorder
+from evaluation.report.labels import labels as report_labels
 
 style.apply()
 rec = Recorder(run_dir, "05_bottomup", min_cell=disclosure["min_cell"], language=study["language"])
@@ -110,6 +112,7 @@ LABEL = {
            "withheld": f"<{K}"},
 }[LANG]
 FACTOR = FACTOR_LABELS[LANG]
+ALT = report_labels(LANG)
 
 # %% [markdown]
 # ## Inputs: the validated tables and the analysis sample of the design stage
@@ -267,7 +270,9 @@ if present["survey"]:
 # %%
 if present["survey"]:
     shares, hidden = pf.answer_groups(coded["baseline"], base_items, min_cell=K)
-    fig, ax = plt.subplots(figsize=(7.5, 0.32 * len(base_items) + 1.4))
+    wording = instrument.wording(LANG)
+    item_labels = [textwrap.fill(wording.get(i, i), 60) for i in base_items]
+    fig, ax = plt.subplots(figsize=(7.5, 0.22 * sum(t.count("\n") + 1 for t in item_labels) + 1.4))
     y = np.arange(len(base_items))[::-1]
     left = np.zeros(len(base_items))
     colours = {"disagree": "#c8553d", "neutral": "#d9d9d9", "agree": "#1b6ca8"}
@@ -277,16 +282,13 @@ if present["survey"]:
         left += w
     ax.barh(y, hidden.to_numpy(), left=left, color="white", edgecolor="#7f7f7f", hatch="//",
             label=LABEL["hidden"])
-    ax.set_yticks(y, [f"{i} ({FACTOR[factor_of[i]]})" for i in base_items], fontsize=8)
+    ax.set_yticks(y, item_labels, fontsize=7)
     ax.set_xlim(0, 1)
     ax.set_xlabel(LABEL["share"])
     ax.legend(ncol=2, fontsize=7, loc="lower center", bbox_to_anchor=(0.5, 1.0))
     fig.tight_layout()
     rec.figure("bottomup_answers", fig, title="Answers to each item at baseline (after reverse coding)",
-               alt="Stacked horizontal bars, one per survey item at baseline: the share disagreeing "
-               "(1-2), neither (3) and agreeing (4-5) after reverse coding; answer groups with "
-               "fewer persons than the disclosure threshold are merged into a hatched 'not shown' "
-               "segment.", made_by="evaluation.bottomup.profiles.answer_groups")
+               alt=ALT["alt_bu_answers"], made_by="evaluation.bottomup.profiles.answer_groups")
     plt.show()
 
 # %%
@@ -355,9 +357,7 @@ if present["survey"]:
     ax.set_xlabel(LABEL["per_sd"])
     fig.tight_layout()
     rec.figure("bottomup_moderation_plot", fig, title="Effect modification by baseline factors",
-               alt="Dot plot: for each baseline factor, the change in the estimated effect per "
-               "standard deviation of the factor score with its confidence interval (uncorrected); "
-               "factors that survive the multiplicity correction are drawn in blue.",
+               alt=ALT["alt_bu_moderation"],
                made_by="evaluation.bottomup.moderation.moderation_by_factors")
     plt.show()
     display(moder.table.round(3))
@@ -411,9 +411,7 @@ if present["sessions"]:
     ax.set_ylabel(LABEL["effect"])
     fig.tight_layout()
     rec.figure("bottomup_dose_plot", fig, title="Effect by number of mentoring meetings",
-               alt="Points with confidence intervals: the estimated effect on the outcome among the "
-               "mentored in each band of number of meetings; bands with fewer mentored persons than "
-               "the disclosure threshold are not estimated and marked.",
+               alt=ALT["alt_bu_dose"],
                made_by="evaluation.bottomup.dose.dose_curve")
     plt.show()
     features = {"meetings": 5.0, "minutes_per_meeting": 15.0}

@@ -82,6 +82,7 @@ from evaluation.data.io import read_handed_over_panel, read_table
 from evaluation.estimate import effects as fx
 from evaluation.report import style
 from evaluation.report.exhibits import Recorder
+from evaluation.report.labels import labels as report_labels
 from evaluation.robustness import costs as cst
 from evaluation.robustness import placebo as pl
 from evaluation.robustness import power as pw
@@ -95,6 +96,7 @@ scratch = Path(scratch_dir)
 K = disclosure["min_cell"]
 LEVEL = estimation["level"]
 LANG = study["language"]
+ALT = report_labels(LANG)
 L = {
     "en": {"effect_pp": "True effect (percentage points)", "power": "Power",
            "target": "target power", "horizon": "horizon", "months": "months",
@@ -218,10 +220,7 @@ ax.set_ylabel(L["power"])
 ax.set_ylim(0, 1)
 ax.legend(fontsize=8)
 rec.figure("power_curve", fig, title="Power against the true effect, by horizon",
-           alt="Line chart: the probability of detecting an effect (power) rises with the true "
-           "effect on the share employed, from 0 to 40 percentage points, one line per horizon; "
-           "a dashed line marks the target power and dotted lines the minimum detectable "
-           "effects.", made_by="evaluation.robustness.power.power_at")
+           alt=ALT["alt_power_curve"], made_by="evaluation.robustness.power.power_at")
 plt.show()
 
 # %% [markdown]
@@ -291,9 +290,7 @@ ax.set_yticks(y, names, fontsize=7)
 ax.set_xlabel(L["placebo_effect"])
 fig.tight_layout()
 rec.figure("placebo_forest", fig, title="Placebo estimates on employment (true effect zero)",
-           alt="Dot plot with 95 % confidence intervals of the placebo estimates on employment: "
-           "before the real start, and after a fake start a year early, one row per adjusted "
-           "estimator; a vertical line marks zero, the true value.",
+           alt=ALT["alt_placebo_forest"],
            made_by="evaluation.robustness.placebo")
 plt.show()
 
@@ -349,10 +346,7 @@ if binary:
     ax.set_ylim(0, 1)
     ax.legend(fontsize=8)
     rec.figure("rosenbaum_bounds", fig, title="Rosenbaum bounds: worst-case p-value by hidden bias",
-               alt="Line chart of the upper bound of the one-sided p-value of the headline "
-               "comparison of matched pairs against Gamma, the factor by which a hidden "
-               "characteristic could change the odds of being mentored; a dashed line marks "
-               "the significance level.",
+               alt=ALT["alt_rosenbaum_bounds"],
                made_by="evaluation.robustness.sensitivity.rosenbaum_binary")
     plt.show()
     print(ev, rb)
@@ -413,10 +407,7 @@ print(summary, timing)
 # %%
 fig = sc.curve_plot(table, L, alpha=1 - LEVEL)
 rec.figure("spec_curve", fig, title="Specification curve",
-           alt="Upper panel: the estimated effect on the share employed of every specification, "
-           "sorted from smallest to largest, with 95 % confidence intervals, significant ones "
-           "in colour; lower panel: dots mark the choices (horizon, estimator, covariates, "
-           "trimming, neighbours) of each specification.",
+           alt=ALT["alt_spec_curve"],
            made_by="evaluation.robustness.speccurve.curve_plot")
 plt.show()
 
