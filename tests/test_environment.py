@@ -46,3 +46,12 @@ def test_environment_yml_describes_the_same_environment():
     pip_section = next(d["pip"] for d in deps if isinstance(d, dict) and "pip" in d)
     assert "-r requirements.lock" in pip_section
     assert "-e ." in pip_section
+
+
+def test_test_modules_have_unique_basenames():
+    """Test folders have no __init__.py, so two test files of one name stop the collection of
+    the whole suite ('import file mismatch'); it happened once."""
+    from collections import Counter
+
+    names = Counter(p.name for p in (ROOT / "tests").rglob("test_*.py"))
+    assert [n for n, c in names.items() if c > 1] == []

@@ -726,19 +726,23 @@ class _Check:
         codes, uniques, clean = _factorized_text(raw)
         if required:
             self.required(name, codes < 0)
-        pins = _pin_shaped(uniques)
-        if pins.any():
-            self.add(
-                name,
-                "personal_identity_number",
-                "values are shaped like a Swedish personal identity number (personnummer "
-                "or samordningsnummer)",
-                "a pseudonymous key that is not an identity number",
-                (codes >= 0) & pins[np.maximum(codes, 0)],
-                values=False,
-            )
+        self.refuse_identity_numbers(
+            name, codes, _pin_shaped(uniques),
+            "values are shaped like a Swedish personal identity number (personnummer or "
+            "samordningsnummer)",
+            "a pseudonymous key that is not an identity number",
+        )  # fmt: skip
         self.out[name] = raw if clean and raw.dtype == "str" else _take(uniques, codes)
         return _Key(self.out[name], codes, uniques)
+
+    def refuse_identity_numbers(
+        self, name: str, codes: np.ndarray, bad: np.ndarray, problem: str, expected: str
+    ) -> None:
+        """Refuse the rows whose distinct value (``codes`` into ``bad``) holds an identity
+        number; the values are never shown."""
+        if bad.any():
+            self.add(name, "personal_identity_number", problem, expected,
+                     (codes >= 0) & bad[np.maximum(codes, 0)], values=False)  # fmt: skip
 
     def text(self, name: str, *, required: bool) -> None:
         if self.has(name):
@@ -1537,16 +1541,12 @@ def _refuse_identity_numbers_elsewhere(check: _Check) -> None:
         shaped = _pin_shaped(pd.Index([piece for _, piece in flat], dtype="str"))
         bad = np.zeros(len(uniques), dtype=bool)
         bad[[i for (i, _), hit in zip(flat, shaped, strict=True) if hit]] = True
-        if bad.any():
-            check.add(
-                column,
-                "personal_identity_number",
-                "values contain something shaped like a Swedish personal identity number "
-                "(personnummer or samordningsnummer)",
-                "no identity numbers anywhere in the data (drop the column or pseudonymise)",
-                (codes >= 0) & bad[np.maximum(codes, 0)],
-                values=False,
-            )
+        check.refuse_identity_numbers(
+            column, codes, bad,
+            "values contain something shaped like a Swedish personal identity number "
+            "(personnummer or samordningsnummer)",
+            "no identity numbers anywhere in the data (drop the column or pseudonymise)",
+        )  # fmt: skip
 
 
 def _ids_of(check: _Check, column: str) -> pd.Index | None:
