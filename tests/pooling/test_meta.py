@@ -213,8 +213,10 @@ def test_the_forest_plot_speaks_the_report_language():
                          "ci_low": y - 0.1, "ci_high": y + 0.1})  # fmt: skip
     res = m.meta_analysis(y, v, ["a", "b", "c"], tau2_method="paule_mandel", level=0.95)
     po = PooledOutcome("employed_m12", "share", rows, res, [])
-    for lang, words in (("sv", ["Fix effekt", "Prediktionsintervall", "procentenheter"]),
-                        ("en", ["Fixed effect", "Prediction interval", "percentage points"])):  # fmt: skip
+    for lang, words in (("sv", ["Fix effekt", "Prediktionsintervall", "procentenheter",
+                                "i arbete 12 månader efter start"]),
+                        ("en", ["Fixed effect", "Prediction interval", "percentage points",
+                                "employed 12 months after start"])):  # fmt: skip
         fig = forest_plot(po, "EUR", lang)
         ax = fig.axes[0]
         text = " ".join(t.get_text() for t in ax.get_yticklabels()) + ax.get_xlabel()

@@ -23,7 +23,7 @@ def forest_plot(po: PooledOutcome, currency: str, language: str = "en") -> Any:
     """
     import matplotlib.pyplot as plt
 
-    from evaluation.report.labels import labels
+    from evaluation.report.labels import labels, outcome_label
 
     L = labels(language)
     res = po.result
@@ -70,6 +70,7 @@ def forest_plot(po: PooledOutcome, currency: str, language: str = "en") -> Any:
     names += [p[0] for p in pooled] + [L["pool_prediction"]]
     ax.set_yticks(ys, names)
     pct = int(round(res.fixed.level * 100))
-    ax.set_xlabel(L["pool_axis"].format(outcome=po.outcome, unit=label, pct=pct))
+    ax.set_xlabel(L["pool_axis"].format(outcome=outcome_label(po.outcome, language), unit=label,
+                                        pct=pct))  # fmt: skip
     fig.tight_layout()
     return fig
