@@ -203,3 +203,28 @@ def test_code_hash_covers_every_python_file(tmp_path):
     assert cache.code_hash(pkg) == h1, "texts used only by the report do not invalidate"
     (pkg / "sub" / "m.py").write_text("x = 2\n")
     assert cache.code_hash(pkg) != h1
+
+
+def test_executing_a_notebook_never_changes_the_runners_working_directory(monkeypatch, tmp_path):
+    """Two notebooks execute at once in two threads of one process: a process-wide chdir
+    (papermill's cwd=) by one thread can start the other's kernel in the wrong folder."""
+    import os
+
+    import papermill
+
+    from evaluation.config import load_params
+    from evaluation.pipeline import execute
+    from evaluation.pipeline.notebooks import NOTEBOOKS
+
+    seen = {}
+
+    def fake_execute(nb, out, **kw):
+        seen.update(kw, cwd_during=os.getcwd())
+
+    monkeypatch.setattr(papermill, "execute_notebook", fake_execute)
+    before = os.getcwd()
+    root = NOTEBOOKS[0].path.parents[1]
+    params = load_params(root / "params" / "default.yaml")
+    execute.execute_notebook(NOTEBOOKS[0], params, tmp_path / "run", tmp_path / "scratch")
+    assert "cwd" not in seen and seen["cwd_during"] == before == os.getcwd()
+    assert seen["resources"] == {"metadata": {"path": str(NOTEBOOKS[0].path.parent)}}

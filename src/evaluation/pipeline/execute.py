@@ -116,7 +116,13 @@ def execute_notebook(
             str(out),
             parameters=injected,
             kernel_name="python3",
-            cwd=str(spec.path.parent),
+            # the kernel starts in the notebook's folder (its relative paths, e.g.
+            # ../params/specifications.yaml). Not papermill's cwd=: that chdir()s the whole
+            # runner process, and with two notebooks executing at once in two threads one
+            # thread's chdir back could start the other's kernel in the wrong folder (a rare
+            # 'specification grid file not found' in the concurrent-runs test). nbclient
+            # takes the kernel's folder from resources instead, per notebook.
+            resources={"metadata": {"path": str(spec.path.parent)}},
             progress_bar=False,
             log_output=False,
             # ipykernel 7.4 warns on every start that loopback TCP is unencrypted: harmless
