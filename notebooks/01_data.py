@@ -49,7 +49,7 @@ from evaluation.data.contract import load_study
 from evaluation.data.outcomes import build_analysis
 from evaluation.report import style
 from evaluation.report.exhibits import Recorder
-from evaluation.report.labels import labels, localise_axes
+from evaluation.report.labels import labels
 from evaluation.rng import stream
 
 style.apply()
@@ -181,7 +181,6 @@ ax.set_xticks(range(len(bin_labels)), bin_labels)
 ax.set_xlabel(L["pre_months_employed"])
 ax.set_ylabel(L["share_of_group"])
 ax.legend()
-localise_axes(fig, study["language"])
 rec.figure(
     "pre_employment",
     fig,

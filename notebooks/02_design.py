@@ -54,7 +54,7 @@ from evaluation.design.balance import love_plot
 from evaluation.design.study import comparison_subsample
 from evaluation.report import style
 from evaluation.report.exhibits import Recorder
-from evaluation.report.labels import labels, localise_axes, term_label
+from evaluation.report.labels import labels, term_label
 from evaluation.report.labels import number as label_number
 from evaluation.rng import stream
 
@@ -119,7 +119,6 @@ ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right", fontsize=8)
 ax.set_xlabel(L["pscore_logit"])
 ax.set_ylabel(L["share_of_group"])
 ax.legend()
-localise_axes(fig, study["language"])
 rec.figure("overlap", fig, title="Overlap of the propensity score",
            alt=L["alt_overlap"],
            made_by="evaluation.design.propensity.fit_propensity")
@@ -201,7 +200,6 @@ fig = love_plot(dsg.balance["before"], dsg.balance["matched"], threshold=THR,
                 labels=(L["before"], L["after_matching"]))
 fig.axes[0].set_xlabel(L["smd"])
 fig.axes[0].set_yticklabels([term_label(t.get_text(), lang) for t in fig.axes[0].get_yticklabels()])
-localise_axes(fig, study["language"])
 rec.figure("love_plot", fig, title="Love plot: standardised mean differences",
            alt=L["alt_love_plot"],
            made_by="evaluation.design.balance.love_plot")

@@ -56,7 +56,7 @@ from evaluation.estimate import effects as fx
 from evaluation.estimate.results import compare
 from evaluation.report import style
 from evaluation.report.exhibits import Recorder
-from evaluation.report.labels import labels, localise_axes, outcome_label
+from evaluation.report.labels import labels, outcome_label
 from evaluation.rng import stream
 
 style.apply()
@@ -131,7 +131,6 @@ fig.axes[0].set_xlabel(
     L["effect_ci"].format(outcome=outcome_label(spec.headline_outcome, study["language"]))
 )
 fig.axes[0].set_yticklabels([L["est_" + t.get_text()] for t in fig.axes[0].get_yticklabels()])
-localise_axes(fig, study["language"])
 rec.figure("effects_forest", fig, title="Effect on the headline outcome by estimator",
            alt=L["alt_effects_forest"],
            made_by="evaluation.estimate.effects.forest_plot")

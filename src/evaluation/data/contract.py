@@ -738,8 +738,11 @@ class _Check:
     def refuse_identity_numbers(
         self, name: str, codes: np.ndarray, bad: np.ndarray, problem: str, expected: str
     ) -> None:
-        """Refuse the rows whose distinct value (``codes`` into ``bad``) holds an identity
-        number; the values are never shown."""
+        """Refuse the rows whose value holds an identity number; the values are never shown.
+
+        ``codes`` maps each row to its distinct value (-1: missing), ``bad`` flags the
+        distinct values.
+        """
         if bad.any():
             self.add(name, "personal_identity_number", problem, expected,
                      (codes >= 0) & bad[np.maximum(codes, 0)], values=False)  # fmt: skip

@@ -68,12 +68,14 @@ class CategorySupport:
 
 
 def _is_binary_number(col: pd.Series) -> bool:
-    """A numeric 0/1 indicator (it enters the propensity model as one column, but a level
-    that only one group has separates the groups just like a category does)."""
-    if not pd.api.types.is_numeric_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype):
-        return pd.api.types.is_bool_dtype(col.dtype)
-    values = pd.unique(col.dropna())
-    return len(values) <= 2 and bool(np.isin(values, (0, 1)).all())
+    """A boolean or numeric 0/1 indicator.
+
+    It enters the propensity model as one column, but a level that only one group has
+    separates the groups just as a category does.
+    """
+    if not pd.api.types.is_numeric_dtype(col.dtype):
+        return False
+    return bool(np.isin(pd.unique(col.dropna()), (0, 1)).all())
 
 
 def category_support(frame: pd.DataFrame, covariates: Sequence[str]) -> CategorySupport:

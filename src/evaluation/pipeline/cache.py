@@ -150,7 +150,8 @@ def store(
     """Copy an executed notebook's outputs into the cache (atomically); return the entry.
 
     ``times``: when it was executed (``executed_at``, ``executed_until``, UTC), kept so that
-    a run reusing it can say when its numbers were computed."""
+    a run reusing it can say when its numbers were computed.
+    """
     final = entry(out_root, key)
     if final.exists():
         return final

@@ -142,7 +142,8 @@ class Recorder:
         """Write a matplotlib figure as PNG and SVG (stable bytes) and register it.
 
         Number ticks are put in the report language's format first (Swedish decimal comma;
-        :func:`~evaluation.report.labels.localise_axes`, which leaves text ticks alone)."""
+        :func:`~evaluation.report.labels.localise_axes`, which leaves text ticks alone).
+        """
         from evaluation.report.labels import localise_axes
 
         localise_axes(fig, self.language)

@@ -482,7 +482,8 @@ def render_all(
     """Render everything for a finished set of results; return the HTML report's path.
 
     ``memo_dir``: the runner's cache folder, for the notebooks' pages (see
-    :func:`render_notebooks`)."""
+    :func:`render_notebooks`).
+    """
     language = params.study.language
     report_dir = run_dir / "report"
     report_dir.mkdir(exist_ok=True)
