@@ -9,7 +9,9 @@ each); a notebook whose cache key is in the cache is restored from it instead of
 
 from __future__ import annotations
 
+import logging
 import queue
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -29,6 +31,31 @@ from evaluation.pipeline.notebooks import (
 
 #: Notebooks executed at once (two kernels; the study's machines have a few cores).
 WORKERS = 2
+
+#: Seconds a notebook's kernel may take to answer after it is launched (papermill's default
+#: is 60; a kernel normally answers in about 1 s, a loaded machine can take much longer).
+KERNEL_START_SECONDS = 120
+
+#: How many times a kernel is launched before the notebook is said to have failed. A launch
+#: can fail for reasons outside the study: two kernels of different processes given the same
+#: free TCP port between choosing and binding it (jupyter_client issue 487), or a machine too
+#: busy to answer in time. Nothing of the notebook has run then, so a new kernel (with new
+#: ports) is safe to try.
+KERNEL_START_ATTEMPTS = 3
+
+#: Arguments of every kernel: ipykernel 7.4 warns on every start that loopback TCP is
+#: unencrypted, which is harmless here.
+KERNEL_ARGUMENTS = ("--IPKernelApp.log_level=ERROR",)
+
+log = logging.getLogger("evaluation.run")
+
+# what nbclient's wait_for_ready raises when a kernel does not come up
+_NOT_STARTED = ("Kernel didn't respond", "Kernel died before replying")
+
+
+def _kernel_did_not_start(exc: BaseException) -> bool:
+    """Whether papermill failed while waiting for a new kernel, before any cell ran."""
+    return isinstance(exc, RuntimeError) and str(exc).startswith(_NOT_STARTED)
 
 
 def _is_artefact(name: str) -> bool:
@@ -110,8 +137,45 @@ def execute_notebook(
     injected["scratch_dir"] = str(scratch_dir)
     out = run_dir / "notebooks" / f"{spec.stem}.ipynb"
     out.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        papermill.execute_notebook(
+    for attempt in range(1, KERNEL_START_ATTEMPTS + 1):
+        try:
+            _papermill(papermill, nb, out, injected, spec)
+            break
+        except PapermillExecutionError as exc:
+            raise RunError(
+                f"notebook {spec.name} failed in cell {exc.cell_index} (execution count "
+                f"{exc.exec_count}): {exc.ename}: {exc.evalue}\n"
+                f"The partial executed notebook is kept at {out} (open it to see the cell and "
+                "the traceback)."
+            ) from None
+        except DeadKernelError:
+            raise RunError(
+                f"notebook {spec.name}: its kernel died while running (most often the machine "
+                "ran out of memory; see the system log, e.g. `dmesg`). The partial executed "
+                f"notebook is kept at {out}."
+            ) from None
+        except RuntimeError as exc:
+            if not _kernel_did_not_start(exc):
+                raise
+            note = (f"notebook {spec.name}: its kernel did not start (attempt {attempt} of "
+                    f"{KERNEL_START_ATTEMPTS}): {exc}")  # fmt: skip
+            log.warning(note)
+            print(note, file=sys.stderr, flush=True)  # kernels.log of the run
+            if attempt == KERNEL_START_ATTEMPTS:
+                raise RunError(
+                    f"notebook {spec.name}: its Python kernel did not start, "
+                    f"{KERNEL_START_ATTEMPTS} times ({exc}). Nothing of the notebook ran. "
+                    "Check that the machine is not out of memory or processes and that "
+                    "`.venv/bin/python -m ipykernel_launcher --help` works, then run again; "
+                    "kernels.log in the failed run folder has what the kernels printed."
+                ) from None
+    return out
+
+
+def _papermill(papermill: Any, nb: Any, out: Path, injected: dict[str, Any],
+               spec: NotebookSpec) -> None:  # fmt: skip
+    """One papermill execution of ``nb`` into ``out`` in a new kernel."""
+    papermill.execute_notebook(
             nb,
             str(out),
             parameters=injected,
@@ -125,23 +189,9 @@ def execute_notebook(
             resources={"metadata": {"path": str(spec.path.parent)}},
             progress_bar=False,
             log_output=False,
-            # ipykernel 7.4 warns on every start that loopback TCP is unencrypted: harmless
-            extra_arguments=["--IPKernelApp.log_level=ERROR"],
+            extra_arguments=list(KERNEL_ARGUMENTS),
+            start_timeout=KERNEL_START_SECONDS,
         )
-    except PapermillExecutionError as exc:
-        raise RunError(
-            f"notebook {spec.name} failed in cell {exc.cell_index} (execution count "
-            f"{exc.exec_count}): {exc.ename}: {exc.evalue}\n"
-            f"The partial executed notebook is kept at {out} (open it to see the cell and the "
-            "traceback)."
-        ) from None
-    except DeadKernelError:
-        raise RunError(
-            f"notebook {spec.name}: its kernel died while running (most often the machine ran "
-            "out of memory; see the system log, e.g. `dmesg`). The partial executed notebook "
-            f"is kept at {out}."
-        ) from None
-    return out
 
 
 @dataclass(frozen=True)
