@@ -176,22 +176,22 @@ def _papermill(papermill: Any, nb: Any, out: Path, injected: dict[str, Any],
                spec: NotebookSpec) -> None:  # fmt: skip
     """One papermill execution of ``nb`` into ``out`` in a new kernel."""
     papermill.execute_notebook(
-            nb,
-            str(out),
-            parameters=injected,
-            kernel_name="python3",
-            # the kernel starts in the notebook's folder (its relative paths, e.g.
-            # ../params/specifications.yaml). Not papermill's cwd=: that chdir()s the whole
-            # runner process, and with two notebooks executing at once in two threads one
-            # thread's chdir back could start the other's kernel in the wrong folder (a rare
-            # 'specification grid file not found' in the concurrent-runs test). nbclient
-            # takes the kernel's folder from resources instead, per notebook.
-            resources={"metadata": {"path": str(spec.path.parent)}},
-            progress_bar=False,
-            log_output=False,
-            extra_arguments=list(KERNEL_ARGUMENTS),
-            start_timeout=KERNEL_START_SECONDS,
-        )
+        nb,
+        str(out),
+        parameters=injected,
+        kernel_name="python3",
+        # the kernel starts in the notebook's folder (its relative paths, e.g.
+        # ../params/specifications.yaml). Not papermill's cwd=: that chdir()s the whole
+        # runner process, and with two notebooks executing at once in two threads one
+        # thread's chdir back could start the other's kernel in the wrong folder (a rare
+        # 'specification grid file not found' in the concurrent-runs test). nbclient
+        # takes the kernel's folder from resources instead, per notebook.
+        resources={"metadata": {"path": str(spec.path.parent)}},
+        progress_bar=False,
+        log_output=False,
+        extra_arguments=list(KERNEL_ARGUMENTS),
+        start_timeout=KERNEL_START_SECONDS,
+    )
 
 
 @dataclass(frozen=True)
