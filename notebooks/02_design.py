@@ -175,8 +175,11 @@ rec.count("n_matched", m.n_matched, title="Mentored persons matched",
           made_by="evaluation.design.matching.match_nearest")
 rec.count("n_unmatched", m.n_unmatched, title="Mentored persons left unmatched (caliper/cell)",
           made_by="evaluation.design.matching.match_nearest")
-rec.count("n_controls_used", m.n_controls_used, title="Distinct comparison persons used",
-          made_by="evaluation.design.matching.match_nearest")
+# not displayed here: a count may still be hidden when the run merges the results
+# (evaluation.report.differencing); the report and results.json show it as published
+shown_controls_used = rec.count("n_controls_used", m.n_controls_used,
+                                title="Distinct comparison persons used",
+                                made_by="evaluation.design.matching.match_nearest")
 
 # %% [markdown]
 # ## Balance before and after adjustment

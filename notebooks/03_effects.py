@@ -55,6 +55,7 @@ from evaluation.config import outcome_names
 from evaluation.estimate import effects as fx
 from evaluation.estimate.results import compare
 from evaluation.report import style
+from evaluation.report.differencing import without_sample_sizes
 from evaluation.report.exhibits import Recorder
 from evaluation.report.labels import labels, outcome_label
 from evaluation.rng import stream
@@ -81,7 +82,7 @@ rec.effects(results, made_by="evaluation.estimate.effects.estimate_study")
 table = fx.effects_table(results)
 rec.table("effects", table, title="Estimated effects (ATT) by outcome and estimator",
           made_by="evaluation.estimate.results.compare")
-table
+without_sample_sizes(table)  # sizes: in the report and results.json, after differencing control
 
 # %% [markdown]
 # ## The ESF result indicator: employed six months after start, by sex
@@ -99,7 +100,7 @@ for label, why in esf.withheld.items():
 esf_table = fx.effects_table(esf.results)
 rec.table("esf_by_sex", esf_table, title=f"ESF indicator ({esf_outcome}) by sex",
           made_by="evaluation.estimate.effects.estimate_by_sex")
-esf_table
+without_sample_sizes(esf_table)
 
 # %% [markdown]
 # ## Randomisation inference for the headline estimate
@@ -137,7 +138,7 @@ rec.figure("effects_forest", fig, title="Effect on the headline outcome by estim
 plt.show()
 
 # %%
-compare([r for r in results if r.outcome == spec.headline_outcome])
+without_sample_sizes(compare([r for r in results if r.outcome == spec.headline_outcome]))
 
 # %%
 rec.save()

@@ -84,6 +84,7 @@ from evaluation.data.contract import load_study
 from evaluation.estimate.effects import analysis_sample
 from evaluation.estimate.results import EffectResult
 from evaluation.report import style
+from evaluation.report.differencing import without_sample_sizes
 from evaluation.report.disclosure import TOTAL, protect_counts
 from evaluation.report.exhibits import Recorder
 from evaluation.report.labels import labels as report_labels
@@ -431,7 +432,7 @@ if present["sessions"]:
         if min(min(n_with.values()), min(len(mentored) - v for v in n_with.values())) >= K:
             rec.number("bottomup_mentor_shares", share, title="Share of the mentored with a mentor "
                        "from the same field / a migrant mentor", made_by="evaluation.bottomup.dose.mentoring_dose")
-    display(assoc_table.round(3))
+    display(without_sample_sizes(assoc_table.round(3)))
 
 # %%
 if present["survey"] and "mentor" in B["factors"]:

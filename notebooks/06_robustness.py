@@ -77,10 +77,12 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from IPython.display import display
 
 from evaluation.data.io import read_handed_over_panel, read_table
 from evaluation.estimate import effects as fx
 from evaluation.report import style
+from evaluation.report.differencing import without_sample_sizes
 from evaluation.report.exhibits import Recorder
 from evaluation.report.labels import labels as report_labels
 from evaluation.robustness import costs as cst
@@ -150,7 +152,7 @@ headline = [r for r in main if r.outcome == spec.headline_outcome
             and r.estimator == spec.headline_estimator]
 headline = headline[0] if headline else fx.estimate_study(
     sample, [spec.headline_outcome], spec)[-1]  # a non-employment headline
-print(headline)
+without_sample_sizes(headline.to_frame())
 
 # %% [markdown]
 # ## Power: the minimum detectable effect, ex ante
@@ -266,7 +268,7 @@ rec.number("placebo_summary", {
 placebo_table = fx.effects_table(placebos)
 rec.table("placebo_effects", placebo_table, title="Placebo estimates (true effect zero)",
           made_by="evaluation.robustness.placebo")
-placebo_table
+without_sample_sizes(placebo_table)
 
 # %%
 shown = [r for r in placebos if r.outcome.startswith(("fake_start_employed_m", "pre_employed_m"))
@@ -322,14 +324,19 @@ if binary:
     gammas = np.round(np.arange(1.0, robustness["rosenbaum_gamma_max"] + 1e-9, 0.05), 2)
     rb = sens.rosenbaum_binary(pairs.y_treated, pairs.y_control, alpha=(1 - LEVEL) / 2,
                                gammas=gammas)
-    rec.count("rosenbaum_pairs", rb.n_pairs, title="Matched pairs (1:1) for Rosenbaum bounds",
-              made_by="evaluation.robustness.sensitivity.matched_pairs")
-    rec.count("rosenbaum_discordant", rb.n_discordant,
-              title="Discordant pairs (one of the two employed)",
-              made_by="evaluation.robustness.sensitivity.rosenbaum_binary")
-    rec.count("rosenbaum_treated_only", rb.n_treated_only,
-              title="Discordant pairs in which the mentored person is the employed one",
-              made_by="evaluation.robustness.sensitivity.rosenbaum_binary")
+    # the counts as published (a small one suppressed): what this notebook shows of them
+    pair_counts = {
+        "pairs": rec.count("rosenbaum_pairs", rb.n_pairs,
+                           title="Matched pairs (1:1) for Rosenbaum bounds",
+                           made_by="evaluation.robustness.sensitivity.matched_pairs"),
+        "discordant": rec.count("rosenbaum_discordant", rb.n_discordant,
+                                title="Discordant pairs (one of the two employed)",
+                                made_by="evaluation.robustness.sensitivity.rosenbaum_binary"),
+        "mentored_employed": rec.count(
+            "rosenbaum_treated_only", rb.n_treated_only,
+            title="Discordant pairs in which the mentored person is the employed one",
+            made_by="evaluation.robustness.sensitivity.rosenbaum_binary"),
+    }
     rec.number("rosenbaum", {
         "alpha": rb.alpha, "p_at_1": rb.p_at_1,
         "gamma_critical": rb.gamma_critical if np.isfinite(rb.gamma_critical) else None,
@@ -349,7 +356,9 @@ if binary:
                alt=ALT["alt_rosenbaum_bounds"],
                made_by="evaluation.robustness.sensitivity.rosenbaum_binary")
     plt.show()
-    print(ev, rb)
+    display({"evalue": round(ev.evalue, 3), "evalue_ci": round(ev.evalue_ci, 3),
+             "gamma_critical": rb.gamma_critical, "p_at_gamma_1": round(rb.p_at_1, 4),
+             **pair_counts})
 else:
     rec.skipped("sensitivity_binary", "the headline outcome is not 0/1: the E-value conversion "
                 "and the McNemar-type Rosenbaum bounds apply to a binary outcome")

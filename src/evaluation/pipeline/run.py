@@ -18,6 +18,7 @@ and a notebook whose inputs are unchanged is reused from ``<out>/.cache``
 from __future__ import annotations
 
 import contextlib
+import csv
 import json
 import logging
 import os
@@ -49,6 +50,7 @@ from evaluation.pipeline.inputs import (
     validate_inputs,
 )
 from evaluation.pipeline.notebooks import PIPELINES, NotebookSpec
+from evaluation.report.differencing import protect_results
 
 log = logging.getLogger("evaluation.run")
 
@@ -115,11 +117,13 @@ def merge_results(run_dir: Path, params: AnyParams, prov: dict[str, Any]) -> dic
         "skipped": {},
         "exhibits": [],
     }
+    parts = []
     for spec in PIPELINES[params.kind]:
         path = run_dir / "results" / f"{spec.stem}.json"
         if not path.exists():
             raise RunError(f"notebook {spec.name} ran but wrote no results file ({path}).")
         part = json.loads(path.read_text("utf-8"))
+        parts.append((path, part))
         for key in ("numbers", "tables", "skipped"):
             clash = set(merged[key]) & set(part[key])
             if clash:
@@ -127,18 +131,53 @@ def merge_results(run_dir: Path, params: AnyParams, prov: dict[str, Any]) -> dic
             merged[key].update(part[key])
         merged["effects"].extend(part["effects"])
         merged["exhibits"].extend(part["exhibits"])
-    for key, value, title in (
-        ("budget_sek", params.report.budget_sek, "Programme budget (SEK)"),
-        ("planned_participants", params.report.planned_participants, "Planned participants"),
-    ):
+    from_params = [
+        ("budget_sek", params.report.budget_sek, "Programme budget (SEK)", "report.budget_sek"),
+        ("planned_participants", params.report.planned_participants, "Planned participants",
+         "report.planned_participants"),
+    ]  # fmt: skip
+    if isinstance(params, Params):
+        from_params.append(("disclosure_min_cell", params.disclosure.min_cell,
+                            "Disclosure threshold (smallest count of persons shown)",
+                            "disclosure.min_cell"))  # fmt: skip
+    for key, value, title, name in from_params:
         merged["numbers"][key] = value
         merged["exhibits"].append(
             {"key": key, "kind": "number", "title": title, "notebook": "(parameters)",
-             "made_by": f"params: report.{key}", "files": ["params.yaml"], "alt": "", "note": ""}
+             "made_by": f"params: {name}", "files": ["params.yaml"], "alt": "", "note": ""}
         )
+    if isinstance(params, Params) and protect_results(merged, params.disclosure.min_cell):
+        _rewrite_protected(run_dir, merged, parts)
     merged["headline"] = pick_headline(merged["effects"], params)
     merged["provenance"] = prov
     return merged
+
+
+def _rewrite_protected(run_dir: Path, merged: dict[str, Any],
+                       parts: list[tuple[Path, dict[str, Any]]]) -> None:  # fmt: skip
+    """Put what differencing control hid into the notebooks' results files and table CSVs.
+
+    A part's effects and table rows are the merged ones (the same objects), its numbers are
+    taken from the merged numbers; each is written back, and each changed table's CSV gets
+    ``..`` in the same cells (rows and columns of the CSV are those of the registered table).
+    """
+    from evaluation.report.differencing import HIDDEN
+
+    for path, part in parts:
+        part["numbers"] = {key: merged["numbers"][key] for key in part["numbers"]}
+        path.write_text(json.dumps(part, indent=2, ensure_ascii=False) + "\n", "utf-8")
+    for key, rows in merged["tables"].items():
+        csv_path = run_dir / "tables" / f"{key}.csv"
+        if not csv_path.is_file() or not any(HIDDEN in row.values() for row in rows):
+            continue
+        with csv_path.open(newline="", encoding="utf-8") as fh:
+            table = list(csv.reader(fh))
+        for i, row in enumerate(rows):
+            for j, value in enumerate(row.values()):
+                if value == HIDDEN:
+                    table[i + 1][j] = HIDDEN
+        with csv_path.open("w", newline="", encoding="utf-8") as fh:
+            csv.writer(fh, lineterminator="\n").writerows(table)
 
 
 def pick_headline(effects: list[dict[str, Any]], params: AnyParams) -> dict[str, Any]:

@@ -42,8 +42,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -51,6 +49,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from evaluation.config import validation_lines
 from evaluation.errors import ContractError, DisclosureError
+from evaluation.report.differencing import (  # noqa: F401  (re-exported for export and tests)
+    COUNT_KEYS,
+    HIDDEN,
+    IDENTITIES,
+    KEEP_ORDER,
+    Recovery,
+    recoveries,
+    secondary_suppress,
+)
 from evaluation.report.disclosure import SECONDARY_LABEL, suppressed_label
 from evaluation.report.privacy import PIN_PATTERN
 
@@ -58,16 +65,6 @@ from evaluation.report.privacy import PIN_PATTERN
 SCHEMA = "evaluation.pooling.site-bundle"
 SCHEMA_VERSION = 2  # 2: counts and sample sizes may be hidden ('..', secondary suppression)
 
-#: Counts of persons a bundle carries (``results.json`` numbers of the study run).
-COUNT_KEYS = (
-    "n_mentored",
-    "n_comparison",
-    "n_trimmed_treated",
-    "n_trimmed_control",
-    "n_matched",
-    "n_unmatched",
-    "n_controls_used",
-)
 #: Balance summaries a bundle carries (design stage, ``results.json`` numbers).
 BALANCE_KEYS = ("balance_before", "balance_trimmed", "balance_matched", "balance_weighted")
 #: Field names that would carry person-level identifiers: never allowed anywhere in a bundle.
@@ -315,173 +312,6 @@ def _check_counts(bundle: Bundle, source: str, threshold: int) -> None:
             "them back; estimates on fewer treated persons are withheld. Export the bundle "
             "again with `evaluation export` (it applies the study's disclosure control)."
         )
-
-
-# --- differencing: no suppressed count may be given back by the published ones ------------
-
-#: How a count hidden only to protect a suppressed one is shown (secondary suppression).
-HIDDEN = SECONDARY_LABEL
-#: The identities between the persons a bundle counts (results.json of the study run):
-#: ``total = part + part``. ``n_analysed_treated`` / ``n_analysed_control`` are the effects'
-#: ``n_treated`` / ``n_control`` of every estimator but matching (the trimmed sample);
-#: matching's are ``n_matched`` and ``n_controls_used``.
-IDENTITIES = (
-    ("n_mentored", "n_trimmed_treated", "n_analysed_treated"),
-    ("n_analysed_treated", "n_matched", "n_unmatched"),
-    ("n_comparison", "n_trimmed_control", "n_analysed_control"),
-)
-#: Counts in the order they are kept when one must be hidden (the last is hidden first);
-#: an effect's sample size is hidden before any count.
-KEEP_ORDER = ("n_mentored", "n_comparison", "n_matched", "n_controls_used",
-              "n_trimmed_control", "n_trimmed_treated", "n_unmatched")  # fmt: skip
-
-_INF = float("inf")
-
-
-@dataclass(frozen=True)
-class Recovery:
-    """A published combination that gives back (part of) a suppressed count."""
-
-    message: str
-    shown: tuple[int, ...]  # the published values it uses (hiding one of them breaks it)
-
-
-def _primary_bound(value: str) -> int | None:
-    m = re.fullmatch(r"<(\d+)", value)
-    return int(m.group(1)) - 1 if m else None
-
-
-def _published(counts: Mapping[str, Any], effects: Sequence[Mapping[str, Any]]
-               ) -> list[tuple[str, int]]:  # fmt: skip
-    """Every exact count of persons a bundle shows, with where (zero: nobody, not shown)."""
-    out = [(f"counts.{k}", v) for k, v in counts.items()
-           if isinstance(v, int) and not isinstance(v, bool) and v > 0]  # fmt: skip
-    for i, e in enumerate(effects):
-        for field in ("n_treated", "n_control"):
-            v = e.get(field)
-            if isinstance(v, int) and not isinstance(v, bool) and v > 0:
-                out.append((f"effects[{i}].{field} ({e.get('estimator')} on {e.get('outcome')})",
-                            v))  # fmt: skip
-    return out
-
-
-def _ranges(counts: Mapping[str, Any], effects: Sequence[Mapping[str, Any]]
-            ) -> dict[str, list[float]]:  # fmt: skip
-    """What a reader knows of each count: [v, v] if shown, [1, k-1] if '<k', else [0, inf)."""
-    r: dict[str, list[float]] = {}
-    for key, v in counts.items():
-        if isinstance(v, int):
-            r[key] = [v, v]
-        else:
-            hi = _primary_bound(v)
-            r[key] = [1, hi] if hi is not None else [0, _INF]
-    for field, side in (("n_treated", "treated"), ("n_control", "control")):
-        shown = {e.get(field) for e in effects if e.get("estimator") != "matching"
-                 and isinstance(e.get(field), int) and e.get(field) > 0}  # fmt: skip
-        r[f"n_analysed_{side}"] = [shown.pop()] * 2 if len(shown) == 1 else [0, _INF]
-        mkey = "n_matched" if side == "treated" else "n_controls_used"
-        mshown = {e.get(field) for e in effects if e.get("estimator") == "matching"
-                  and isinstance(e.get(field), int) and e.get(field) > 0}  # fmt: skip
-        if len(mshown) == 1 and r.get(mkey, [0, _INF])[0] != r.get(mkey, [0, _INF])[1]:
-            r[mkey] = [mshown.pop()] * 2
-    return r
-
-
-def _propagate(r: dict[str, list[float]]) -> tuple[dict[str, list[float]], list[tuple[str, ...]]]:
-    """Narrow the ranges through the identities until nothing changes; skip one that fails."""
-    used = [t for t in IDENTITIES if all(name in r for name in t)]
-    while True:
-        cur = {k: list(v) for k, v in r.items()}
-        bad = None
-        for _ in range(20):
-            changed = False
-            for ident in used:
-                t, a, b = (cur[n] for n in ident)
-                new_t = [max(t[0], a[0] + b[0]), min(t[1], a[1] + b[1])]
-                new_a = [max(a[0], t[0] - b[1]), min(a[1], t[1] - b[0])]
-                new_b = [max(b[0], t[0] - a[1]), min(b[1], t[1] - a[0])]
-                for name, new in zip(ident, (new_t, new_a, new_b), strict=True):
-                    if new[0] > new[1]:
-                        bad = ident  # not an identity of this run (e.g. outcomes missing)
-                        break
-                    if new != cur[name]:
-                        cur[name] = new
-                        changed = True
-                if bad:
-                    break
-            if bad or not changed:
-                break
-        if bad is None:
-            return cur, used
-        used = [t for t in used if t != bad]
-
-
-def recoveries(counts: Mapping[str, Any], effects: Sequence[Mapping[str, Any]],
-               threshold: int) -> list[Recovery]:  # fmt: skip
-    """Published combinations that give a suppressed count back (see the module docstring).
-
-    Two kinds: (a) two published counts of persons differ by 1 to ``threshold - 1`` (the
-    samples are nested, so the difference is a group of that few persons); (b) through the
-    identities :data:`IDENTITIES`, a count shown as ``'<k'`` is pinned to one value.
-    """
-    out = []
-    shown = _published(counts, effects)
-    seen: set[tuple[int, int]] = set()
-    for i, (wa, va) in enumerate(shown):
-        for wb, vb in shown[i + 1:]:
-            lo, hi = sorted((va, vb))
-            if 0 < hi - lo < threshold and (lo, hi) not in seen:
-                seen.add((lo, hi))
-                out.append(Recovery(
-                    f"{wa} = {va} and {wb} = {vb} differ by {hi - lo}: a group of fewer than "
-                    f"{threshold} persons (a suppressed count is given back by the difference)",
-                    (va, vb)))  # fmt: skip
-    start = _ranges(counts, effects)
-    known, used = _propagate(start)
-    for key, value in counts.items():
-        if not (isinstance(value, str) and _primary_bound(value) is not None and key in known
-                and known[key][0] == known[key][1]):
-            continue
-        sums, names = [], {key}
-        while grown := [t for t in used if t not in sums and names & set(t)]:
-            sums += grown
-            names |= {n for t in grown for n in t}
-        if not sums:
-            continue
-        # the published values these sums use: hiding one of them breaks the recovery
-        given = tuple(sorted({int(start[n][0]) for n in names if start[n][0] == start[n][1]}))
-        out.append(Recovery(
-            f"counts.{key} is shown as '{value}' but equals {int(known[key][0])} by the sums "
-            + ", ".join(f"{t} = {a} + {b}" for t, a, b in sums)
-            + f" of the published {list(given)}", given))  # fmt: skip
-    return out
-
-
-def secondary_suppress(counts: dict[str, Any], effects: list[dict[str, Any]],
-                       threshold: int) -> list[int]:  # fmt: skip
-    """Hide published values (``'..'``) until no suppressed count can be given back.
-
-    In each recovery, the value hidden is an effect's sample size if one is used, else the
-    count last in :data:`KEEP_ORDER`; every place that shows the same number is hidden with
-    it. Modifies ``counts`` and ``effects``; returns the values hidden.
-    """
-    hidden = []
-    while found := recoveries(counts, effects, threshold):
-        cand = set(found[0].shown)
-        if not cand:  # cannot happen: a recovery uses published values
-            raise DisclosureError(found[0].message)
-        in_counts = {v: KEEP_ORDER.index(k) if k in KEEP_ORDER else len(KEEP_ORDER)
-                     for k, v in counts.items() if isinstance(v, int) and v in cand}  # fmt: skip
-        value = max(cand, key=lambda v: (in_counts.get(v, len(KEEP_ORDER) + 1), v))
-        for key, v in counts.items():
-            if v == value and isinstance(v, int):
-                counts[key] = HIDDEN
-        for e in effects:
-            for field in ("n_treated", "n_control"):
-                if e.get(field) == value:
-                    e[field] = HIDDEN
-        hidden.append(value)
-    return hidden
 
 
 def check_bundle(

@@ -158,14 +158,15 @@ def build_bundle(
         if (e.get("notebook") != "03_effects" or e.get("subgroup", "all") != "all"
                 or not e["outcome"].startswith(OUTCOME_PREFIXES)):
             continue
-        if e["se"] is None or not e["se"] > 0 or e["n_treated"] < k:
+        n_t, n_c = e["n_treated"], e["n_control"]  # '..' where the study's results hid it
+        if e["se"] is None or not e["se"] > 0 or (isinstance(n_t, int) and n_t < k):
             withheld.append(f"{e['outcome']}/{e['estimator']}")
             continue
         effects.append({
             "outcome": e["outcome"], "estimator": e["estimator"], "estimand": e["estimand"],
             "estimate": e["estimate"], "se": e["se"], "ci_low": e["ci_low"],
-            "ci_high": e["ci_high"], "p_value": e["p_value"], "n_treated": e["n_treated"],
-            "n_control": e["n_control"] if e["n_control"] >= k else 0,
+            "ci_high": e["ci_high"], "p_value": e["p_value"], "n_treated": n_t,
+            "n_control": n_c if not isinstance(n_c, int) or n_c >= k else 0,
             "se_method": e.get("se_method", ""), "level": e.get("level", 0.95),
         })  # fmt: skip
     counts = {key: _count(numbers[key], k) for key in COUNT_KEYS if key in numbers}

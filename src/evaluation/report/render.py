@@ -229,6 +229,11 @@ class Numbers:
 
     def people(self, e: dict[str, Any], value: float | None = None) -> str:
         """An effect on a share turned into persons among the treated (rounded)."""
+        if not isinstance(e["n_treated"], int):
+            raise ReportKeyError(
+                f"the report turns the {e['estimator']} effect on {e['outcome']} into persons, "
+                f"but its number of treated persons is withheld ({e['n_treated']!r})"
+            )
         v = e["estimate"] if value is None else value
         return fmt_number(round(v * e["n_treated"]), self.language, 0)
 

@@ -1,0 +1,103 @@
+"""End to end: a run whose published sample sizes would give a suppressed count back.
+
+The test study is run again with the disclosure threshold just above its number of unmatched
+mentored persons, so that ``n_unmatched`` is suppressed while the analysed and matched sample
+sizes -- whose difference it is -- would be published. What must hold, in every file of the
+run folder a reader gets (results, per-notebook results, table CSVs, executed notebooks,
+report) and in the site bundle exported from it: the sizes hidden are nowhere shown as a
+sample size, and nothing published gives a suppressed count back.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from evaluation.pipeline.run import run_study
+from evaluation.report.differencing import COUNT_KEYS, HIDDEN, chain_effects, recoveries
+
+
+@pytest.fixture(scope="module")
+def strict_run(finished_run, tmp_path_factory, make_params):
+    whole = json.loads((finished_run[0].run_dir / "results.json").read_text("utf-8"))
+    unmatched = whole["numbers"]["n_unmatched"]
+    assert isinstance(unmatched, int) and unmatched >= 1, (
+        "the test study must leave some mentored persons unmatched for this test")
+    k = max(unmatched + 1, 5)
+    folder = tmp_path_factory.mktemp("strict")
+    params = make_params(folder, **{"disclosure.min_cell": k})
+    result = run_study(params, folder / "outputs", echo=lambda *a, **kw: None)
+    res = json.loads((result.run_dir / "results.json").read_text("utf-8"))
+    return result, res, whole, k
+
+
+def _chain_sizes(results: dict) -> set[int]:
+    sizes = {e[f] for e in results["effects"] if e["notebook"] == "03_effects"
+             and e["subgroup"] == "all" for f in ("n_treated", "n_control")}  # fmt: skip
+    sizes |= {results["numbers"][k] for k in ("n_matched", "n_controls_used")}
+    return {v for v in sizes if isinstance(v, int)}
+
+
+def test_the_suppressed_count_cannot_be_worked_out(strict_run):
+    _, res, _, k = strict_run
+    assert res["numbers"]["n_unmatched"] == f"<{k}"
+    assert res["numbers"]["disclosure_min_cell"] == k
+    counts = {key: res["numbers"][key] for key in COUNT_KEYS}
+    assert recoveries(counts, chain_effects(res["effects"], k), k) == []
+
+
+def test_hidden_sizes_are_shown_nowhere_in_the_run_folder(strict_run):
+    result, res, whole, _ = strict_run
+    hidden = _chain_sizes(whole) - _chain_sizes(res)
+    assert hidden, "the run must have hidden a sample size"
+    run_dir = result.run_dir
+    for e in res["effects"]:
+        if e["subgroup"] == "all":
+            assert e["n_treated"] not in hidden and e["n_control"] not in hidden, e
+    for part in (run_dir / "results").glob("*.json"):
+        doc = json.loads(part.read_text("utf-8"))
+        for e in doc["effects"]:
+            if e["subgroup"] == "all":
+                assert e["n_treated"] not in hidden, (part.name, e["estimator"])
+        for key in COUNT_KEYS:
+            assert doc["numbers"].get(key) not in hidden, (part.name, key)
+    rewritten = 0
+    for path in (run_dir / "tables").glob("*.csv"):
+        with path.open(newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+        for row in rows:
+            if row.get("subgroup", "all") != "all":
+                continue
+            for field in ("n_treated", "n_control"):
+                if field in row:
+                    assert row[field] == HIDDEN or int(row[field]) not in hidden, (path.name, row)
+                    rewritten += row[field] == HIDDEN
+    assert rewritten, "the table files carry the hidden sizes as '..'"
+    for nb in (run_dir / "notebooks").glob("*.ipynb"):
+        text = json.dumps([c.get("outputs", []) for c in json.loads(nb.read_text())["cells"]])
+        assert "n_treated" not in text and "n_control" not in text, nb.name
+
+
+def test_the_report_explains_the_dots_and_shows_them(strict_run):
+    result, res, _, k = strict_run
+    html = (result.run_dir / "report" / "report_en.html").read_text("utf-8")
+    assert f'a count of 1 to {k - 1} persons is shown as "&lt;{k}"' in html
+    matching = [e for e in res["effects"] if e["estimator"] == "matching"
+                and e["subgroup"] == "all" and e["outcome"] == res["headline"]["outcome"]]  # fmt: skip
+    assert f"<td>{matching[0]['n_treated']} / {matching[0]['n_control']}</td>" in html
+
+
+def test_the_site_bundle_hides_no_less_than_the_report(strict_run, tmp_path):
+    from evaluation.pooling.export import export_bundle
+
+    result, res, whole, _ = strict_run
+    hidden = _chain_sizes(whole) - _chain_sizes(res)
+    out = tmp_path / "bundle.json"
+    export_bundle(result.run_dir, out=out)
+    bundle = json.loads(out.read_text("utf-8"))
+    shown = {v for v in bundle["counts"].values() if isinstance(v, int)}
+    shown |= {e[f] for e in bundle["effects"] for f in ("n_treated", "n_control")
+              if isinstance(e[f], int)}  # fmt: skip
+    assert not shown & hidden
