@@ -46,27 +46,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _finished_run(folder: Path) -> Path:
     """The folder, if it holds a finished run; otherwise a clear error (exit 4)."""
-    import json
+    from evaluation.pipeline.run import finished_run_folder
 
-    from evaluation.errors import RunError
-
-    if not folder.exists():
-        raise RunError(f"{folder} does not exist. Give a finished run folder, for example "
-                       "outputs/default-latest (run `evaluation run --params ...` first).")  # fmt: skip
-    status_file = folder / "status.json"
-    status = json.loads(status_file.read_text("utf-8")) if status_file.is_file() else {}
-    if status.get("status") == "failed":
-        first = str(status.get("message", "")).splitlines()[:1]
-        raise RunError(
-            f"{folder} is a failed run (stage {status.get('stage', '?')}"
-            + (f": {first[0]}" if first else "") + "). Only a finished run can be used here: "
-            "fix the cause and run the study again, or give the last good run "
-            "(<out>/<params>-latest)."
-        )
-    if not (folder / "results.json").is_file() or not (folder / "params.yaml").is_file():
-        raise RunError(f"{folder} is not a finished run folder (no results.json / params.yaml). "
-                       "Give a folder made by `evaluation run`, e.g. outputs/default-latest.")  # fmt: skip
-    return folder
+    return finished_run_folder(folder)
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:

@@ -72,10 +72,10 @@ def test_cli_export_writes_and_has_help(exported, tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         build_parser().parse_args(["export", "--help"])
     assert exc.value.code == 0
-    assert main(["export", str(tmp_path / "no-run")]) == 3
+    assert main(["export", str(tmp_path / "no-run")]) == 4  # as verify and exhibits
     assert "no-run: no such run folder" in capsys.readouterr().err
     (tmp_path / "empty-run").mkdir()
-    assert main(["export", str(tmp_path / "empty-run")]) == 3
+    assert main(["export", str(tmp_path / "empty-run")]) == 4
     assert "no results.json, so not a finished run folder" in capsys.readouterr().err
 
 

@@ -193,12 +193,12 @@ def test_export_of_failed_or_missing_run_says_so(tmp_path, capsys):
     (failed / "status.json").write_text(json.dumps(
         {"status": "failed", "stage": "03_effects", "message": "the matching found no controls"}
     ), "utf-8")  # fmt: skip
-    assert main(["export", str(failed)]) == 3
+    assert main(["export", str(failed)]) == 4
     err = capsys.readouterr().err
     assert "this run failed at stage '03_effects' (status.json)" in err
     assert "the matching found no controls" in err and "rerun `evaluation run" in err
     assert "no results.json" not in err and "Traceback" not in err
-    assert main(["export", str(tmp_path / "nothing-here")]) == 3
+    assert main(["export", str(tmp_path / "nothing-here")]) == 4
     err = capsys.readouterr().err
     assert "nothing-here: no such run folder" in err and "Traceback" not in err
 

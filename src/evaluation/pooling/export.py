@@ -53,37 +53,10 @@ class Exported:
 
 
 def _finished_results(run_dir: Path) -> tuple[dict[str, Any], str]:
-    status = run_dir / "status.json"
-    results = run_dir / "results.json"
-    if not run_dir.exists():
-        raise ContractError(
-            f"{run_dir}: no such run folder. Give a finished run folder of `evaluation run` "
-            "(for example outputs/<params>-latest)."
-        )
-    if not run_dir.is_dir():
-        raise ContractError(f"{run_dir}: not a folder. Give a finished run folder of "
-                            "`evaluation run` (for example outputs/<params>-latest).")  # fmt: skip
-    if status.is_file():
-        try:
-            info = json.loads(status.read_text("utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-            info = {}
-        state = info.get("status") if isinstance(info, dict) else None
-        if state != "succeeded":
-            where = f" at stage '{info['stage']}'" if isinstance(info, dict) and info.get("stage") else ""
-            why = (f":\n  {str(info['message']).splitlines()[0]}"
-                   if isinstance(info, dict) and info.get("message") else "")  # fmt: skip
-            raise ContractError(
-                f"{run_dir}: this run {state or 'did not finish'}{where} (status.json){why}\n"
-                "Export only from a run that succeeded: fix the cause, rerun "
-                "`evaluation run --params <the site's parameter file>`, then export its "
-                "folder (outputs/<params>-latest)."
-            )
-    if not results.is_file():
-        raise ContractError(
-            f"{run_dir}: no results.json, so not a finished run folder. Give a finished run "
-            "folder of `evaluation run` (for example outputs/<params>-latest)."
-        )
+    from evaluation.pipeline.run import finished_run_folder
+
+    # the run's parameters are read from its results' provenance, not params.yaml
+    results = finished_run_folder(run_dir, needs=("results.json",)) / "results.json"
     text = results.read_text("utf-8")
     doc = json.loads(text)
     if doc.get("kind", "study") != "study":
@@ -229,8 +202,10 @@ def export_bundle(
     ------
     ParamsError
         A price year outside 1900-2100.
+    RunError
+        Not a finished run (missing folder, failed run, no ``results.json``).
     ContractError
-        Not a finished study run (missing folder, failed run), or ``out`` inside a run folder.
+        Not a study run, or ``out`` inside a run folder.
     DisclosureError
         The bundle would carry an identifier or an unsuppressed small count.
     """
