@@ -15,7 +15,7 @@ import json
 
 import pytest
 
-from evaluation.pipeline.run import run_study
+from evaluation.pipeline.run import SIZES_HIDDEN_NOTE, run_study
 from evaluation.report.differencing import COUNT_KEYS, HIDDEN, chain_effects, recoveries
 
 
@@ -28,8 +28,10 @@ def strict_run(finished_run, tmp_path_factory, make_params):
     k = max(unmatched + 1, 5)
     folder = tmp_path_factory.mktemp("strict")
     params = make_params(folder, **{"disclosure.min_cell": k})
-    result = run_study(params, folder / "outputs", echo=lambda *a, **kw: None)
+    printed = []
+    result = run_study(params, folder / "outputs", echo=lambda *a, **kw: printed.extend(a))
     res = json.loads((result.run_dir / "results.json").read_text("utf-8"))
+    assert SIZES_HIDDEN_NOTE in printed, "the evaluator is told to have the output checked"
     return result, res, whole, k
 
 
@@ -46,6 +48,11 @@ def test_the_suppressed_count_cannot_be_worked_out(strict_run):
     assert res["numbers"]["disclosure_min_cell"] == k
     counts = {key: res["numbers"][key] for key in COUNT_KEYS}
     assert recoveries(counts, chain_effects(res["effects"], k), k) == []
+    # the same count inside the matching estimates' spec
+    specs = [e["spec"] for e in res["effects"] if e["estimator"] == "matching"
+             and e["subgroup"] == "all" and e["notebook"] == "03_effects"]  # fmt: skip
+    assert specs and all(s["n_unmatched_treated"] in (f"<{k}", HIDDEN) for s in specs)
+    assert res["provenance"]["sizes_hidden"] >= 1
 
 
 def test_hidden_sizes_are_shown_nowhere_in_the_run_folder(strict_run):
@@ -84,6 +91,9 @@ def test_the_report_explains_the_dots_and_shows_them(strict_run):
     result, res, _, k = strict_run
     html = (result.run_dir / "report" / "report_en.html").read_text("utf-8")
     assert f'a count of 1 to {k - 1} persons is shown as "&lt;{k}"' in html
+    assert "&amp;lt;" not in html, "a suppressed count in the text is escaped once"
+    assert f"&lt;{k} had no comparison person close enough" in html
+    assert 'id="hidden-sizes"' in html
     matching = [e for e in res["effects"] if e["estimator"] == "matching"
                 and e["subgroup"] == "all" and e["outcome"] == res["headline"]["outcome"]]  # fmt: skip
     assert f"<td>{matching[0]['n_treated']} / {matching[0]['n_control']}</td>" in html

@@ -161,3 +161,60 @@ def test_the_report_does_not_turn_an_effect_on_a_hidden_size_into_persons(tmp_pa
     with pytest.raises(ReportKeyError, match="withheld"):
         num.people(e)
     assert num.people(_effect("03_effects", "matching", 40, 150)) == "4"
+
+
+def test_counts_inside_an_effects_spec_follow_the_same_rules(tmp_path):
+    from evaluation.estimate.results import EffectResult
+    from evaluation.report.exhibits import Recorder
+
+    rec = Recorder(tmp_path, "03_effects", min_cell=K)
+
+    def result(unmatched, subgroup):
+        return EffectResult.from_normal(
+            estimate=0.1, se=0.05, outcome="employed_m6", estimator="matching", estimand="ATT",
+            n_treated=20, n_control=60, subgroup=subgroup,
+            spec={"n_unmatched_treated": unmatched, "n_missing_outcome_dropped": 0,
+                  "propensity": {"n_obs": 900, "n_treated": 22}})  # fmt: skip
+
+    frame = rec.effects([result(2, "sex=female"), result(6, "all")], made_by="test")
+    # primary suppression at the door: 2 unmatched women is a count below K
+    assert frame["spec"][0]["n_unmatched_treated"] == "<5"
+    assert frame["spec"][0]["n_missing_outcome_dropped"] == 0, "zero shows nobody"
+    assert frame["spec"][1]["n_unmatched_treated"] == 6
+    # secondary: a hidden value goes from the spec too, with the numbers derived from sizes
+    res = _results(trimmed="<5", analysed=46, matched=40)
+    res["effects"][3]["spec"] = {"n_unmatched_treated": 6, "propensity": {"n_obs": 2446,
+                                                                          "n_treated": 46}}
+    hidden = protect_results(res, K)
+    spec = res["effects"][3]["spec"]
+    assert spec["propensity"] == {"n_obs": HIDDEN, "n_treated": HIDDEN}
+    assert spec["n_unmatched_treated"] == (HIDDEN if 6 in hidden else 6)
+
+
+def test_a_size_written_as_a_float_is_hidden_like_an_integer():
+    res = _results(trimmed="<5", analysed=46, matched=40)
+    res["numbers"]["bottomup_moderation"] = {"n_treated": 46.0, "n_control": 2400.0}
+    protect_results(res, K)
+    assert res["numbers"]["bottomup_moderation"] == {"n_treated": HIDDEN, "n_control": 2400.0}
+
+
+def test_a_zero_is_never_what_is_hidden(monkeypatch):
+    # a recovery through the sums can use a published 0 (nobody trimmed); hiding the 0 would
+    # protect nobody and turn every '0' of the flow tables into '..': another value goes
+    from evaluation.report import differencing
+
+    found = [[differencing.Recovery("the sums pin n_unmatched", (0, 57))], []]
+    monkeypatch.setattr(differencing, "recoveries", lambda *a: found.pop(0))
+    counts = {"n_mentored": 60, "n_trimmed_treated": 0, "n_matched": 57, "n_unmatched": "<5"}
+    effects = [{"estimator": "matching", "outcome": "employed_m12", "n_treated": 57,
+                "n_control": 120}]  # fmt: skip
+    assert differencing.secondary_suppress(counts, effects, K) == [57]
+    assert counts["n_trimmed_treated"] == 0 and counts["n_matched"] == HIDDEN
+
+
+def test_a_suppressed_count_in_the_report_text_is_escaped_once(tmp_path):
+    from evaluation.report.render import Numbers, make_environment
+
+    num = Numbers({"numbers": {"n_unmatched": "<5"}, "effects": []}, "en", tmp_path)
+    html = make_environment().from_string('{{ num.n("n_unmatched") }} unmatched').render(num=num)
+    assert html == "&lt;5 unmatched"

@@ -105,6 +105,15 @@ def _stderr_to(path: Path):
             os.close(saved)
 
 
+#: Printed when differencing control hid sample sizes of a run.
+SIZES_HIDDEN_NOTE = (
+    "note: some sample sizes are shown as '..' so that a count below disclosure.min_cell "
+    "cannot be worked out by subtraction (src/evaluation/report/differencing.py). Shares and "
+    "estimates whose denominator is such a size can still narrow it: before publishing this "
+    "run, have its outputs checked by the data owner's output-checking routine."
+)
+
+
 def finished_run_folder(
     folder: Path, needs: tuple[str, ...] = ("results.json", "params.yaml")
 ) -> Path:
@@ -187,8 +196,12 @@ def merge_results(run_dir: Path, params: AnyParams, prov: dict[str, Any]) -> dic
             {"key": key, "kind": "number", "title": title, "notebook": "(parameters)",
              "made_by": f"params: {name}", "files": ["params.yaml"], "alt": "", "note": ""}
         )
-    if isinstance(params, Params) and protect_results(merged, params.disclosure.min_cell):
-        _rewrite_protected(run_dir, merged, parts)
+    if isinstance(params, Params):
+        hidden = protect_results(merged, params.disclosure.min_cell)
+        # how many values (never which): the runner tells the evaluator to have it checked
+        prov["sizes_hidden"] = len(hidden)
+        if hidden:
+            _rewrite_protected(run_dir, merged, parts)
     merged["headline"] = pick_headline(merged["effects"], params)
     merged["provenance"] = prov
     return merged
@@ -427,6 +440,8 @@ def _run_reserved(
                             if began and None not in began and None not in ended
                             else {"from": prov["started"], "until": prov["finished"]})  # fmt: skip
         results = merge_results(work_dir, params, prov)
+        if prov.get("sizes_hidden"):
+            echo(SIZES_HIDDEN_NOTE)
         (work_dir / "results.json").write_text(
             json.dumps(results, indent=2, ensure_ascii=False) + "\n", "utf-8"
         )

@@ -194,7 +194,8 @@ def secondary_suppress(counts: dict[str, Any], effects: list[dict[str, Any]],
     """
     hidden = []
     while found := recoveries(counts, effects, threshold):
-        cand = set(found[0].shown)
+        # a zero is never hidden (it shows no person); another value of the recovery is
+        cand = {v for v in found[0].shown if v != 0} or set(found[0].shown)
         if not cand:  # cannot happen: a recovery uses published values
             raise DisclosureError(found[0].message)
         in_counts = {v: KEEP_ORDER.index(k) if k in KEEP_ORDER else len(KEEP_ORDER)
@@ -220,6 +221,8 @@ CHAIN_TABLES = {"sample_flow": ("mentored", "comparison", "total"),
                 "trimming": ("mentored", "comparison")}  # fmt: skip
 #: Fields that hold a group's sample size, wherever they are (numbers, effects, tables).
 SIZE_FIELDS = ("n_treated", "n_control")
+#: Fields elsewhere that hold a count of the chain (an effect's spec: the unmatched treated).
+COUNT_FIELDS = ("n_unmatched_treated",)
 #: Numbers computed from sample sizes (persons of both groups, person-months): hidden, at any
 #: depth of ``numbers``, whenever something is hidden (with the other sizes published, they
 #: would give a hidden size back).
@@ -255,9 +258,17 @@ def protect_results(results: dict[str, Any], threshold: int) -> list[int]:
     sample-flow and trimming tables; and the :data:`DERIVED_FIELDS`. Modifies ``results``;
     returns the numbers hidden (sorted).
 
-    Not covered: numbers a reader could combine with further outside knowledge (an event
-    study's months, say), and sizes of other samples (a placebo design's own matching, the
-    survey's respondents), which are not counts of the sample chain.
+    Not covered, so a run that hides something should go through the data owner's output
+    checking before it is published (the runner says so):
+
+    * statistics whose denominator is a hidden size: a share of 31/44 (a Kaplan-Meier step,
+      an unadjusted matched difference) or a design effect can narrow the size, with the
+      ``'<k'`` bounds pin it; hiding turns subtraction into arithmetic, it does not make it
+      impossible;
+    * sizes of other samples than the chain (a placebo design's own matching, a
+      specification's other caliper, the survey's respondents), which are not suppressed
+      counts anywhere;
+    * a subgroup table without a ``subgroup`` column (none today).
     """
     numbers = results["numbers"]
     counts = {key: numbers[key] for key in COUNT_KEYS if key in numbers}
@@ -269,15 +280,16 @@ def protect_results(results: dict[str, Any], threshold: int) -> list[int]:
     gone = set(hidden)
 
     def hide(value: Any) -> Any:
-        is_count = isinstance(value, int) and not isinstance(value, bool)
-        return HIDDEN if is_count and value in gone else value
+        is_count = (isinstance(value, int | float) and not isinstance(value, bool)
+                    and float(value).is_integer())  # fmt: skip
+        return HIDDEN if is_count and int(value) in gone else value
 
     def walk(node: Any) -> None:
         if isinstance(node, dict):
             for key, value in node.items():
                 if key in DERIVED_FIELDS and isinstance(value, int | float):
                     node[key] = HIDDEN
-                elif key in SIZE_FIELDS:
+                elif key in SIZE_FIELDS or key in COUNT_FIELDS:
                     node[key] = hide(value)
                 else:
                     walk(value)
@@ -293,6 +305,7 @@ def protect_results(results: dict[str, Any], threshold: int) -> list[int]:
         if e.get("subgroup", "all") == "all":
             for field in SIZE_FIELDS:
                 e[field] = hide(e.get(field))
+            walk(e.get("spec"))  # the propensity model's sizes, the unmatched count
     for name, rows in results["tables"].items():
         columns = CHAIN_TABLES.get(name, ())
         shown = [c for c in columns if c != "total"]

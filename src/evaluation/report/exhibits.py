@@ -26,6 +26,9 @@ import pandas as pd
 from evaluation.estimate.results import EffectResult
 from evaluation.report.disclosure import protect_counts, suppressed_label
 
+#: Counts of persons an effect's ``spec`` may carry (shown ``<k`` below the threshold).
+SPEC_COUNTS = ("n_unmatched_treated", "n_missing_outcome_dropped")
+
 #: Metadata keys matplotlib writes into PNG/SVG that would break "same run, same bytes".
 _STABLE_PNG = {"Software": None}
 _STABLE_SVG = {"Date": None, "Creator": None}
@@ -177,6 +180,11 @@ class Recorder:
         rows = []
         for r in results:
             d = r.to_dict()
+            spec = d.get("spec") or {}
+            for key in SPEC_COUNTS:  # counts of persons inside the spec: primary suppression
+                n = spec.get(key)
+                if isinstance(n, int) and not isinstance(n, bool) and 0 < n < self.min_cell:
+                    spec[key] = suppressed_label(self.min_cell)
             d["notebook"] = self.notebook
             d["made_by"] = made_by
             rows.append(_jsonable(d))

@@ -154,8 +154,8 @@ class Numbers:
     def n(self, key: str) -> str:
         """A count (a suppressed count is shown as registered, e.g. ``<5``)."""
         value = self.raw(key)
-        if isinstance(value, str):
-            return html.escape(value)
+        if isinstance(value, str):  # escaped here, so not again by the template ('&lt;5')
+            return Markup(html.escape(value))
         return fmt_number(float(value), self.language, 0)
 
     def x(self, key: str, decimals: int = 1) -> str:
