@@ -111,3 +111,21 @@ def test_the_site_bundle_hides_no_less_than_the_report(strict_run, tmp_path):
     shown |= {e[f] for e in bundle["effects"] for f in ("n_treated", "n_control")
               if isinstance(e[f], int)}  # fmt: skip
     assert not shown & hidden
+
+
+def test_a_table_file_gets_the_dots_in_its_own_cells(tmp_path):
+    """The CSV keeps its bytes but the hidden cells; one not laid out as the rows is rewritten."""
+    from evaluation.pipeline.run import _rewrite_protected
+
+    (tmp_path / "tables").mkdir()
+    (tmp_path / "tables" / "flat.csv").write_text(
+        ",estimate,n_treated\n0,0.1230,46\n1,0.2000,50\n", "utf-8")
+    (tmp_path / "tables" / "odd.csv").write_text("a,b\nx,y\n,\n0,46\n", "utf-8")  # 2 headers
+    merged = {"numbers": {}, "tables": {
+        "flat": [{"index": 0, "estimate": 0.123, "n_treated": HIDDEN},
+                 {"index": 1, "estimate": 0.2, "n_treated": 50}],
+        "odd": [{"a": 0, "b": HIDDEN}]}}  # fmt: skip
+    _rewrite_protected(tmp_path, merged, [])
+    assert (tmp_path / "tables" / "flat.csv").read_text("utf-8") == (
+        ",estimate,n_treated\n0,0.1230,..\n1,0.2000,50\n")
+    assert (tmp_path / "tables" / "odd.csv").read_text("utf-8") == "a,b\n0,..\n"

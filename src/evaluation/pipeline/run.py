@@ -226,10 +226,15 @@ def _rewrite_protected(run_dir: Path, merged: dict[str, Any],
             continue
         with csv_path.open(newline="", encoding="utf-8") as fh:
             table = list(csv.reader(fh))
-        for i, row in enumerate(rows):
-            for j, value in enumerate(row.values()):
-                if value == HIDDEN:
-                    table[i + 1][j] = HIDDEN
+        header = [name or "index" for name in table[0]] if table else []
+        if header == list(rows[0]) and len(table) == len(rows) + 1:
+            for i, row in enumerate(rows):  # the same cells, the rest of the file as written
+                for j, value in enumerate(row.values()):
+                    if value == HIDDEN:
+                        table[i + 1][j] = HIDDEN
+        else:  # not laid out as the rows (several header lines): written from the rows
+            table = [list(rows[0])] + [["" if v is None else v for v in row.values()]
+                                       for row in rows]  # fmt: skip
         with csv_path.open("w", newline="", encoding="utf-8") as fh:
             csv.writer(fh, lineterminator="\n").writerows(table)
 
