@@ -85,7 +85,7 @@ from evaluation.estimate.effects import analysis_sample
 from evaluation.estimate.results import EffectResult
 from evaluation.report import style
 from evaluation.report.differencing import without_sample_sizes
-from evaluation.report.disclosure import TOTAL, protect_counts
+from evaluation.report.disclosure import TOTAL, protect_counts, suppressed_label
 from evaluation.report.exhibits import Recorder
 from evaluation.report.labels import labels as report_labels
 
@@ -188,12 +188,14 @@ if present["survey"]:
     for factor, its in B["factors"].items():
         wave = "follow_up" if factor in B["follow_up_factors"] else "baseline"
         rel = cronbach_alpha(coded[wave][its])
-        rows.append({"factor": factor, "wave": wave, "items": rel.k, "persons": rel.n,
-                     "alpha": round(rel.alpha, 3)})
+        few = rel.n < K  # a wave with fewer answers: the count suppressed, statistics withheld
+        rows.append({"factor": factor, "wave": wave, "items": rel.k,
+                     "persons": suppressed_label(K) if 0 < rel.n < K else rel.n,
+                     "alpha": None if few else round(rel.alpha, 3)})
         for it in its:
             item_rows.append({"item": it, "factor": factor,
-                              "item_rest": round(rel.item_rest[it], 3),
-                              "alpha_if_dropped": round(rel.alpha_if_dropped[it], 3)})
+                              "item_rest": None if few else round(rel.item_rest[it], 3),
+                              "alpha_if_dropped": None if few else round(rel.alpha_if_dropped[it], 3)})
     reliability = pd.DataFrame(rows).set_index("factor")
     rec.table("bottomup_reliability", reliability, title="Reliability of each scale (Cronbach's alpha)",
               made_by="evaluation.bottomup.scales.cronbach_alpha")
@@ -309,16 +311,18 @@ if present["survey"]:
 
 # %%
 if present["survey"]:
-    change = {}
+    change, n_both = {}, 0
     for f in baseline_factors:
         c = pf.paired_change(scores_b[f], scores_f[f])
+        n_both = max(n_both, c.n)
         change[f] = None if c.n < K else {k: getattr(c, k) for k in c.__dataclass_fields__}
     rec.number("bottomup_change", change, title="Change of the factor scores from baseline to "
                "follow-up: paired t, Wilcoxon, effect sizes", made_by="evaluation.bottomup.profiles.paired_change")
-    n_both = max((v["n"] for v in change.values() if v), default=0)
     rec.count("bottomup_n_both", n_both, title="Mentored persons scored at both waves",
               made_by="evaluation.bottomup.profiles.paired_change")
-    display(pd.DataFrame(change).T.round(3))
+    shown_change = {f: c for f, c in change.items() if c is not None}
+    display(pd.DataFrame.from_dict(shown_change, orient="index").round(3) if shown_change
+            else f"withheld: fewer than {K} persons scored at both waves")
 
 # %% [markdown]
 # ## Which baseline factors go with a larger effect
@@ -435,8 +439,14 @@ if present["sessions"]:
     display(without_sample_sizes(assoc_table.round(3)))
 
 # %%
+n_scored = 0
 if present["survey"] and "mentor" in B["factors"]:
     rframe = sample.join(scores_f[["mentor"]].rename(columns={"mentor": "relationship"}), on="person_id")
+    n_scored = int(rframe.loc[rframe["treated"] == 1, "relationship"].notna().sum())
+    if n_scored < K:  # a statistic on fewer persons than the disclosure threshold: withheld
+        rec.skipped("bottomup_relationship", f"fewer than {K} mentored persons scored the "
+                    "mentor relationship at follow-up")
+if present["survey"] and "mentor" in B["factors"] and n_scored >= K:
     if present["sessions"]:
         rframe = dz.attach(rframe, dose[["mentor_id"]])
     cl = "mentor_id" if rframe.loc[rframe["treated"] == 1, "mentor_id"].notna().all() else None

@@ -122,3 +122,61 @@ def test_efa_sentence_follows_the_solution(finished_run, language):
     assert {"en": "did not converge", "sv": "konvergerade inte"}[language] in html
     assert "Heywood" not in html and "bottomup_efa" not in html
     assert "Heywood" in strings["skip_bottomup_efa"]  # the run's list of skipped analyses
+
+
+#: Follow-up answers kept in the small-wave study (below the disclosure threshold, 5).
+FEW = 3
+
+
+@pytest.fixture
+def run_with_a_small_follow_up(tmp_path_factory, make_params):
+    """Notebooks 01, 02 and 05 on a study whose follow-up survey has only FEW answers."""
+    import pandas as pd
+
+    from evaluation.pipeline.execute import execute_notebook
+
+    folder = tmp_path_factory.mktemp("small_follow_up")
+    study = synth.generate(11, n_mentored=50, n_comparison=800)
+    paths = synth.write(study, folder / "data")
+    survey = pd.read_csv(paths["survey"])
+    follow = survey["wave"] == "follow_up"
+    pd.concat([survey[~follow], survey[follow].head(FEW)]).to_csv(paths["survey"], index=False)
+    params_path = make_params(folder, synthetic=None,
+                              data={k: str(v) for k, v in paths.items() if k != "truth"})
+    params = load_params(params_path)
+    run_dir, scratch = folder / "run", folder / "scratch"
+    scratch.mkdir()
+    specs = {s.name: s for s in NOTEBOOKS}
+    for name in ("01_data", "02_design", NOTEBOOK):
+        execute_notebook(specs[name], params, run_dir, scratch)
+    merged = {"numbers": {"disclosure_min_cell": 5}, "tables": {}, "skipped": {},
+              "exhibits": [], "effects": [], "study": params.study.model_dump(mode="json")}
+    for n in ("01_data", NOTEBOOK):
+        part = json.loads((run_dir / "results" / f"{n}.json").read_text("utf-8"))
+        for key in ("numbers", "tables", "skipped"):
+            merged[key].update(part[key])
+        merged["exhibits"] += part["exhibits"]
+    return merged, run_dir
+
+
+def test_a_follow_up_wave_below_the_threshold_is_withheld_not_a_crash(run_with_a_small_follow_up):
+    """A poor follow-up response (3 answers) used to stop notebook 05 (the change table had
+    nothing to show) and would have published alpha and an association resting on 3 persons."""
+    res, run_dir = run_with_a_small_follow_up
+    numbers = res["numbers"]
+    assert numbers["bottomup_n_follow_up"] == "<5" and numbers["bottomup_n_both"] == "<5"
+    mentor = [r for r in res["tables"]["bottomup_reliability"] if r["factor"] == "mentor"]
+    assert mentor == [{"factor": "mentor", "wave": "follow_up", "items": 4, "persons": "<5",
+                       "alpha": None}]  # fmt: skip
+    assert numbers["bottomup_alpha"]["mentor"] is None
+    assert all(v is None for v in numbers["bottomup_change"].values())
+    assert "bottomup_relationship" not in numbers and "bottomup_relationship" in res["skipped"]
+    items = [r for r in res["tables"]["bottomup_item_reliability"] if r["factor"] == "mentor"]
+    assert items and all(r["item_rest"] is None for r in items)
+    for language in ("en", "sv"):
+        html = _chapters_html(res, language, run_dir)
+        strings = load_strings(language)
+        assert "{{" not in html and "None" not in html
+        assert html.count(strings["bu_withheld"]) >= 1 + len(numbers["bottomup_change"])
+        assert ("fewer than 5" if language == "en" else "färre än 5") in html
+        assert "&amp;lt;" not in html
