@@ -83,6 +83,7 @@ from evaluation.data.io import read_handed_over_panel, read_table
 from evaluation.estimate import effects as fx
 from evaluation.report import style
 from evaluation.report.differencing import without_sample_sizes
+from evaluation.report.disclosure import suppressed_label
 from evaluation.report.exhibits import Recorder
 from evaluation.report.labels import labels as report_labels
 from evaluation.robustness import costs as cst
@@ -403,6 +404,11 @@ small = (table["n_treated"] < K) | (table["n_control"] < K)
 table.loc[small, ["estimate", "se", "ci_low", "ci_high", "p_value"]] = np.nan
 table.loc[small, "error"] = f"withheld: fewer than {K} persons in a group"
 summary = sc.summarise(table, headline.estimate, alpha=1 - LEVEL)
+# the group sizes as published: a size below the threshold suppressed ('<k'), as every count
+table = table.astype({"n_treated": object, "n_control": object})
+for col in ("n_treated", "n_control"):
+    few = table[col].map(lambda n: isinstance(n, int | np.integer) and 0 < n < K)
+    table.loc[few, col] = suppressed_label(K)
 rec.number("spec_curve_summary", {**summary.__dict__, "grid_sha256": grid.sha256,
                           "grid_file": Path(grid.source).name,
                           "n_withheld": int(small.sum())},

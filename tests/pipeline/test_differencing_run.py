@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 
 import pytest
+import yaml
 
 from evaluation.pipeline.run import SIZES_HIDDEN_NOTE, run_study
 from evaluation.report.differencing import COUNT_KEYS, HIDDEN, chain_effects, recoveries
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +31,12 @@ def strict_run(finished_run, tmp_path_factory, make_params):
         "the test study must leave some mentored persons unmatched for this test")
     k = max(unmatched + 1, 5)
     folder = tmp_path_factory.mktemp("strict")
-    params = make_params(folder, **{"disclosure.min_cell": k})
+    # a caliper so tight that few of the mentored match: specifications on a small group
+    grid = yaml.safe_load((ROOT / "params" / "specifications.yaml").read_text("utf-8"))
+    grid["matching"]["caliper"] = [0.2, 0.002]
+    (folder / "grid.yaml").write_text(yaml.safe_dump(grid), "utf-8")
+    params = make_params(folder, **{"disclosure.min_cell": k,
+                                    "robustness.specifications": str(folder / "grid.yaml")})
     printed = []
     result = run_study(params, folder / "outputs", echo=lambda *a, **kw: printed.extend(a))
     res = json.loads((result.run_dir / "results.json").read_text("utf-8"))
@@ -79,12 +88,26 @@ def test_hidden_sizes_are_shown_nowhere_in_the_run_folder(strict_run):
                 continue
             for field in ("n_treated", "n_control"):
                 if field in row:
+                    if row[field].startswith("<"):  # primary suppression (a small group)
+                        continue
                     assert row[field] == HIDDEN or int(row[field]) not in hidden, (path.name, row)
                     rewritten += row[field] == HIDDEN
     assert rewritten, "the table files carry the hidden sizes as '..'"
     for nb in (run_dir / "notebooks").glob("*.ipynb"):
         text = json.dumps([c.get("outputs", []) for c in json.loads(nb.read_text())["cells"]])
         assert "n_treated" not in text and "n_control" not in text, nb.name
+
+
+def test_specifications_on_a_small_group_show_its_size_suppressed(strict_run):
+    result, res, _, k = strict_run
+    rows = res["tables"]["spec_curve_estimates"]
+    withheld = [r for r in rows if (r.get("error") or "").startswith("withheld")]
+    assert withheld, "the tight caliper must leave a specification on fewer than k persons"
+    for r in rows:
+        for field in ("n_treated", "n_control"):
+            n = r[field]
+            assert not (isinstance(n, int) and 0 < n < k), (field, r)
+    assert any(r["n_treated"] == f"<{k}" for r in withheld)
 
 
 def test_the_report_explains_the_dots_and_shows_them(strict_run):

@@ -1,0 +1,72 @@
+"""Every analysis a notebook can skip has a sentence in both languages, and the report renders it.
+
+The report lists the run's ``skipped`` entries with ``skip_<key>`` texts (ESF groups with one
+``skip_esf`` text). A key without a text stopped the rendering of the whole report: a study
+with fewer than five mentored men, or a headline outcome that is not 0/1, could not render.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+
+import pytest
+
+from evaluation.pipeline.notebooks import NOTEBOOK_DIR
+from evaluation.report.render import load_strings, render_html
+
+#: The values the placeholders of f-string keys take (a new placeholder fails the test).
+EXPANSIONS = {"name": ("survey", "sessions", "mentors")}
+CALL = re.compile(r"rec\.skipped\(\s*(f?)\"([^\"]+)\"|rec\.skipped\(\s*(\w+)\s*,")
+
+
+def _skip_keys() -> set[str]:
+    keys = set()
+    for path in sorted(NOTEBOOK_DIR.glob("0*.py")):
+        for m in CALL.finditer(path.read_text("utf-8")):
+            fstring, literal, variable = m.groups()
+            if variable is not None:  # rec.skipped(name, ...): 01's optional tables
+                assert variable == "name", f"{path.name}: rec.skipped({variable}, ...) is new here"
+                keys |= {"survey", "sessions", "mentors"}
+            elif fstring and "{" in literal:
+                head, field, tail = re.fullmatch(r"(.*)\{(\w+)\}(.*)", literal).groups()
+                if head == "esf_":
+                    keys.add("esf_")
+                    continue
+                assert field in EXPANSIONS, f"{path.name}: skipped key {literal!r} is new here"
+                keys |= {f"{head}{v}{tail}" for v in EXPANSIONS[field]}
+            else:
+                keys.add(literal)
+    return keys
+
+
+@pytest.mark.parametrize("language", ["en", "sv"])
+def test_every_skip_key_has_a_text(language):
+    strings = load_strings(language)
+    keys = _skip_keys()
+    assert {"sensitivity_binary", "bottomup_relationship", "esf_"} <= keys
+    missing = sorted(k for k in keys if k != "esf_" and f"skip_{k}" not in strings)
+    assert missing == [], f"no skip_ text in {language} for {missing}"
+    assert "skip_esf" in strings
+
+
+@pytest.mark.parametrize("language", ["en", "sv"])
+def test_the_report_lists_skips_it_had_no_text_for(finished_run, language):
+    run, _ = finished_run
+    res = copy.deepcopy(json.loads((run.run_dir / "results.json").read_text("utf-8")))
+    res["skipped"].update({
+        "esf_sex=male": "fewer than 5 persons in a group",
+        "esf_sex=female:matching": "fewer than 5 persons in a group",
+        "sensitivity_binary": "the headline outcome is not 0/1",
+        "bottomup_relationship": "fewer than 5 mentored persons scored it",
+    })  # fmt: skip
+    html = render_html(res, language, run.run_dir)
+    if language == "en":
+        assert "The ESF indicator for men is withheld" in html
+        assert "The ESF indicator for women (propensity-score matching) is withheld" in html
+        assert "The E-value and the Rosenbaum bounds are not computed" in html
+    else:
+        assert "ESF-indikatorn för män redovisas inte" in html
+        assert "Relationen till mentorn ställs inte mot utfallet" in html
+    assert "{{" not in html
