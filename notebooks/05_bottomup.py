@@ -81,7 +81,7 @@ from evaluation.bottomup.instrument import FACTOR_LABELS, load_instrument, mappi
 from evaluation.bottomup.moderation import moderation_by_factors
 from evaluation.bottomup.scales import ALPHA_ACCEPTABLE, cronbach_alpha, factor_scores, reverse_code
 from evaluation.data.contract import load_study
-from evaluation.estimate.effects import analysis_sample
+from evaluation.estimate.effects import analysis_sample, withheld_reason
 from evaluation.estimate.results import EffectResult
 from evaluation.report import style
 from evaluation.report.differencing import without_sample_sizes
@@ -187,15 +187,20 @@ if present["survey"]:
     rows, item_rows = [], []
     for factor, its in B["factors"].items():
         wave = "follow_up" if factor in B["follow_up_factors"] else "baseline"
-        rel = cronbach_alpha(coded[wave][its])
-        few = rel.n < K  # a wave with fewer answers: the count suppressed, statistics withheld
-        rows.append({"factor": factor, "wave": wave, "items": rel.k,
-                     "persons": suppressed_label(K) if 0 < rel.n < K else rel.n,
-                     "alpha": None if few else round(rel.alpha, 3)})
+        answered = int(coded[wave][its].notna().any(axis=1).sum())
+        try:  # a wave with fewer answers than K: the count suppressed, statistics withheld
+            rel = cronbach_alpha(coded[wave][its]) if answered >= K else None
+        except ValueError:  # too few joint answers for an item pair: alpha is undefined
+            rel = None
+        n = rel.n if rel is not None else answered
+        rows.append({"factor": factor, "wave": wave, "items": len(its),
+                     "persons": suppressed_label(K) if 0 < n < K else n,
+                     "alpha": None if rel is None or rel.n < K else round(rel.alpha, 3)})
         for it in its:
+            shown = rel is not None and rel.n >= K
             item_rows.append({"item": it, "factor": factor,
-                              "item_rest": None if few else round(rel.item_rest[it], 3),
-                              "alpha_if_dropped": None if few else round(rel.alpha_if_dropped[it], 3)})
+                              "item_rest": round(rel.item_rest[it], 3) if shown else None,
+                              "alpha_if_dropped": round(rel.alpha_if_dropped[it], 3) if shown else None})
     reliability = pd.DataFrame(rows).set_index("factor")
     rec.table("bottomup_reliability", reliability, title="Reliability of each scale (Cronbach's alpha)",
               made_by="evaluation.bottomup.scales.cronbach_alpha")
@@ -208,11 +213,23 @@ if present["survey"]:
 
 # %%
 if present["survey"]:
-    efa = exploratory_factors(coded["baseline"], baseline_factors, rotation=B["rotation"])
-    efa_summary = {"stable": efa.stable, "heywood": list(efa.heywood), "converged": efa.converged,
-                   "iterations": efa.iterations, "heywood_cap": HEYWOOD_CAP, "method": efa.method,
-                   "n": efa.n, "rotation": efa.rotation, "n_items": len(efa.loadings)}
-    if efa.stable:
+    try:
+        efa = exploratory_factors(coded["baseline"], baseline_factors, rotation=B["rotation"])
+    except ValueError as exc:  # too few joint answers for the correlations: no solution at all
+        efa, efa_error = None, str(exc)
+    if efa is None:
+        efa_summary = {"stable": False, "heywood": [], "converged": False, "too_few": True,
+                       "method": "principal axis", "rotation": B["rotation"],
+                       "n_items": sum(len(its) for its in baseline_factors.values())}
+        efa_table = efa_error
+        rec.skipped("bottomup_efa", f"the exploratory factor analysis has no solution: {efa_error}")
+    else:
+        efa_summary = {"stable": efa.stable, "heywood": list(efa.heywood),
+                       "converged": efa.converged, "too_few": False,
+                       "iterations": efa.iterations, "heywood_cap": HEYWOOD_CAP,
+                       "method": efa.method, "n": efa.n, "rotation": efa.rotation,
+                       "n_items": len(efa.loadings)}
+    if efa is not None and efa.stable:
         efa_table = efa.table()
         rec.table("bottomup_efa", efa_table, title="Exploratory factor analysis at baseline: rotated "
                   "loadings beside the intended factor", made_by="evaluation.bottomup.factors.exploratory_factors")
@@ -220,7 +237,7 @@ if present["survey"]:
             "agreement": efa.agreement,
             "n_on_intended": int(round(efa.agreement * len(efa.loadings))),
             "loadings": {i: round(float(efa.loadings.loc[i, f]), 3) for i, f in efa.intended.items()}})
-    else:
+    elif efa is not None:
         # a Heywood case (or no convergence): the loadings are not an estimate; say so instead
         efa_table = efa.communality.round(3).to_frame("communality")
         rec.skipped("bottomup_efa", "the exploratory factor analysis reached a Heywood case or did "
@@ -351,7 +368,10 @@ if present["survey"]:
         n_treated=moder.n_treated, n_control=moder.n_control, se_method=moder.se_method,
         subgroup=f"factor={f}", spec={"p_adjusted": r["p_adjusted"], "correction": B["correction"]})
         for f, r in moder.table.iterrows()]
-    rec.effects(inter + moder.split, made_by="evaluation.bottomup.moderation.moderation_by_factors")
+    # a split (mentored above / at or below a factor's median) on fewer than K persons of a
+    # group rests on too few to publish: withheld
+    split = [r for r in moder.split if withheld_reason(r, K) is None]
+    rec.effects(inter + split, made_by="evaluation.bottomup.moderation.moderation_by_factors")
     fig, ax = plt.subplots(figsize=(6.5, 0.5 * len(mod_rows) + 1.2))
     yy = np.arange(len(mod_rows))[::-1]
     for yi, r in zip(yy, mod_rows.values(), strict=True):
@@ -375,10 +395,21 @@ if present["survey"]:
 
 # %%
 assoc = slopes = relationship = None
+mentoring = False  # enough mentors for the analyses clustered by mentor
 if present["sessions"]:
     dose = dz.mentoring_dose(tables.sessions, tables.mentors if present["mentors"] else None)
     dframe = dz.attach(sample, dose)
     mentored = dframe.loc[dframe["treated"] == 1]
+    n_mentors = int(mentored["mentor_id"].nunique())
+    mentoring = n_mentors >= dz.MIN_MENTORS
+    rec.number("bottomup_mentors", {"n": suppressed_label(K) if 0 < n_mentors < K else n_mentors,
+                                     "min": dz.MIN_MENTORS},
+               title="Mentors of the mentored (sessions table), and the fewest analysed",
+               made_by="evaluation.bottomup.dose.mentoring_dose")
+    if not mentoring:
+        rec.skipped("bottomup_mentoring", f"the mentored had fewer than {dz.MIN_MENTORS} "
+                    "mentors: the mentoring analyses cluster by mentor")
+if present["sessions"] and mentoring:
     rec.number("bottomup_dose_summary",
                {"meetings_median": float(mentored["meetings"].median()),
                 "meetings_q1": float(mentored["meetings"].quantile(0.25)),
@@ -422,8 +453,17 @@ if present["sessions"]:
     features = {"meetings": 5.0, "minutes_per_meeting": 15.0}
     if present["mentors"]:
         features.update({"same_field": 1.0, "migrant_mentor": 1.0})
-    assoc_table = dz.associations(dframe, OUTCOME, COVS, features, cluster="mentor_id",
-                                  correction=B["correction"], level=LEVEL)
+    # a feature every mentored person has alike (every mentor from the same field) has no
+    # association to estimate
+    constant = [f for f in features if mentored[f].nunique(dropna=True) < 2]
+    rec.number("bottomup_constant_features", constant, title="Mentoring features that do not "
+               "vary among the mentored", made_by="evaluation.bottomup.dose.mentoring_dose")
+    if constant:
+        rec.skipped("bottomup_no_variation", f"no variation among the mentored: {constant}")
+    features = {f: u for f, u in features.items() if f not in constant}
+    assoc_table = (dz.associations(dframe, OUTCOME, COVS, features, cluster="mentor_id",
+                                   correction=B["correction"], level=LEVEL)
+                   if features else pd.DataFrame())  # fmt: skip
     assoc = {f: {k: float(v) for k, v in r.items()} for f, r in assoc_table.iterrows()}
     for r in assoc.values():
         r["evidence"] = mm.evidence(r["p_value"], r["p_adjusted"], **RULE)
@@ -449,7 +489,8 @@ if present["survey"] and "mentor" in B["factors"]:
 if present["survey"] and "mentor" in B["factors"] and n_scored >= K:
     if present["sessions"]:
         rframe = dz.attach(rframe, dose[["mentor_id"]])
-    cl = "mentor_id" if rframe.loc[rframe["treated"] == 1, "mentor_id"].notna().all() else None
+    cl = ("mentor_id" if mentoring and rframe.loc[rframe["treated"] == 1, "mentor_id"].notna().all()
+          else None)  # fmt: skip
     rel_sd = float(rframe.loc[rframe["treated"] == 1, "relationship"].std())
     rel = dz.associations(rframe, OUTCOME, COVS, {"relationship": rel_sd}, cluster=cl,
                           correction="none", level=LEVEL).loc["relationship"]

@@ -130,7 +130,8 @@ FEW = 3
 
 @pytest.fixture
 def run_with_a_small_follow_up(tmp_path_factory, make_params):
-    """Notebooks 01, 02 and 05 on a study whose follow-up survey has only FEW answers."""
+    """Notebooks 01, 02 and 05 on a study whose follow-up survey has only FEW answers and whose
+    mentored met only two mentors (too few to compare mentors, dose.MIN_MENTORS)."""
     import pandas as pd
 
     from evaluation.pipeline.execute import execute_notebook
@@ -141,6 +142,11 @@ def run_with_a_small_follow_up(tmp_path_factory, make_params):
     survey = pd.read_csv(paths["survey"])
     follow = survey["wave"] == "follow_up"
     pd.concat([survey[~follow], survey[follow].head(FEW)]).to_csv(paths["survey"], index=False)
+    sessions = pd.read_csv(paths["sessions"], dtype=str)
+    two = sorted(sessions["mentor_id"].unique())[:2]
+    codes = {p: two[i % 2] for i, p in enumerate(sorted(sessions["person_id"].unique()))}
+    sessions.assign(mentor_id=sessions["person_id"].map(codes)).to_csv(paths["sessions"],
+                                                                       index=False)
     params_path = make_params(folder, synthetic=None,
                               data={k: str(v) for k, v in paths.items() if k != "truth"})
     params = load_params(params_path)
@@ -180,3 +186,9 @@ def test_a_follow_up_wave_below_the_threshold_is_withheld_not_a_crash(run_with_a
         assert html.count(strings["bu_withheld"]) >= 1 + len(numbers["bottomup_change"])
         assert ("fewer than 5" if language == "en" else "färre än 5") in html
         assert "&amp;lt;" not in html
+        # two mentors: no dose or mentor-trait analysis, and the model says why
+        few = ("mentored had &lt;5 mentors, fewer than 10" if language == "en"
+               else "mentorsdeltagarna hade &lt;5 mentorer, färre än 10")  # fmt: skip
+        assert few in html and html.count(few) >= 2
+    assert "bottomup_mentoring" in res["skipped"] and numbers["bottomup_mentors"]["n"] == "<5"
+    assert "bottomup_mentor_associations" not in numbers and "bottomup_dose_slopes" not in numbers
