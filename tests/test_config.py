@@ -115,3 +115,24 @@ def test_cli_exit_code_2_without_traceback(tmp_path, command):
     assert res.returncode == 2
     assert "typo_section" in res.stderr
     assert "Traceback" not in res.stderr
+
+
+def test_specification_grid_horizons_must_be_outcomes(tmp_path):
+    """A grid with a horizon the study does not build failed notebook 06 after five notebooks
+    had run; it is refused with the parameters, before any notebook."""
+    doc = _default_doc()
+    doc["synthetic"]["generate_if_missing"] = True
+    doc["outcomes"]["horizons"] = [6, 12, 36]
+    doc["estimation"]["headline"]["outcome"] = "employed_m12"
+    for table, path in doc["data"].items():  # the default's files, wherever the test runs
+        doc["data"][table] = str((DEFAULT.parent / path).resolve()) if path else None
+    with pytest.raises(ParamsError) as exc:
+        load_params(_write(tmp_path, doc))
+    message = str(exc.value)
+    assert "robustness.specifications" in message and "horizons [24]" in message
+    assert "outcomes.horizons [6, 12, 36]" in message
+    grid = yaml.safe_load((ROOT / "params" / "specifications.yaml").read_text("utf-8"))
+    grid["horizons"] = [12, 36]
+    (tmp_path / "grid.yaml").write_text(yaml.safe_dump(grid), "utf-8")
+    doc["robustness"]["specifications"] = str(tmp_path / "grid.yaml")
+    assert load_params(_write(tmp_path, doc)).outcomes.horizons == [6, 12, 36]

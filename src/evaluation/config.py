@@ -520,6 +520,10 @@ def parse_params(text: str, *, source: Path, base: Path | None = None) -> AnyPar
         raise ParamsError(_format_validation_error(Path(source), err)) from None
 
 
+#: Where notebooks run: relative paths of ``robustness.specifications`` start here.
+NOTEBOOK_FOLDER = Path(__file__).resolve().parents[2] / "notebooks"
+
+
 def check_input_files(params: AnyParams, *, source: Path) -> None:
     """Every input file named in ``data`` must exist (unless the generator will make it)."""
     if not isinstance(params, Params):
@@ -538,6 +542,29 @@ def check_input_files(params: AnyParams, *, source: Path) -> None:
             "or set the optional tables (survey, sessions, mentors) to null."
         )
         raise ParamsError("\n".join(lines))
+    check_specification_grid(params, source=source)
+
+
+def check_specification_grid(params: Params, *, source: Path) -> None:
+    """The specification grid's horizons must be outcomes of the study (checked before a run).
+
+    Otherwise notebook 06 would stop after five notebooks had run, for a mismatch known from
+    the parameters alone.
+    """
+    from evaluation.robustness.speccurve import read_grid  # heavy: only when checking
+
+    name = params.robustness.specifications
+    path = Path(name) if Path(name).is_absolute() else NOTEBOOK_FOLDER / name
+    grid = read_grid(path)
+    horizons = sorted({s.horizon for s in grid.specifications})
+    extra = [h for h in horizons if h not in params.outcomes.horizons]
+    if extra:
+        raise ParamsError(
+            f"{source}: robustness.specifications ({path}) has horizons {extra}, which are not "
+            f"among outcomes.horizons {params.outcomes.horizons}. Copy the grid file, set its "
+            "horizons to some of the study's, and point robustness.specifications at it "
+            "(an absolute path, or relative to the notebooks/ folder)."
+        )
 
 
 def load_params(path: Path | str, *, check_files: bool = True) -> AnyParams:
