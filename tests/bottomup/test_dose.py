@@ -74,3 +74,12 @@ def test_small_bins_are_withheld(analysis_frame, covariates):
     n = curve.bins["n_treated"]
     assert (curve.bins["withheld"] == (n < 8)).all()
     assert curve.bins.loc[curve.bins["withheld"], "estimate"].isna().all()
+
+
+def test_no_bin_with_enough_mentored_withholds_every_bin(analysis_frame, covariates):
+    """A study whose mentored spread thinly over the bins: all withheld, not an error."""
+    study = synth.generate(5, n_mentored=30, n_comparison=300)
+    frame = _frame(study, analysis_frame)
+    curve = dose_curve(frame, OUTCOME, covariates, "meetings", [0, 6, 25], min_cell=100)
+    assert curve.bins["withheld"].all() and curve.bins["estimate"].isna().all()
+    assert curve.bins["n_treated"].sum() > 0 and curve.se_method == ""

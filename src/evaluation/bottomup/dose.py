@@ -172,14 +172,19 @@ def dose_curve(
     data, d, x, y, binned = data[inside], d[inside], x[inside], y[inside], binned[inside]
     counts = binned[d].value_counts().reindex(labels, fill_value=0)
     used = [lab for lab in labels if counts[lab] >= min_cell]
-    keep = (~d) | binned.isin(used).to_numpy()
-    dummies = np.column_stack([(binned[keep] == lab).to_numpy(float) for lab in used])
-    fit = modified_att(y[keep], d[keep], x[keep], dummies, names=used,
-                       cluster=_clusters(data[keep], d[keep], cluster), level=level)  # fmt: skip
-    bins = fit.terms.reindex(labels)
+    if not used:  # no bin has min_cell mentored: every bin withheld, nothing to fit
+        bins = pd.DataFrame(np.nan, index=pd.Index(labels, name="term"),
+                            columns=["estimate", "se", "ci_low", "ci_high", "p_value"])  # fmt: skip
+        se_method = ""
+    else:
+        keep = (~d) | binned.isin(used).to_numpy()
+        dummies = np.column_stack([(binned[keep] == lab).to_numpy(float) for lab in used])
+        fit = modified_att(y[keep], d[keep], x[keep], dummies, names=used,
+                           cluster=_clusters(data[keep], d[keep], cluster), level=level)  # fmt: skip
+        bins, se_method = fit.terms.reindex(labels), fit.se_method
     bins.insert(0, "n_treated", counts.astype(int))
     bins["withheld"] = counts < min_cell
-    return DoseCurve(bins=bins, dose=dose, outcome=outcome, se_method=fit.se_method, level=level)
+    return DoseCurve(bins=bins, dose=dose, outcome=outcome, se_method=se_method, level=level)
 
 
 @dataclass(frozen=True)
