@@ -50,11 +50,31 @@ def test_finished_run_has_both_chapters(finished_run):
     assert "Whom to match" in html and "Cronbach" in html
 
 
+def _run_chapter_notebooks(folder, params_path):
+    """Notebooks 01, 02 and 05 on the study of ``params_path``; their results merged as the
+    runner merges them (the parts the chapters read), and the run folder."""
+    from evaluation.pipeline.execute import execute_notebook
+
+    params = load_params(params_path)
+    run_dir, scratch = folder / "run", folder / "scratch"
+    scratch.mkdir()
+    specs = {s.name: s for s in NOTEBOOKS}
+    for name in ("01_data", "02_design", NOTEBOOK):
+        execute_notebook(specs[name], params, run_dir, scratch)
+    merged = {"numbers": {"disclosure_min_cell": params.disclosure.min_cell}, "tables": {},
+              "skipped": {}, "exhibits": [], "effects": [],
+              "study": params.study.model_dump(mode="json")}  # fmt: skip
+    for n in ("01_data", NOTEBOOK):
+        part = json.loads((run_dir / "results" / f"{n}.json").read_text("utf-8"))
+        for key in ("numbers", "tables", "skipped"):
+            merged[key].update(part[key])
+        merged["exhibits"] += part["exhibits"]
+    return merged, run_dir
+
+
 @pytest.fixture
 def run_without_optional_tables(tmp_path_factory, make_params):
     """Notebooks 01, 02 and 05 on a study whose survey, sessions and mentors are absent."""
-    from evaluation.pipeline.execute import execute_notebook
-
     folder = tmp_path_factory.mktemp("no_optional")
     study = synth.generate(11, n_mentored=50, n_comparison=800)
     paths = synth.write(study, folder / "data")
@@ -62,21 +82,7 @@ def run_without_optional_tables(tmp_path_factory, make_params):
                               data={"participants": str(paths["participants"]),
                                     "monthly": str(paths["monthly"]),
                                     "survey": None, "sessions": None, "mentors": None})  # fmt: skip
-    params = load_params(params_path)
-    run_dir, scratch = folder / "run", folder / "scratch"
-    scratch.mkdir()
-    specs = {s.name: s for s in NOTEBOOKS}
-    for name in ("01_data", "02_design", NOTEBOOK):
-        execute_notebook(specs[name], params, run_dir, scratch)
-    parts = [json.loads((run_dir / "results" / f"{n}.json").read_text("utf-8"))
-             for n in ("01_data", NOTEBOOK)]  # fmt: skip
-    merged = {"numbers": {}, "tables": {}, "skipped": {}, "exhibits": [], "effects": [],
-              "study": params.study.model_dump(mode="json")}  # fmt: skip
-    for part in parts:
-        for key in ("numbers", "tables", "skipped"):
-            merged[key].update(part[key])
-        merged["exhibits"] += part["exhibits"]
-    return merged, run_dir
+    return _run_chapter_notebooks(folder, params_path)
 
 
 def test_absent_inputs_skip_with_a_sentence(run_without_optional_tables):
@@ -134,8 +140,6 @@ def run_with_a_small_follow_up(tmp_path_factory, make_params):
     mentored met only two mentors (too few to compare mentors, dose.MIN_MENTORS)."""
     import pandas as pd
 
-    from evaluation.pipeline.execute import execute_notebook
-
     folder = tmp_path_factory.mktemp("small_follow_up")
     study = synth.generate(11, n_mentored=50, n_comparison=800)
     paths = synth.write(study, folder / "data")
@@ -149,20 +153,7 @@ def run_with_a_small_follow_up(tmp_path_factory, make_params):
                                                                        index=False)
     params_path = make_params(folder, synthetic=None,
                               data={k: str(v) for k, v in paths.items() if k != "truth"})
-    params = load_params(params_path)
-    run_dir, scratch = folder / "run", folder / "scratch"
-    scratch.mkdir()
-    specs = {s.name: s for s in NOTEBOOKS}
-    for name in ("01_data", "02_design", NOTEBOOK):
-        execute_notebook(specs[name], params, run_dir, scratch)
-    merged = {"numbers": {"disclosure_min_cell": 5}, "tables": {}, "skipped": {},
-              "exhibits": [], "effects": [], "study": params.study.model_dump(mode="json")}
-    for n in ("01_data", NOTEBOOK):
-        part = json.loads((run_dir / "results" / f"{n}.json").read_text("utf-8"))
-        for key in ("numbers", "tables", "skipped"):
-            merged[key].update(part[key])
-        merged["exhibits"] += part["exhibits"]
-    return merged, run_dir
+    return _run_chapter_notebooks(folder, params_path)
 
 
 def test_a_follow_up_wave_below_the_threshold_is_withheld_not_a_crash(run_with_a_small_follow_up):
