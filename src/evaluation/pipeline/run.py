@@ -50,7 +50,7 @@ from evaluation.pipeline.inputs import (
     validate_inputs,
 )
 from evaluation.pipeline.notebooks import PIPELINES, NotebookSpec
-from evaluation.report.differencing import protect_results
+from evaluation.report.differencing import HIDDEN, protect_results
 
 log = logging.getLogger("evaluation.run")
 
@@ -215,8 +215,6 @@ def _rewrite_protected(run_dir: Path, merged: dict[str, Any],
     taken from the merged numbers; each is written back, and each changed table's CSV gets
     ``..`` in the same cells (rows and columns of the CSV are those of the registered table).
     """
-    from evaluation.report.differencing import HIDDEN
-
     for path, part in parts:
         part["numbers"] = {key: merged["numbers"][key] for key in part["numbers"]}
         path.write_text(json.dumps(part, indent=2, ensure_ascii=False) + "\n", "utf-8")
