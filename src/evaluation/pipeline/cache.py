@@ -166,10 +166,14 @@ def store(
         (tmp / "run" / "notebooks").mkdir(parents=True, exist_ok=True)
         shutil.copy2(run_dir / nb, tmp / "run" / nb)
         (tmp / "scratch").mkdir()
-        for name in spec.writes:
+        # the declared hand-over files, and the notebook's disclosure ledger if it kept one
+        ledger = f"ledger/{spec.stem}.npz"
+        private = [*spec.writes, *([ledger] if (scratch_dir / ledger).is_file() else [])]
+        for name in private:
+            (tmp / "scratch" / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(scratch_dir / name, tmp / "scratch" / name)
         meta = {"notebook": spec.name, "key": key, "run": run, "files": [*files, nb],
-                "scratch": list(spec.writes), "created": time.time(), **(times or {})}  # fmt: skip
+                "scratch": private, "created": time.time(), **(times or {})}  # fmt: skip
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n", "utf-8")
         try:
             os.rename(tmp, final)
@@ -189,6 +193,7 @@ def restore(folder: Path, run_dir: Path, scratch_dir: Path) -> dict[str, Any]:
         shutil.copy2(folder / "run" / rel, run_dir / rel)
     scratch_dir.mkdir(parents=True, exist_ok=True)
     for name in meta["scratch"]:
+        (scratch_dir / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(folder / "scratch" / name, scratch_dir / name)
     with contextlib.suppress(OSError):
         os.utime(folder / "meta.json")  # last used: what pruning keeps

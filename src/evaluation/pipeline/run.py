@@ -39,6 +39,7 @@ from evaluation.config import (
     parse_params,
     read_params_text,
 )
+from evaluation.disclosure.differencing import HIDDEN, protect_results
 from evaluation.errors import EvaluationError, RunError
 from evaluation.pipeline import cache, locks, provenance
 from evaluation.pipeline.execute import WORKERS, Stage, run_notebooks, upstream
@@ -50,7 +51,7 @@ from evaluation.pipeline.inputs import (
     validate_inputs,
 )
 from evaluation.pipeline.notebooks import PIPELINES, NotebookSpec
-from evaluation.report.differencing import HIDDEN, protect_results
+from evaluation.results.schema import check_results
 
 log = logging.getLogger("evaluation.run")
 
@@ -204,6 +205,7 @@ def merge_results(run_dir: Path, params: AnyParams, prov: dict[str, Any]) -> dic
             _rewrite_protected(run_dir, merged, parts)
     merged["headline"] = pick_headline(merged["effects"], params)
     merged["provenance"] = prov
+    check_results(merged)
     return merged
 
 
