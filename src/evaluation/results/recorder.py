@@ -58,7 +58,8 @@ class Exhibit:
 
     ``draw``, ``source`` and ``options`` are set for a figure drawn from a registered table
     (:meth:`Recorder.plot`): the function that draws it, the table, and its options, so the
-    run can draw it again from the table as published.
+    run can draw it again from the table as published. ``index`` names a table's index
+    columns (the first columns of its CSV and of its records in ``results.json``).
     """
 
     key: str
@@ -72,6 +73,7 @@ class Exhibit:
     draw: str = ""
     source: str = ""
     options: dict[str, Any] = field(default_factory=dict)
+    index: tuple[str, ...] = ()
 
 
 def source_name(source: Any) -> str:
@@ -270,9 +272,9 @@ class Recorder:
         rel = str(path.relative_to(self.run_dir))
         self._tables[key] = json.loads(shown.reset_index().to_json(orient="records"))
         self._frames[key] = shown
-        self._register(
-            Exhibit(key, "table", title, self.notebook, source_name(made_by), (rel,), note=note)
-        )
+        index = tuple(shown.reset_index().columns[: shown.index.nlevels].astype(str))
+        self._register(Exhibit(key, "table", title, self.notebook, source_name(made_by), (rel,),
+                               note=note, index=index))  # fmt: skip
         self._reveal(("tables", key), reveals)
         return shown
 
@@ -282,12 +284,7 @@ class Recorder:
 
     # --- figures ---------------------------------------------------------------------------
     def _save_figure(self, key: str, fig: Any) -> tuple[str, str]:
-        localise_axes(fig, self.language)
-        png = self.run_dir / "figures" / f"{key}.png"
-        svg = self.run_dir / "figures" / f"{key}.svg"
-        fig.savefig(png, dpi=110, bbox_inches="tight", metadata=_STABLE_PNG)
-        fig.savefig(svg, bbox_inches="tight", metadata=_STABLE_SVG)
-        return str(png.relative_to(self.run_dir)), str(svg.relative_to(self.run_dir))
+        return write_figure(self.run_dir, key, fig, self.language)
 
     def figure(self, key: str, fig: Any, *, title: str, alt: str, made_by: Any) -> None:
         """Write a matplotlib figure as PNG and SVG (stable bytes) and register it.
@@ -397,6 +394,19 @@ class Recorder:
         if self.private_dir is not None:
             self.ledger.save(ledger_path(self.private_dir, self.notebook))
         return path.relative_to(self.run_dir)
+
+
+def write_figure(run_dir: Path, key: str, fig: Any, language: str) -> tuple[str, str]:
+    """Write a figure as PNG and SVG with stable bytes; return the files, run-relative.
+
+    Number ticks are put in the report language's format first (Swedish decimal comma).
+    """
+    localise_axes(fig, language)
+    png = run_dir / "figures" / f"{key}.png"
+    svg = run_dir / "figures" / f"{key}.svg"
+    fig.savefig(png, dpi=110, bbox_inches="tight", metadata=_STABLE_PNG)
+    fig.savefig(svg, bbox_inches="tight", metadata=_STABLE_SVG)
+    return str(png.relative_to(run_dir)), str(svg.relative_to(run_dir))
 
 
 def ledger_path(private_dir: Path, notebook: str) -> Path:

@@ -74,6 +74,8 @@ class Exhibit(_Closed):
     draw: str = Field("", description="For a figure drawn from a table: the drawing function.")
     source: str = Field("", description="For a figure drawn from a table: the table's key.")
     options: dict[str, Any] = Field(default_factory=dict)
+    index: list[str] = Field(default_factory=list,
+                             description="For a table: its index columns (first in its records).")
 
 
 class RunResults(_Closed):
