@@ -25,6 +25,7 @@ import pandas as pd
 
 from evaluation.estimate.results import EffectResult
 from evaluation.report.disclosure import protect_counts, suppressed_label
+from evaluation.report.labels import localise_axes
 
 #: Counts of persons an effect's ``spec`` may carry (shown ``<k`` below the threshold).
 SPEC_COUNTS = ("n_unmatched_treated", "n_missing_outcome_dropped")
@@ -147,8 +148,6 @@ class Recorder:
         Number ticks are put in the report language's format first (Swedish decimal comma;
         :func:`~evaluation.report.labels.localise_axes`, which leaves text ticks alone).
         """
-        from evaluation.report.labels import localise_axes
-
         localise_axes(fig, self.language)
         png = self.run_dir / "figures" / f"{key}.png"
         svg = self.run_dir / "figures" / f"{key}.svg"
