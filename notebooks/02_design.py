@@ -52,15 +52,15 @@ from evaluation.design.study import comparison_subsample
 from evaluation.plots import design as plots
 from evaluation.plots import theme
 from evaluation.protocol import params_source
-from evaluation.report.labels import labels
 from evaluation.results.recorder import Recorder
 from evaluation.rng import stream
+from evaluation.text import catalogue
 
 theme.apply()
 rec = Recorder(run_dir, "02_design", min_cell=disclosure["min_cell"], language=study["language"],
                private_dir=scratch_dir)
 scratch = Path(scratch_dir)
-ALT = labels(study["language"])
+ALT = catalogue(study["language"]).section("figure")
 
 # %%
 frame = pd.read_parquet(scratch / "design_data.parquet")

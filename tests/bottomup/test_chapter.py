@@ -6,12 +6,12 @@ import copy
 import json
 
 import pytest
-from markupsafe import Markup
 
 from evaluation.config import load_params
 from evaluation.data import synth
 from evaluation.pipeline.notebooks import NOTEBOOKS
-from evaluation.report.render import Numbers, load_strings, make_environment
+from evaluation.report.render import make_environment, report_context
+from evaluation.text import catalogue
 
 NOTEBOOK = "05_bottomup"
 
@@ -19,17 +19,11 @@ NOTEBOOK = "05_bottomup"
 def _chapters_html(results: dict, language: str, run_dir) -> str:
     """Only the two chapters of notebook 05, rendered as the report renders them."""
     env = make_environment()
-    strings = load_strings(language)
-    num = Numbers(results, language, run_dir, strings)
-
-    def t(key, **kwargs):
-        return Markup(env.from_string(strings[key]).render(num=num, r=results, t=t, **kwargs))
-
     page = env.from_string(
         "{% for ch in ['bottomup', 'model'] %}<section id='{{ ch }}'><h2>{{ t('h_' ~ ch) }}</h2>"
         "{% include 'chapters/' ~ ch ~ '.html.j2' %}</section>{% endfor %}"
     )
-    return page.render(t=t, num=num, r=results, lang=language, skipped=results["skipped"])
+    return page.render(**report_context(results, language, run_dir, env))
 
 
 def test_finished_run_has_both_chapters(finished_run):
@@ -92,7 +86,7 @@ def test_absent_inputs_skip_with_a_sentence(run_without_optional_tables):
                                                  "mentors": False}  # fmt: skip
     for language in ("en", "sv"):
         html = _chapters_html(res, language, run_dir)
-        strings = load_strings(language)
+        strings = catalogue(language)
         assert str(strings["skip_bottomup_survey"])[:40] in html
         assert html.count(strings["model_not_assessed"]) == 6
         assert "{{" not in html and "None" not in html
@@ -108,7 +102,7 @@ def test_efa_sentence_follows_the_solution(finished_run, language):
     # the default study (about 40 respondents): principal axes give a proper solution
     assert summary["stable"] is True and summary["heywood"] == [] and summary["converged"]
     assert summary["method"] == "principal axis" and summary["n_on_intended"] <= summary["n_items"] == 14
-    strings = load_strings(language)
+    strings = catalogue(language)
     html = _chapters_html(res, language, run.run_dir)
     assert "bottomup_efa" in html and "Heywood" not in html  # the note on the loadings table
 
@@ -172,7 +166,7 @@ def test_a_follow_up_wave_below_the_threshold_is_withheld_not_a_crash(run_with_a
     assert items and all(r["item_rest"] is None for r in items)
     for language in ("en", "sv"):
         html = _chapters_html(res, language, run_dir)
-        strings = load_strings(language)
+        strings = catalogue(language)
         assert "{{" not in html and "None" not in html
         assert html.count(strings["bu_withheld"]) >= 1 + len(numbers["bottomup_change"])
         assert ("fewer than 5" if language == "en" else "färre än 5") in html

@@ -18,10 +18,10 @@ from evaluation.report.render import (
     ReportKeyError,
     chapters,
     fmt_number,
-    load_strings,
     render_html,
     render_pdf,
 )
+from evaluation.text import TextKeyError, catalogue
 
 CHROMIUM = shutil.which("chromium")
 LANGUAGES = ("en", "sv")
@@ -33,24 +33,36 @@ def results(finished_run):
     return run, json.loads((run.run_dir / "results.json").read_text("utf-8"))
 
 
-def test_languages_have_the_same_keys():
-    en, sv = load_strings("en"), load_strings("sv")
-    assert set(en) == set(sv)
-    assert all(isinstance(v, str) and v.strip() for k, v in sv.items() if k != "phrases")
-
-
-def test_swedish_phrases_translate_table_cells(results):
+def test_swedish_table_cells_are_looked_up_by_their_column(results):
     run, res = results
     num = Numbers(res, "sv", run.run_dir)
-    assert num.cell("excluded: fewer than 12 months of coverage before start") == (
+    step = "excluded: fewer than 12 months of coverage before start"
+    assert num.table_cell("sample_flow", "step", step) == (
         "utesluten: färre än 12 månader med uppgifter före start"
     )
-    assert num.cell("sex: female") == "kön: kvinna"
-    assert num.cell("origin_region: Syria") == "ursprungsregion: Syrien"
-    assert num.cell("origin_region: Atlantis") == "ursprungsregion: Atlantis"  # unknown stay
+    assert num.table_cell("descriptives", "variable", "sex: female") == "kön: kvinna"
+    assert num.table_cell("descriptives", "variable", "origin_region: Syria") == (
+        "ursprungsregion: Syrien"
+    )
+    # a region the catalogue does not know is the data owner's own coding: shown as it is
+    assert num.table_cell("descriptives", "variable", "origin_region: Atlantis") == (
+        "ursprungsregion: Atlantis"
+    )
     html = render_html(res, "sv", run.run_dir)
     for english in ("persons in the analysis data", "before trimming", "coverage ends before"):
         assert english not in html
+
+
+def test_a_table_cell_without_a_label_is_an_error_not_english(results):
+    run, res = results
+    num = Numbers(res, "sv", run.run_dir)
+    with pytest.raises(TextKeyError, match="flow_step"):
+        num.table_cell("sample_flow", "step", "excluded: a step nobody labelled")
+    with pytest.raises(TextKeyError, match="education"):  # a closed category of the contract
+        num.table_cell("descriptives", "variable", "education: doctorate")
+    with pytest.raises(ReportKeyError, match="no category"):  # words in an unmapped column
+        num.table_cell("a_new_table", "comment", "kept as is")
+    assert num.table_cell("a_new_table", "share", "22 (44.0 %)") == "22 (44,0 %)"
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -101,7 +113,7 @@ def test_pdf_has_every_chapter(results, tmp_path, language):
     pdf = render_pdf(html, tmp_path / f"r_{language}.pdf", run.run_dir / "report")
     text = " ".join(p.extract_text() for p in PdfReader(str(pdf)).pages)
     text = re.sub(r"\s+", " ", text)
-    strings = load_strings(language)
+    strings = catalogue(language)
     for chapter in chapters(res):
         heading = strings[f"h_{chapter}"].split(":")[0]
         assert heading in text, f"{language}: chapter '{heading}' missing from the PDF"

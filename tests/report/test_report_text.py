@@ -20,10 +20,10 @@ import pytest
 from evaluation.report.render import (
     Numbers,
     fmt_number,
-    load_strings,
     localise_numbers,
     render_html,
 )
+from evaluation.text import catalogue
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "src/evaluation/report/templates"
 
@@ -112,18 +112,14 @@ def test_file_names_are_never_translated(results):
     assert cells[0][0] == "deltagare"
 
 
-def test_phrases_never_rewrite_part_of_an_identifier(results):
+def test_cells_are_translated_by_their_column_never_by_their_text(results):
     run, res = results
     num = Numbers(res, "sv", run.run_dir)
-    assert num.cell("participants") == "deltagare"
-    for identifier in (
-        "participants.csv",
-        "data/participants",
-        "participants_v2",
-        "monthly.parquet",
-    ):
-        assert num.cell(identifier) == identifier
-    assert num.table_cell("file", "participants") == "participants"
+    assert num.table_cell("input_tables", "table", "participants") == "deltagare"
+    for identifier in ("participants.csv", "data/participants", "participants_v2", "monthly.parquet"):
+        assert num.table_cell("input_tables", "file", identifier) == identifier
+        assert num.cell(identifier) == identifier  # numbers only: words are never rewritten
+    assert num.table_cell("input_tables", "file", "participants") == "participants"
 
 
 def test_numbers_in_cells_follow_the_language():
@@ -174,13 +170,14 @@ def test_english_characteristics_have_readable_labels(results):
     assert "Swedish level: SFI completed" in labels
 
 
-def test_swedish_phrases_cover_every_category_of_the_run(results):
+def test_swedish_labels_cover_every_category_of_the_run(results):
     """Every characteristic of the run's descriptives has a Swedish label."""
     run, res = results
     num = Numbers(res, "sv", run.run_dir)
     en_words = re.compile(r"\b(Europe|Other|Syria|Iraq|primary|secondary|level|region)\b")
     for row in res["tables"]["descriptives"]:
-        assert not en_words.search(num.cell(row["variable"])), row["variable"]
+        label = num.table_cell("descriptives", "variable", row["variable"])
+        assert not en_words.search(label), row["variable"]
 
 
 # --- 4. the costs chapter says which persons its count applies to -------------------------
@@ -211,7 +208,7 @@ def test_esf_table_explains_its_counts(results, language):
     page = render_html(res, language, run.run_dir)
     after = page.split('id="tab-esf"', 1)[1].split("</table>", 1)[1]
     note = _text(after.split("</p>", 1)[0])
-    strings = load_strings(language)
+    strings = catalogue(language)
     assert ("do not add up" in note) if language == "en" else ("summerar inte" in note)
     assert note and strings["esf_note"].split()[0] in note
 
@@ -232,14 +229,15 @@ def test_placebo_amounts_are_signed(results, language):
     run, res = results
     page = render_html(res, language, run.run_dir)
     rows = _table_cells(page, "tab-placebo")
-    money = [r[1] for r in rows if r[1].endswith(res["study"]["currency"])]
+    currency = Numbers(res, language, run.run_dir).currency()
+    money = [r[1] for r in rows if r[1].endswith(currency)]
     assert money
     for cell in money:
         assert re.match(r"^[+\u2212-]|^0 ", cell), cell
 
 
 def test_swedish_texts_use_one_term_for_the_propensity_score():
-    sv = json.dumps(load_strings("sv"), ensure_ascii=False)
+    sv = json.dumps([text for _, text in catalogue("sv").texts()], ensure_ascii=False)
     assert "propensity" not in sv.lower().replace("propensity-score", "")
 
 

@@ -3,7 +3,9 @@
 The default instrument is ``data/instruments/survey_v1.csv`` (see the README beside it). The
 analysis itself takes the factor → items mapping and the reverse-coded items from the
 parameter file (``bottomup.factors``, ``bottomup.reverse``); the instrument supplies the
-wording shown in the report, and :func:`mapping_differences` keeps the two consistent.
+wording shown in the report, and :func:`mapping_differences` keeps the two consistent. The
+item wordings stay in the instrument file, not in the text catalogue: an instrument is data a
+site brings with its survey.
 """
 
 from __future__ import annotations
@@ -14,17 +16,17 @@ from pathlib import Path
 
 import pandas as pd
 
+from evaluation.text import LANGUAGES, catalogue
+
 INSTRUMENT_DIR = Path(__file__).resolve().parents[3] / "data" / "instruments"
 WAVES = ("baseline", "follow_up")
 _COLUMNS = ("item", "factor", "reverse", "waves", "text_en", "text_sv")
 
-#: Factor names in the report's languages (figure labels; the texts have their own).
+#: Short factor names in the report's languages, for figures: the text catalogue's category
+#: ``factor_short`` (:mod:`evaluation.text`; the report's sentences use ``factor``).
 FACTOR_LABELS: dict[str, dict[str, str]] = {
-    "en": {"goal": "Goals", "barrier": "Barriers", "network": "Network",
-           "efficacy": "Self-efficacy", "mentor": "Mentor relationship"},
-    "sv": {"goal": "Mål", "barrier": "Hinder", "network": "Nätverk",
-           "efficacy": "Självförmåga", "mentor": "Mentorsrelationen"},
-}  # fmt: skip
+    language: dict(catalogue(language).categories["factor_short"]) for language in LANGUAGES
+}
 
 
 @dataclass(frozen=True)

@@ -29,8 +29,8 @@ from evaluation.design.study import (
 )
 from evaluation.disclosure.ledger import Fact, PublishedTable, fact, row_key
 from evaluation.protocol import Result, private, produced_by
-from evaluation.report.labels import labels as figure_labels
-from evaluation.report.labels import number as label_number
+from evaluation.text import catalogue
+from evaluation.text.numbers import format_number
 
 #: The samples of the balance table, in its column order.
 BALANCE_SAMPLES = ("before", "trimmed", "matched", "weighted")
@@ -168,8 +168,8 @@ def _overlap(dsg: StudyDesign, frame: pd.DataFrame, k: int, language: str) -> Pu
     """Each group's share of persons in equal-width bins of the logit (fitted on all)."""
     logit = dsg.propensity_all.linear_predictor
     edges = list(np.linspace(float(logit.min()) - 1e-9, float(logit.max()), OVERLAP_BINS + 1))
-    L = figure_labels(language)
-    names = [L["range"].format(a=label_number(a, language), b=label_number(b, language))
+    L = catalogue(language).section("figure")
+    names = [L["range"].format(a=format_number(a, language, 1), b=format_number(b, language, 1))
              for a, b in zip(edges[:-1], edges[1:], strict=True)]  # fmt: skip
     groups = frame.loc[logit.index, TREATMENT].map({1: "mentored", 0: "comparison"})
     data = pd.DataFrame({"person_id": frame.loc[logit.index, "person_id"], "group": groups,

@@ -14,8 +14,7 @@ import numpy as np
 import pandas as pd
 
 from evaluation.plots.theme import GROUP_COLOURS
-from evaluation.report.labels import labels as figure_labels
-from evaluation.report.labels import term_label
+from evaluation.text import catalogue
 
 #: The groups of a two-group bar chart, in drawing order.
 GROUPS = ("mentored", "comparison")
@@ -43,7 +42,7 @@ def group_share_bars(
     axis_label
         Label key of the x axis (e.g. ``"pre_months_employed"``).
     """
-    L = figure_labels(language)
+    L = catalogue(language).section("figure")
     bins = [str(b) for b in table.index]
     fig, ax = plt.subplots(figsize=(7, 3.5))
     width = 0.4
@@ -78,7 +77,7 @@ def love_plot(
     (it would give away a small count) is left out of the plot, as it is out of the table.
     Terms are ordered by their |SMD| before adjustment; the legend sits above the points.
     """
-    L = figure_labels(language)
+    L = catalogue(language).section("figure")
     smd_b, smd_a = _numeric(table[before]), _numeric(table[after])
     shown = ~(np.isnan(smd_b) & np.isnan(smd_a))
     terms = [str(t) for t in table.index[shown]]
@@ -92,7 +91,7 @@ def love_plot(
     for x0 in (-threshold, threshold):
         ax.axvline(x0, color="grey", linestyle="--", linewidth=0.8)
     ax.axvline(0.0, color="black", linewidth=0.6)
-    ax.set_yticks(y, [term_label(terms[i], language) for i in order])
+    ax.set_yticks(y, [catalogue(language).characteristic(terms[i]) for i in order])
     ax.set_xlabel(L["smd"])
     ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)
     fig.tight_layout()
