@@ -396,9 +396,9 @@ if robustness["compare_sequential"] and robustness["workers"] > 1:
     assert np.allclose(one.table["estimate"], curve.table["estimate"], equal_nan=True)
     timing |= {"sequential_seconds": one.wall_seconds,
                "speedup": one.wall_seconds / curve.wall_seconds}
-rec.number("timing_spec_curve", timing,
-           title="Specification curve: wall time in parallel and one by one (seconds)",
-           made_by="evaluation.robustness.speccurve.run_grid")
+rec.measured("timing_spec_curve", timing,
+             title="Specification curve: wall time in parallel and one by one (seconds; "
+             "in provenance.measured)", made_by="evaluation.robustness.speccurve.run_grid")
 table = curve.table.copy()
 small = (table["n_treated"] < K) | (table["n_control"] < K)
 table.loc[small, ["estimate", "se", "ci_low", "ci_high", "p_value"]] = np.nan

@@ -156,7 +156,12 @@ def finished_run_folder(
 
 
 def merge_results(run_dir: Path, params: AnyParams, prov: dict[str, Any]) -> dict[str, Any]:
-    """Merge the notebooks' results files into ``results.json``."""
+    """Merge the notebooks' results files into ``results.json``.
+
+    What the notebooks measured on the machine (``measured``: wall times, processes seen) goes
+    into ``provenance.measured``: everything outside ``provenance`` is the same on every run
+    of the same parameters and data.
+    """
     merged: dict[str, Any] = {
         "kind": params.kind,
         "study": params.study.model_dump(mode="json"),
@@ -168,6 +173,7 @@ def merge_results(run_dir: Path, params: AnyParams, prov: dict[str, Any]) -> dic
         "exhibits": [],
     }
     parts = []
+    measured: dict[str, Any] = {}
     for spec in PIPELINES[params.kind]:
         path = run_dir / "results" / f"{spec.stem}.json"
         if not path.exists():
@@ -181,6 +187,12 @@ def merge_results(run_dir: Path, params: AnyParams, prov: dict[str, Any]) -> dic
             merged[key].update(part[key])
         merged["effects"].extend(part["effects"])
         merged["exhibits"].extend(part["exhibits"])
+        # values that measure the machine (wall times): the run's record, not its results
+        clash = set(measured) & set(part.get("measured", {}))
+        if clash:
+            raise RunError(f"{spec.name} registers measured values already registered: "
+                           f"{sorted(clash)}")  # fmt: skip
+        measured.update(part.get("measured", {}))
     from_params = [
         ("budget_sek", params.report.budget_sek, "Programme budget (SEK)", "report.budget_sek"),
         ("planned_participants", params.report.planned_participants, "Planned participants",
@@ -203,6 +215,7 @@ def merge_results(run_dir: Path, params: AnyParams, prov: dict[str, Any]) -> dic
         if hidden:
             _rewrite_protected(run_dir, merged, parts)
     merged["headline"] = pick_headline(merged["effects"], params)
+    prov["measured"] = measured
     merged["provenance"] = prov
     return merged
 

@@ -91,6 +91,7 @@ class Recorder:
         self._effects: list[dict[str, Any]] = []
         self._tables: dict[str, list[dict[str, Any]]] = {}
         self._skipped: dict[str, str] = {}
+        self._measured: dict[str, Any] = {}
         for sub in ("tables", "figures", "results"):
             (self.run_dir / sub).mkdir(parents=True, exist_ok=True)
 
@@ -165,6 +166,19 @@ class Recorder:
         self._register(Exhibit(key, "number", title, self.notebook, made_by))
         return value
 
+    def measured(self, key: str, value: Any, *, title: str, made_by: str) -> Any:
+        """Register a value that measures the machine, not the study (a wall time, a speed-up).
+
+        It goes into ``results.json`` under ``provenance.measured``, never among the results,
+        so that two runs of the same parameters give the same results byte for byte (and
+        ``evaluation verify`` compares every one of them); the report may quote it from there.
+        """
+        if key in self._measured or key in self._numbers:
+            raise ValueError(f"number '{key}' registered twice in {self.notebook}")
+        self._measured[key] = _jsonable(value)
+        self._register(Exhibit(key, "number", title, self.notebook, made_by))
+        return value
+
     def count(self, key: str, n: int, *, title: str, made_by: str) -> int | str:
         """Register a count of persons; below the disclosure threshold it is stored as ``"<k"``.
 
@@ -208,6 +222,7 @@ class Recorder:
             "tables": self._tables,
             "skipped": self._skipped,
             "exhibits": [asdict(e) for e in self._exhibits],
+            "measured": self._measured,
         }
         path = self.run_dir / "results" / f"{self.notebook}.json"
         path.write_text(json.dumps(_jsonable(out), indent=2, ensure_ascii=False) + "\n", "utf-8")
