@@ -68,7 +68,7 @@ costs = {
 report = {"budget_sek": 3254321, "planned_participants": 50}
 disclosure = {"min_cell": 5}
 run_dir = "../outputs/dev"
-scratch_dir = "../outputs/.scratch/dev"
+scratch_dir = "../data/synthetic/.evaluation-work/scratch/dev"  # person-level: beside the data
 
 # %%
 import time
