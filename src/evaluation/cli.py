@@ -306,9 +306,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - a bug: one line for the user, details in a file
         log = _write_traceback(args)
         print(f"internal error ({type(exc).__name__}: {exc}). This is a bug, not your input: "
-              f"please report it with the details written to {log} (readable by you only; "
-              "it may quote your data: check it before sending). Earlier runs are untouched.",
-              file=sys.stderr)  # fmt: skip
+              f"please report it with the details written to {log}. Earlier runs are "
+              "untouched. That file is readable by you only and may quote your data: check "
+              "it before sending it.", file=sys.stderr)  # fmt: skip
         return 70
 
 

@@ -23,6 +23,9 @@ from evaluation.pipeline.verify import compare_results
 N_RACERS = 8
 #: How long the killed run may take to reach its second notebook.
 KILL_WAIT_SECONDS = 300
+#: How long spawned processes may take to start (they import the runner: on a busy 2-core
+#: machine that took over 60 s for eight at once).
+START_WAIT_SECONDS = 300
 
 
 def _reserve_and_hold(out_root: str, base: str, queue) -> None:
@@ -39,9 +42,10 @@ def test_same_name_at_once_gives_distinct_reservations(tmp_path):
              for _ in range(N_RACERS)]  # fmt: skip
     for p in procs:
         p.start()
-    names = [queue.get(timeout=60) for _ in procs]
+    # each racer imports this module (and the runner) first: slow on a loaded machine
+    names = [queue.get(timeout=START_WAIT_SECONDS) for _ in procs]
     for p in procs:
-        p.join(timeout=60)
+        p.join(timeout=START_WAIT_SECONDS)
     assert len(set(names)) == N_RACERS, names
     assert set(names) == {"study-x", *(f"study-x-{i}" for i in range(2, N_RACERS + 1))}
 

@@ -55,9 +55,11 @@ def study(tmp_path_factory, make_params):
     params = make_params(folder / "site", **{"synthetic.n_comparison": N_COMPARISON,
                                              "estimation.permutation_draws": DRAWS})  # fmt: skip
     out = folder / "outputs"
-    # the cache of an earlier version, person-level, under the output folder
+    # the cache of an earlier version, person-level, under the output folder (made private
+    # here as the command would have made it: the test process has another umask)
     legacy = out / ".cache" / "0123abcd" / "scratch"
-    legacy.mkdir(parents=True)
+    for level in reversed([legacy, *legacy.parents][:4]):
+        level.mkdir(mode=DIR_MODE)
     (legacy / "design_data.parquet").write_bytes(b"PAR1 person-level PAR1")
     before = _temp_leftovers()
     ran = _cli("run", "--params", str(params), "--out", str(out), cwd=folder)
