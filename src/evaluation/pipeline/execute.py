@@ -190,10 +190,8 @@ def _one(spec: NotebookSpec, stage: Stage) -> dict[str, Any]:
     if hit is not None:
         try:
             meta = cache.restore(hit, stage.run_dir, stage.scratch_dir)
-        except cache.CacheDamaged as exc:
+        except cache.CacheDamaged as exc:  # said once, by the runner, when it is rebuilt
             damaged = exc.what
-            log.warning("cache entry %s of %s is damaged (%s): removed, executing the notebook",
-                        key, spec.name, exc.what)  # fmt: skip
             cache.remove(hit)
         else:
             return {"seconds": round(time.time() - t0, 2), "executed": False, "cache_key": key,
