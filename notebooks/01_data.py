@@ -47,9 +47,9 @@ from evaluation.config import outcome_names
 from evaluation.data import describe
 from evaluation.data.contract import load_study
 from evaluation.data.outcomes import build_analysis
-from evaluation.report import style
-from evaluation.report.exhibits import Recorder
+from evaluation.plots import theme as style
 from evaluation.report.labels import labels
+from evaluation.results.recorder import Recorder
 from evaluation.rng import stream
 
 style.apply()
@@ -186,7 +186,7 @@ rec.figure(
     fig,
     title="Employment history before start, by group",
     alt=L["alt_pre_employment"],
-    made_by="notebooks/01_data.py",
+    made_by="evaluation.data.describe.binned_shares",
 )
 plt.show()
 

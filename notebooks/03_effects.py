@@ -52,12 +52,12 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from evaluation.config import outcome_names
+from evaluation.disclosure.differencing import without_sample_sizes
 from evaluation.estimate import effects as fx
 from evaluation.estimate.results import compare
-from evaluation.report import style
-from evaluation.report.differencing import without_sample_sizes
-from evaluation.report.exhibits import Recorder
+from evaluation.plots import theme as style
 from evaluation.report.labels import labels, outcome_label
+from evaluation.results.recorder import Recorder
 from evaluation.rng import stream
 
 style.apply()

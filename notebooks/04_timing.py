@@ -73,9 +73,9 @@ from evaluation.estimate import duration as du
 from evaluation.estimate import dynamics as dy
 from evaluation.estimate import staggered as st
 from evaluation.estimate.results import EffectResult
-from evaluation.report import style
-from evaluation.report.exhibits import Recorder
+from evaluation.plots import theme as style
 from evaluation.report.labels import labels as report_labels
+from evaluation.results.recorder import Recorder
 from evaluation.rng import stream
 
 started = time.perf_counter()
@@ -116,7 +116,7 @@ persons = covs.merge(dsg, on="person_id", how="inner", validate="one_to_one")
 assert len(persons) == len(covs) == len(dsg), "the hand-over files cover different persons"
 persons = persons.loc[persons["keep"]].sort_values("person_id", kind="mergesort")
 rec.count("timing_n_persons", len(persons), title="Persons in the timing analyses (trimmed)",
-          made_by="notebooks/04_timing.py")
+          made_by="evaluation.estimate.effects.analysis_sample")
 # the matched persons (matched event study, time to first job) and the design stage's
 # comparison subsample (weighted event study, staggered DiD, TWFE; the whole pool unless it
 # is larger than design.subsample_comparison). The odds weights of sampled comparison persons
@@ -177,7 +177,7 @@ rec.number("es_window", {"leads": timing["leads"], "lags": timing["lags"]},
            title="Event-study window (months)", made_by="params: timing.leads, timing.lags")
 shown = [k for k in (3, 6, 12, 18, 24) if k <= timing["lags"]]
 rec.number("es_months_shown", shown, title="Event-study months tabulated in the report",
-           made_by="notebooks/04_timing.py")
+           made_by="params: timing.lags")
 es_table = pd.concat(
     {f"{sample}_{outcome}": b.table.set_index("event_time")[
         ["estimate", "se", "ci_low", "ci_high", "band_low", "band_high"]]
@@ -307,7 +307,7 @@ rec.count("cs_n_cohorts", int(len(size)), title="Start cohorts in the staggered 
 rec.number("cs_cohorts_withheld", {"cohorts": sorted(cohort_label(g) for g in size.index
                                                     if size[g] < K), "min_cell": K},
            title=f"Start cohorts with fewer than {K} mentored (own estimate withheld)",
-           made_by="notebooks/04_timing.py")
+           made_by="evaluation.estimate.staggered.att_gt")
 pd.DataFrame([r.to_dict() for r in cs_rows])[["outcome", "estimator", "estimate", "se"]].head(12)
 
 # %% [markdown]

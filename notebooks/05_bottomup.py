@@ -81,13 +81,13 @@ from evaluation.bottomup.instrument import FACTOR_LABELS, load_instrument, mappi
 from evaluation.bottomup.moderation import moderation_by_factors
 from evaluation.bottomup.scales import ALPHA_ACCEPTABLE, cronbach_alpha, factor_scores, reverse_code
 from evaluation.data.contract import load_study
+from evaluation.disclosure.differencing import without_sample_sizes
+from evaluation.disclosure.rules import TOTAL, protect_counts, suppressed_label
 from evaluation.estimate.effects import analysis_sample, withheld_reason
 from evaluation.estimate.results import EffectResult
-from evaluation.report import style
-from evaluation.report.differencing import without_sample_sizes
-from evaluation.report.disclosure import TOTAL, protect_counts, suppressed_label
-from evaluation.report.exhibits import Recorder
+from evaluation.plots import theme as style
 from evaluation.report.labels import labels as report_labels
+from evaluation.results.recorder import Recorder
 
 style.apply()
 rec = Recorder(run_dir, "05_bottomup", min_cell=disclosure["min_cell"], language=study["language"])
@@ -174,16 +174,16 @@ if present["survey"]:
     rec.number("bottomup_item_text",
                {i: {"en": e, "sv": s} for i, e, s in instrument.items[["item", "text_en", "text_sv"]]
                 .itertuples(index=False)},
-               title="Wording of the survey items", made_by=f"data/instruments/{instrument.name}.csv")
+               title="Wording of the survey items", made_by=f"file: data/instruments/{instrument.name}.csv")
     sv = tables.survey.assign(person_id=tables.survey["person_id"].astype(str))
     items_all = [i for its in B["factors"].values() for i in its]
     waves = {w: sv.loc[sv["wave"] == w].set_index("person_id")[items_all] for w in ("baseline", "follow_up")}
     coded = {w: reverse_code(a, B["reverse"]) for w, a in waves.items()}
     n_base, n_follow = len(waves["baseline"]), len(waves["follow_up"])
     rec.count("bottomup_n_baseline", n_base, title="Mentored persons answering at baseline",
-              made_by="survey table")
+              made_by="evaluation.data.contract.load_study")
     rec.count("bottomup_n_follow_up", n_follow, title="Mentored persons answering at follow-up",
-              made_by="survey table")
+              made_by="evaluation.data.contract.load_study")
     rows, item_rows = [], []
     for factor, its in B["factors"].items():
         wave = "follow_up" if factor in B["follow_up_factors"] else "baseline"

@@ -80,12 +80,12 @@ import pandas as pd
 from IPython.display import display
 
 from evaluation.data.io import read_handed_over_panel, read_table
+from evaluation.disclosure.differencing import without_sample_sizes
+from evaluation.disclosure.rules import suppressed_label
 from evaluation.estimate import effects as fx
-from evaluation.report import style
-from evaluation.report.differencing import without_sample_sizes
-from evaluation.report.disclosure import suppressed_label
-from evaluation.report.exhibits import Recorder
+from evaluation.plots import theme as style
 from evaluation.report.labels import labels as report_labels
+from evaluation.results.recorder import Recorder
 from evaluation.robustness import costs as cst
 from evaluation.robustness import placebo as pl
 from evaluation.robustness import power as pw

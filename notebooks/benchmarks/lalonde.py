@@ -44,8 +44,8 @@ import pandas as pd
 from evaluation.design.study import TRIMMING_RULES, matching_options
 from evaluation.estimate import benchmark as bm
 from evaluation.estimate.effects import effects_table, forest_plot
-from evaluation.report import style
-from evaluation.report.exhibits import Recorder
+from evaluation.plots import theme as style
+from evaluation.results.recorder import Recorder
 
 style.apply()
 rec = Recorder(run_dir, "lalonde", min_cell=disclosure["min_cell"])

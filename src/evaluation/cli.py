@@ -130,7 +130,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def _cmd_exhibits(args: argparse.Namespace) -> int:
     import json
 
-    from evaluation.report.exhibits import exhibit_list_markdown, replace_readme_section
+    from evaluation.results.recorder import exhibit_list_markdown, replace_readme_section
 
     results_path = _finished_run(args.run) / "results.json"
     table = exhibit_list_markdown(json.loads(results_path.read_text("utf-8")))

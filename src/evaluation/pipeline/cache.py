@@ -195,10 +195,13 @@ def store(
     try:
         sha = {f"run/{rel}": _copy_hashed(run_dir / rel, tmp / "run" / rel) for rel in files}
         (tmp / "scratch").mkdir(parents=True, exist_ok=True)
-        for name in spec.writes:
+        # the declared hand-over files, and the notebook's disclosure ledger if it kept one
+        ledger = f"ledger/{spec.stem}.npz"
+        private = [*spec.writes, *([ledger] if (scratch_dir / ledger).is_file() else [])]
+        for name in private:
             sha[f"scratch/{name}"] = _copy_hashed(scratch_dir / name, tmp / "scratch" / name)
         meta = {"notebook": spec.name, "key": key, "run": run, "files": files,
-                "scratch": list(spec.writes), "sha256": sha, "created": time.time(),
+                "scratch": private, "sha256": sha, "created": time.time(),
                 **(times or {})}  # fmt: skip
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n", "utf-8")
         try:

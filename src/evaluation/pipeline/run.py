@@ -41,6 +41,7 @@ from evaluation.config import (
     parse_params,
     read_params_text,
 )
+from evaluation.disclosure.differencing import HIDDEN, protect_results
 from evaluation.errors import EvaluationError, RunError
 from evaluation.pipeline import cache, locks, provenance, workdir
 from evaluation.pipeline.execute import WORKERS, Stage, run_notebooks, upstream
@@ -52,7 +53,7 @@ from evaluation.pipeline.inputs import (
     validate_inputs,
 )
 from evaluation.pipeline.notebooks import PIPELINES, NotebookSpec, PreparedNotebook, prepare
-from evaluation.report.differencing import HIDDEN, protect_results
+from evaluation.results.schema import check_results
 
 log = logging.getLogger("evaluation.run")
 
@@ -220,6 +221,7 @@ def merge_results(run_dir: Path, params: AnyParams, prov: dict[str, Any]) -> dic
     merged["headline"] = pick_headline(merged["effects"], params)
     prov["measured"] = measured
     merged["provenance"] = prov
+    check_results(merged)
     return merged
 
 

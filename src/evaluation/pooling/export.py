@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from evaluation.config import Params, parse_params
+from evaluation.disclosure.rules import suppressed_label
 from evaluation.errors import ContractError, ParamsError
 from evaluation.pooling.bundle import (
     BALANCE_KEYS,
@@ -30,7 +31,6 @@ from evaluation.pooling.bundle import (
     outcome_unit,
     secondary_suppress,
 )
-from evaluation.report.disclosure import suppressed_label
 
 #: Outcomes of the data contract that a bundle carries (CONTRACT.md).
 OUTCOME_PREFIXES = ("employed_m", "months_employed_", "earnings_")

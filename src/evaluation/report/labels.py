@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from evaluation.plots.theme import localise_axes  # noqa: F401  (re-exported)
+
 LABELS: dict[str, dict[str, str]] = {
     "en": {
         "mentored": "mentored",
@@ -198,23 +200,3 @@ def term_label(term: str, language: str) -> str:
 
     results = {"numbers": {}, "tables": {}, "effects": [], "exhibits": []}
     return Numbers(results, language, Path(".")).cell(term.replace("=", ": "))
-
-
-def localise_axes(fig, language: str) -> None:
-    """Number ticks of a figure's axes in the report's number format.
-
-    Swedish gets a decimal comma (``0,5``) and a true minus sign; axes whose ticks carry
-    their own text (categories) are left alone. English is unchanged.
-    """
-    if language == "en":
-        return
-    from matplotlib.ticker import ScalarFormatter
-
-    class _Comma(ScalarFormatter):
-        def __call__(self, x, pos=None):
-            return super().__call__(x, pos).replace(".", ",").replace("-", "\u2212")
-
-    for ax in fig.axes:
-        for axis in (ax.xaxis, ax.yaxis):
-            if type(axis.get_major_formatter()) is ScalarFormatter:
-                axis.set_major_formatter(_Comma())

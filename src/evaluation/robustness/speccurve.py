@@ -217,7 +217,7 @@ class SpecCurve:
 
     ``table`` is the result; ``wall_seconds`` and ``processes_seen`` measure the machine and
     differ from one run to the next: record them with
-    :meth:`~evaluation.report.exhibits.Recorder.measured` (the run's provenance), never
+    :meth:`~evaluation.results.recorder.Recorder.measured` (the run's provenance), never
     among the results.
 
     Attributes

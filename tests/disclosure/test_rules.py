@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from evaluation.report.disclosure import TOTAL, protect_counts, withhold_small
+from evaluation.disclosure.rules import TOTAL, protect_counts, withhold_small
 
 K = 5
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from evaluation.report.exhibits import README_END, README_START, exhibit_list_markdown
+from evaluation.results.recorder import README_END, README_START, exhibit_list_markdown
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,3 +37,26 @@ def test_readme_list_of_exhibits_matches_a_run(finished_run):
         "README's list of exhibits is stale: run "
         "`.venv/bin/evaluation exhibits outputs/default-latest --write-readme`"
     )
+
+
+def test_results_schema_file_is_current():
+    from evaluation.results.schema import SCHEMA_FILE, json_schema
+
+    shipped = json.loads(SCHEMA_FILE.read_text("utf-8"))
+    assert shipped == json_schema(), (
+        "src/evaluation/results/results.schema.json is stale: run "
+        "`.venv/bin/python -c 'from evaluation.results.schema import write_json_schema; "
+        "write_json_schema()'`"
+    )
+
+
+def test_every_made_by_of_a_run_resolves(finished_run):
+    """made_by names code by its import path (or a params:/file: source): each resolves."""
+    from evaluation.protocol import resolve_made_by
+
+    run, _ = finished_run
+    res = json.loads((run.run_dir / "results.json").read_text("utf-8"))
+    names = {e["made_by"] for e in res["exhibits"]} | {e["made_by"] for e in res["effects"]}
+    names |= {e["draw"] for e in res["exhibits"] if e.get("draw")}
+    for name in sorted(names):
+        resolve_made_by(name)  # raises LookupError naming the one that does not

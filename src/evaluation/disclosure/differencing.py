@@ -14,7 +14,7 @@ counts are nested (mentored ⊇ analysed after trimming ⊇ matched; comparison 
   pin such a count to one value from them.
 
 :func:`secondary_suppress` hides further numbers (shown ``'..'``, as
-:mod:`evaluation.report.disclosure` does) until neither happens: an effect's sample size
+:mod:`evaluation.disclosure.rules` does) until neither happens: an effect's sample size
 before any count, else the count least needed (:data:`KEEP_ORDER`: ``n_mentored`` and
 ``n_comparison`` are hidden last), every place showing the same number together. Estimates
 and standard errors are never hidden.
@@ -33,8 +33,8 @@ from typing import Any
 
 import pandas as pd
 
+from evaluation.disclosure.rules import SECONDARY_LABEL
 from evaluation.errors import DisclosureError
-from evaluation.report.disclosure import SECONDARY_LABEL
 
 #: The counts of persons of the sample chain (``results.json`` numbers of a study run).
 COUNT_KEYS = (

@@ -16,7 +16,7 @@ import copy
 import pandas as pd
 import pytest
 
-from evaluation.report.differencing import (
+from evaluation.disclosure.differencing import (
     HIDDEN,
     chain_effects,
     protect_results,
@@ -165,7 +165,7 @@ def test_the_report_does_not_turn_an_effect_on_a_hidden_size_into_persons(tmp_pa
 
 def test_counts_inside_an_effects_spec_follow_the_same_rules(tmp_path):
     from evaluation.estimate.results import EffectResult
-    from evaluation.report.exhibits import Recorder
+    from evaluation.results.recorder import Recorder
 
     rec = Recorder(tmp_path, "03_effects", min_cell=K)
 
@@ -176,7 +176,7 @@ def test_counts_inside_an_effects_spec_follow_the_same_rules(tmp_path):
             spec={"n_unmatched_treated": unmatched, "n_missing_outcome_dropped": 0,
                   "propensity": {"n_obs": 900, "n_treated": 22}})  # fmt: skip
 
-    frame = rec.effects([result(2, "sex=female"), result(6, "all")], made_by="test")
+    frame = rec.effects([result(2, "sex=female"), result(6, "all")], made_by=EffectResult.from_normal)
     # primary suppression at the door: 2 unmatched women is a count below K
     assert frame["spec"][0]["n_unmatched_treated"] == "<5"
     assert frame["spec"][0]["n_missing_outcome_dropped"] == 0, "zero shows nobody"
@@ -201,7 +201,7 @@ def test_a_size_written_as_a_float_is_hidden_like_an_integer():
 def test_a_zero_is_never_what_is_hidden(monkeypatch):
     # a recovery through the sums can use a published 0 (nobody trimmed); hiding the 0 would
     # protect nobody and turn every '0' of the flow tables into '..': another value goes
-    from evaluation.report import differencing
+    from evaluation.disclosure import differencing
 
     found = [[differencing.Recovery("the sums pin n_unmatched", (0, 57))], []]
     monkeypatch.setattr(differencing, "recoveries", lambda *a: found.pop(0))
