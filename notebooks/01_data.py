@@ -35,7 +35,7 @@ data = {
 outcomes = {"horizons": [6, 12, 24], "pre_months": 12, "min_pre_months": 12}
 disclosure = {"min_cell": 5}
 run_dir = "../outputs/dev"
-scratch_dir = "../outputs/.scratch/dev"
+scratch_dir = "../data/synthetic/.evaluation-work/scratch/dev"  # person-level: beside the data
 
 # %%
 from pathlib import Path

@@ -43,7 +43,7 @@ estimation = {
 }
 disclosure = {"min_cell": 5}
 run_dir = "../outputs/dev"
-scratch_dir = "../outputs/.scratch/dev"
+scratch_dir = "../data/synthetic/.evaluation-work/scratch/dev"  # person-level: beside the data
 
 # %%
 from pathlib import Path

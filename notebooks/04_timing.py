@@ -56,7 +56,7 @@ timing = {
 }
 disclosure = {"min_cell": 5}
 run_dir = "../outputs/dev"
-scratch_dir = "../outputs/.scratch/dev"
+scratch_dir = "../data/synthetic/.evaluation-work/scratch/dev"  # person-level: beside the data
 
 # %%
 import time

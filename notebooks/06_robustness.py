@@ -68,7 +68,7 @@ costs = {
 report = {"budget_sek": 3254321, "planned_participants": 50}
 disclosure = {"min_cell": 5}
 run_dir = "../outputs/dev"
-scratch_dir = "../outputs/.scratch/dev"
+scratch_dir = "../data/synthetic/.evaluation-work/scratch/dev"  # person-level: beside the data
 
 # %%
 import time
@@ -396,9 +396,9 @@ if robustness["compare_sequential"] and robustness["workers"] > 1:
     assert np.allclose(one.table["estimate"], curve.table["estimate"], equal_nan=True)
     timing |= {"sequential_seconds": one.wall_seconds,
                "speedup": one.wall_seconds / curve.wall_seconds}
-rec.number("timing_spec_curve", timing,
-           title="Specification curve: wall time in parallel and one by one (seconds)",
-           made_by="evaluation.robustness.speccurve.run_grid")
+rec.measured("timing_spec_curve", timing,
+             title="Specification curve: wall time in parallel and one by one (seconds; "
+             "in provenance.measured)", made_by="evaluation.robustness.speccurve.run_grid")
 table = curve.table.copy()
 small = (table["n_treated"] < K) | (table["n_control"] < K)
 table.loc[small, ["estimate", "se", "ci_low", "ci_high", "p_value"]] = np.nan

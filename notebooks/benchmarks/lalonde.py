@@ -35,7 +35,7 @@ benchmark = {
 }
 disclosure = {"min_cell": 5}
 run_dir = "../../outputs/dev-lalonde"
-scratch_dir = "../../outputs/.scratch/dev-lalonde"
+scratch_dir = "../../params/benchmarks/.evaluation-work/scratch/dev-lalonde"
 
 # %%
 import matplotlib.pyplot as plt

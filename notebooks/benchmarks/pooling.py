@@ -59,7 +59,7 @@ currency = {
 headline = {"estimator": "matching", "outcome": "employed_m12", "subgroup": "pooled"}
 disclosure = {"min_cell": 5}
 run_dir = "../../outputs/dev-pooling"
-scratch_dir = "../../outputs/.scratch/dev-pooling"
+scratch_dir = "../../params/benchmarks/.evaluation-work/scratch/dev-pooling"
 
 # %%
 import matplotlib.pyplot as plt

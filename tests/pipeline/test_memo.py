@@ -81,3 +81,16 @@ def test_the_pdf_of_a_page_rendered_before_comes_from_the_memo(tmp_path, monkeyp
     assert again == first
     with pytest.raises(AssertionError, match="WeasyPrint called"):
         render.render_pdf(page.replace("9.9", "9.8"), tmp_path / "c.pdf", tmp_path, memo)
+
+
+def test_a_damaged_memo_is_a_miss_and_is_removed(tmp_path):
+    memo = Memo(tmp_path, "html")
+    memo.put("k", b"<html>effect 9.9 pp</html>")
+    path = memo.folder / "k"
+    path.write_bytes(path.read_bytes().replace(b"9.9", b"9.8"))
+    assert memo.get("k") is None, "a changed page would be published"
+    assert not path.exists()
+    path.write_bytes(b"<html>an entry of an earlier version, without its checksum</html>")
+    assert memo.get("k") is None
+    memo.put("k", b"")
+    assert memo.get("k") == b""  # an empty marker (a clean scan) round-trips

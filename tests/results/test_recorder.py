@@ -18,8 +18,8 @@ def test_every_registered_file_exists(finished_run):
     for ex in res["exhibits"]:
         for f in ex["files"]:
             assert (run.run_dir / f).is_file(), f
-        if ex["kind"] == "number":
-            assert ex["key"] in res["numbers"]
+        if ex["kind"] == "number":  # a result, or a value measured on the machine
+            assert ex["key"] in res["numbers"] or ex["key"] in res["provenance"]["measured"]
         assert ex["made_by"], ex["key"]
     # every table and figure file in the run folder is registered
     registered = {f for e in res["exhibits"] for f in e["files"]}

@@ -3,14 +3,17 @@
 A cached rerun executes no notebook, yet it used to spend most of its time re-rendering the
 reviewers' notebook pages and re-scanning files that had not changed. Both are pure functions
 of their input bytes (and of the code and versions that process them), so their results are
-kept under ``<out>/.cache/memo/<kind>/<sha256>``:
+kept under ``<work>/cache/memo/<kind>/<sha256>`` (the private work folder):
 
 * ``html``: a notebook's HTML page, keyed by the notebook's bytes and the nbconvert version;
 * ``clean``: an empty marker that a file's bytes passed the identifier scan against a given
   set of identifiers with the scanner's code (a hit is never memoised: it raises).
 
 A memo is written to a temporary name and renamed into place, so a killed run leaves no
-half-written entry; each kind keeps its most recently used :data:`KEEP` entries.
+half-written entry; each kind keeps its most recently used :data:`KEEP` entries. Each entry
+begins with the SHA-256 of its bytes: an entry damaged since (or written by an earlier
+version) is a miss and is removed, so that a changed memo is never published. Memos live in
+the private work folder's cache (:mod:`evaluation.pipeline.workdir`).
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from pathlib import Path
 
 #: Entries kept per kind (oldest used removed first).
 KEEP = 2000
+#: What every entry begins with, before the SHA-256 of its bytes and a newline.
+_HEADER = b"sha256:"
 
 
 def key(*parts: bytes | str) -> str:
@@ -43,25 +48,33 @@ class Memo:
         self.folder = None if folder is None else Path(folder) / "memo" / kind
 
     def get(self, k: str) -> bytes | None:
-        """The memoised bytes, or ``None``; a hit refreshes the entry's time of use."""
+        """The memoised bytes, or ``None``; a hit refreshes the entry's time of use.
+
+        An entry whose bytes do not match the SHA-256 it begins with is removed: a miss.
+        """
         if self.folder is None:
             return None
         path = self.folder / k
         try:
-            data = path.read_bytes()
+            stored = path.read_bytes()
         except OSError:
+            return None
+        head, _, data = stored.partition(b"\n")
+        if head != _HEADER + hashlib.sha256(data).hexdigest().encode():
+            with contextlib.suppress(OSError):
+                path.unlink()
             return None
         with contextlib.suppress(OSError):
             os.utime(path)
         return data
 
     def put(self, k: str, data: bytes = b"") -> None:
-        """Store ``data`` under ``k`` atomically."""
+        """Store ``data`` under ``k`` atomically, after the SHA-256 of its bytes."""
         if self.folder is None:
             return
         self.folder.mkdir(parents=True, exist_ok=True)
         tmp = self.folder / f".tmp-{k[:16]}-{os.getpid()}-{time.monotonic_ns()}"
-        tmp.write_bytes(data)
+        tmp.write_bytes(_HEADER + hashlib.sha256(data).hexdigest().encode() + b"\n" + data)
         os.replace(tmp, self.folder / k)
 
     def prune(self, keep: int = KEEP) -> int:

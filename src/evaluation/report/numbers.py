@@ -126,16 +126,26 @@ class Numbers:
     # --- raw lookups ---------------------------------------------------------------------
     def raw(self, key: str) -> Any:
         """A registered number (``results["numbers"][key]``, dotted keys go deeper)."""
-        head, *rest = key.split(".")
-        if head not in self.results["numbers"]:
-            raise ReportKeyError(f"the report asks for number '{key}', which the results lack")
-        value = self.results["numbers"][head]
-        for part in rest:
-            if not isinstance(value, dict) or part not in value:
-                raise ReportKeyError(f"the report asks for number '{key}', which the results lack")
-            value = value[part]
-        self.used.add(head)
+        value = _dotted(self.results["numbers"], key, "number", "the results")
+        self.used.add(key.split(".")[0])
         return value
+
+    def measured(self, key: str) -> Any:
+        """A value measured on the machine that ran the notebooks (a wall time, processes seen).
+
+        Such values are kept in ``results["provenance"]["measured"]`` (dotted keys go deeper),
+        never among the results, which are the same on every machine.
+        """
+        measured = self.results.get("provenance", {}).get("measured", {})
+        return _dotted(measured, key, "measured value", "the run's provenance")
+
+    def measured_n(self, key: str) -> str:
+        """A whole measured value (see :meth:`measured`)."""
+        return fmt_number(float(self.measured(key)), self.language, 0)
+
+    def measured_x(self, key: str, decimals: int = 1) -> str:
+        """A measured value with decimals (see :meth:`measured`)."""
+        return fmt_number(float(self.measured(key)), self.language, decimals)
 
     def has(self, key: str) -> bool:
         """Whether a number is registered (for optional chapters)."""
@@ -336,3 +346,13 @@ class Numbers:
             f'<figure id="fig-{key}"><img src="data:image/png;base64,{data}" '
             f'alt="{html.escape(ex["alt"])}"><figcaption>{cap}</figcaption></figure>'
         )
+
+
+def _dotted(values: dict[str, Any], key: str, what: str, where: str) -> Any:
+    """``values[a][b]`` for the key ``a.b``; :class:`ReportKeyError` naming it if absent."""
+    value: Any = values
+    for part in key.split("."):
+        if not isinstance(value, dict) or part not in value:
+            raise ReportKeyError(f"the report asks for {what} '{key}', which {where} lack")
+        value = value[part]
+    return value

@@ -188,12 +188,19 @@ def render_pdf(html_text: str, out: Path, base_url: Path, memo_dir: Path | None 
     return out
 
 
-def render_notebooks(run_dir: Path, memo_dir: Path | None = None) -> list[Path]:
-    """The executed notebooks as HTML *with* code, for reviewers.
+#: nbconvert's "lab" page without the scripts it would load from a CDN (require.js, MathJax,
+#: mermaid, the widgets manager): the reviewers' pages must open offline.
+NOTEBOOK_PAGE = TEMPLATES / "nbconvert" / "notebook_page.html.j2"
 
-    With ``memo_dir`` (the runner's cache folder) a notebook whose exact bytes were rendered
-    before by the same nbconvert gets that page back instead of a new conversion (a notebook
-    reused from the cache is byte-identical; see :mod:`evaluation.pipeline.memo`).
+
+def render_notebooks(run_dir: Path, memo_dir: Path | None = None) -> list[Path]:
+    """The executed notebooks as HTML *with* code, for reviewers; self-contained, offline.
+
+    Figures are inline and the page loads nothing from the network (:data:`NOTEBOOK_PAGE`):
+    an evaluator's secure environment has no internet. With ``memo_dir`` (the runner's cache
+    folder) a notebook whose exact bytes were rendered before by the same nbconvert and page
+    template gets that page back instead of a new conversion (a notebook reused from the
+    cache is byte-identical; see :mod:`evaluation.pipeline.memo`).
     """
     from importlib.metadata import version
 
@@ -202,16 +209,21 @@ def render_notebooks(run_dir: Path, memo_dir: Path | None = None) -> list[Path]:
     memo = Memo(memo_dir, "html")
     exporter = None
     out = []
+    page = NOTEBOOK_PAGE.read_bytes()
     for nb_path in sorted((run_dir / "notebooks").glob("*.ipynb")):
         raw = nb_path.read_bytes()
-        k = key("lab", version("nbconvert"), raw)
+        k = key("lab-offline", version("nbconvert"), page, raw)
         body = memo.get(k)
         if body is None:
             if exporter is None:  # imported only when a page must be made (slow import)
                 import nbconvert
                 import nbformat
 
-                exporter = nbconvert.HTMLExporter(template_name="lab")
+                exporter = nbconvert.HTMLExporter(
+                    template_name="lab",
+                    extra_template_paths=[str(NOTEBOOK_PAGE.parent)],
+                    template_file=NOTEBOOK_PAGE.name,
+                )
             text, _ = exporter.from_notebook_node(nbformat.reads(raw.decode("utf-8"), as_version=4))
             body = text.encode("utf-8")
             memo.put(k, body)

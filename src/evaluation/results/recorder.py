@@ -154,6 +154,7 @@ class Recorder:
         self._tables: dict[str, list[dict[str, Any]]] = {}
         self._frames: dict[str, pd.DataFrame] = {}
         self._skipped: dict[str, str] = {}
+        self._measured: dict[str, Any] = {}
         for sub in ("tables", "figures", "results"):
             (self.run_dir / sub).mkdir(parents=True, exist_ok=True)
 
@@ -186,6 +187,20 @@ class Recorder:
         self._numbers[key] = jsonable(value)
         self._register(Exhibit(key, "number", title, self.notebook, source_name(made_by)))
         self._reveal(("numbers", key), reveals)
+        return value
+
+    def measured(self, key: str, value: Any, *, title: str, made_by: Any) -> Any:
+        """Register a value that measures the machine, not the study (a wall time, a speed-up).
+
+        It goes into ``results.json`` under ``provenance.measured``, never among the results,
+        so that two runs of the same parameters give the same results byte for byte (and
+        ``evaluation verify`` compares every one of them); the report may quote it from there.
+        It says nothing about persons, so it has no ledger entry.
+        """
+        if key in self._measured or key in self._numbers:
+            raise ValueError(f"number '{key}' registered twice in {self.notebook}")
+        self._measured[key] = jsonable(value)
+        self._register(Exhibit(key, "number", title, self.notebook, source_name(made_by)))
         return value
 
     def count(self, key: str, persons: Any, *, title: str, made_by: Any) -> int | str:
@@ -388,6 +403,7 @@ class Recorder:
             "tables": self._tables,
             "skipped": self._skipped,
             "exhibits": [asdict(e) for e in self._exhibits],
+            "measured": self._measured,
         }
         path = self.run_dir / "results" / f"{self.notebook}.json"
         path.write_text(json.dumps(jsonable(out), indent=2, ensure_ascii=False) + "\n", "utf-8")

@@ -215,6 +215,11 @@ def _run_index(i: int) -> tuple[int, SpecResult]:
 class SpecCurve:
     """All specifications' estimates and how long the grid took.
 
+    ``table`` is the result; ``wall_seconds`` and ``processes_seen`` measure the machine and
+    differ from one run to the next: record them with
+    :meth:`~evaluation.results.recorder.Recorder.measured` (the run's provenance), never
+    among the results.
+
     Attributes
     ----------
     table
