@@ -34,6 +34,8 @@ from evaluation.text.numbers import format_number
 
 #: The samples of the balance table, in its column order.
 BALANCE_SAMPLES = ("before", "trimmed", "matched", "weighted")
+#: Balance samples in which every person counts once (the others are weighted).
+UNWEIGHTED = ("before", "trimmed")
 #: Number of bins of the overlap figure (equal width on the logit of the propensity score).
 OVERLAP_BINS = 8
 
@@ -222,11 +224,13 @@ def _balance(
 ) -> tuple[PublishedTable, dict[str, dict[str, Any]], dict[str, tuple[Fact, ...]]]:
     """The balance table, its summaries, and the facts of both.
 
-    An SMD of a 0/1 term gives away how many persons of each group have the term (given the
-    other group's share and the groups' sizes): its cell's facts are those persons, in the
-    sample the SMD is computed on. For a weighted comparison group (matching weights, odds
-    weights) the comparison side is a weighted mean, not a count: a ``sample`` fact. The
-    largest |SMD| of a sample gives away the same as the cell it is taken from.
+    An SMD of a 0/1 term in an unweighted sample gives away how many persons of one group
+    have the term once the other group's share is known (the descriptive table shows the
+    comparison pool's): its cell's facts are those persons in both groups (``count``). In a
+    weighted sample (matching weights, odds weights) both sides are weighted means with
+    unpublished weights: the SMD pins no count, and its facts are ``sample`` facts (the audit
+    withholds it if a side rests on fewer than k persons). The largest |SMD| of a sample
+    gives away the same as the cell it is taken from.
     """
     table = dsg.balance_frame().round(3)
     dm = design_matrix(frame, list(dsg.covariates), drop_collinear=False)
@@ -245,8 +249,11 @@ def _balance(
                 else ids.loc[treated_w]
             c_ids = ids.loc[control_w[on.loc[control_w].to_numpy()]] if on is not None \
                 else ids.loc[control_w]
-            control_kind = "count" if name in ("before", "trimmed") else "sample"
-            kinds = ("count", control_kind) if on is not None else ("sample", "sample")
+            # unweighted samples: each side's share of the term is a count over a published
+            # total, and the SMD pins one side once the other is known; weighted samples
+            # (matching, odds weights): both sides are weighted means, no count is pinned
+            counted = on is not None and name in UNWEIGHTED
+            kinds = ("count", "count") if counted else ("sample", "sample")
             cell_facts[term] = [fact((row_key(term), col), t_ids, kinds[0]),
                                 fact((row_key(term), col), c_ids, kinds[1])]  # fmt: skip
             facts += cell_facts[term]

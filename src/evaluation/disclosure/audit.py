@@ -233,16 +233,29 @@ def audit(results: Mapping[str, Any], facts: Iterable[Fact], k: int) -> AuditRes
     for i, s in enumerate(sets):  # rule 1
         if 0 < s.n < k:
             hidden.add(i)
-            decisions += [Decision(w, suppressed_label(k), "threshold") for w in s.places]
+            decisions += [Decision(w, _threshold_label(results, w, s.n, k), "threshold")
+                          for w in s.places]  # fmt: skip
     while True:
         violation = _find_violation(sets, hidden, k)
         if violation is None:
             break
-        rule, candidates = violation
-        victim = min(candidates, key=lambda i: (sets[i].priority, -sets[i].n, i))
+        rule, candidates, region = violation
+        order = sorted(candidates, key=lambda i: (sets[i].priority, -sets[i].n, i))
+        # the least important value whose hiding makes the region unknown; if every single
+        # one leaves it known (it is solvable in several ways), the least important goes first
+        victim = next((i for i in order if not _known(sets, hidden | {i}, region)), order[0])
         hidden.add(victim)
         decisions += [Decision(w, SECONDARY_LABEL, rule) for w in sets[victim].places]
     return AuditResult(tuple(_unique(decisions)), len(facts), len(sets))
+
+
+def _threshold_label(results: Mapping[str, Any], where: Where, n: int, k: int) -> str:
+    """``<k`` where the value is the count itself, else ``withheld (n<k)`` (a statistic)."""
+    value = locate(results, where)[2]
+    is_count = (isinstance(value, int | np.integer) and not isinstance(value, bool)
+                and int(value) == n) or (isinstance(value, str)
+                                         and value.split(" ")[0] == str(n))  # fmt: skip
+    return suppressed_label(k) if is_count else withheld_label(k)
 
 
 def _unique(decisions: list[Decision]) -> list[Decision]:
@@ -270,11 +283,11 @@ def _distinct_sets(facts: list[Fact], universe: np.ndarray) -> list[_Set]:
 
 
 def _find_violation(sets: list[_Set], hidden: set[int], k: int
-                    ) -> tuple[str, list[int]] | None:  # fmt: skip
+                    ) -> tuple[str, list[int], np.ndarray] | None:  # fmt: skip
     """The first small count a reader can work out from the shown sets, and its sources.
 
-    Returns the rule and the shown sets it is worked out from (hiding one of them is the
-    remedy), or ``None``.
+    Returns the rule, the shown sets it is worked out from (hiding one of them is the
+    remedy) and the region of persons it gives away, or ``None``.
     """
     shown = [i for i in range(len(sets)) if i not in hidden]
     if not shown:
@@ -287,14 +300,10 @@ def _find_violation(sets: list[_Set], hidden: set[int], k: int
             if diff >= k:
                 break
             if diff > 0 and not (sets[b].members & ~sets[a].members).any():
-                return "difference", [a, b]
+                return "difference", [a, b], sets[a].members & ~sets[b].members
     # rule 3: regions whose size is solvable from the shown sets
-    m = np.stack([sets[i].members for i in shown])
-    patterns = np.packbits(m.T, axis=1)
-    rows = np.ascontiguousarray(patterns).view(np.dtype((np.void, patterns.shape[1])))
-    _, first, inverse = np.unique(rows.ravel(), return_index=True, return_inverse=True)
-    atoms = m[:, first]  # shown sets x atoms
-    sizes = np.bincount(inverse.ravel(), minlength=len(first))
+    m, atoms, inverse = _atoms(np.stack([sets[i].members for i in shown]))
+    sizes = np.bincount(inverse, minlength=atoms.shape[1])
     u, sv, vt = np.linalg.svd(atoms.astype(float), full_matrices=False)
     rank = int((sv > sv.max() * 1e-10).sum()) if sv.size else 0
     known = (vt[:rank] ** 2).sum(axis=0) > 1 - SPAN_TOL
@@ -302,8 +311,36 @@ def _find_violation(sets: list[_Set], hidden: set[int], k: int
         # the combination of shown counts that gives the region: hiding one breaks it
         coef = u[:, :rank] @ (vt[:rank, j] / sv[:rank])
         sources = [shown[r] for r in np.flatnonzero(np.abs(coef) > 1e-8)]
-        return "solvable", sources
+        return "solvable", sources, inverse == j
     return None
+
+
+def _known(sets: list[_Set], hidden: set[int], region: np.ndarray) -> bool:
+    """Whether the size of a region of persons is a linear combination of the shown sets."""
+    shown = [i for i in range(len(sets)) if i not in hidden]
+    if not shown:
+        return False
+    m, atoms, inverse = _atoms(np.stack([sets[i].members for i in shown]))
+    # the region must be a union of the shown sets' atoms, with its indicator over the atoms
+    # in their span
+    inside = np.bincount(inverse, weights=region, minlength=atoms.shape[1])
+    sizes = np.bincount(inverse, minlength=atoms.shape[1])
+    if not np.all((inside == 0) | (inside == sizes)):
+        return False
+    target = (inside > 0).astype(float)
+    coef, *_ = np.linalg.lstsq(atoms.T.astype(float), target, rcond=None)
+    return bool(np.allclose(atoms.T.astype(float) @ coef, target, atol=1e-8))
+
+
+def _atoms(m: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct membership patterns of persons in the sets ``m`` (sets x persons).
+
+    Returns ``m``, the atoms (sets x distinct patterns) and each person's pattern number.
+    """
+    patterns = np.packbits(m.T, axis=1)
+    rows = np.ascontiguousarray(patterns).view(np.dtype((np.void, patterns.shape[1])))
+    _, first, inverse = np.unique(rows.ravel(), return_index=True, return_inverse=True)
+    return m, m[:, first], inverse.ravel()
 
 
 # --- applying the decisions ----------------------------------------------------------------

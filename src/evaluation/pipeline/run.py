@@ -53,6 +53,7 @@ from evaluation.pipeline.inputs import (
     validate_inputs,
 )
 from evaluation.pipeline.notebooks import PIPELINES, NotebookSpec, PreparedNotebook, prepare
+from evaluation.results.publish import audit_run
 from evaluation.results.schema import check_results
 
 log = logging.getLogger("evaluation.run")
@@ -159,7 +160,9 @@ def finished_run_folder(
     return folder
 
 
-def merge_results(run_dir: Path, params: AnyParams, prov: dict[str, Any]) -> dict[str, Any]:
+def merge_results(
+    run_dir: Path, params: AnyParams, prov: dict[str, Any], private_dir: Path | None = None
+) -> dict[str, Any]:
     """Merge the notebooks' results files into ``results.json``.
 
     What the notebooks measured on the machine (``measured``: wall times, processes seen) goes
@@ -218,6 +221,10 @@ def merge_results(run_dir: Path, params: AnyParams, prov: dict[str, Any]) -> dic
         prov["sizes_hidden"] = len(hidden)
         if hidden:
             _rewrite_protected(run_dir, merged, parts)
+        if private_dir is not None:  # every published value together, from the ledgers
+            audit = audit_run(run_dir, merged, private_dir, min_cell=params.disclosure.min_cell,
+                              language=params.study.language)  # fmt: skip
+            prov["disclosure_audit"] = audit.to_record()
     merged["headline"] = pick_headline(merged["effects"], params)
     prov["measured"] = measured
     merged["provenance"] = prov
@@ -497,8 +504,10 @@ def _run_reserved(
         prov["computed"] = ({"from": min(began), "until": max(ended)}
                             if began and None not in began and None not in ended
                             else {"from": prov["started"], "until": prov["finished"]})  # fmt: skip
-        results = merge_results(work_dir, params, prov)
-        if prov.get("sizes_hidden"):
+        results = merge_results(work_dir, params, prov, scratch_dir)
+        if prov.get("sizes_hidden") or any(
+            prov.get("disclosure_audit", {}).get("hidden", {}).values()
+        ):
             echo(SIZES_HIDDEN_NOTE)
         (work_dir / "results.json").write_text(
             json.dumps(results, indent=2, ensure_ascii=False) + "\n", "utf-8"
