@@ -46,7 +46,7 @@ import pandas as pd
 from evaluation.config import outcome_names
 from evaluation.data import describe
 from evaluation.data.contract import load_study
-from evaluation.data.outcomes import build_analysis
+from evaluation.design.sample import build_analysis
 from evaluation.report import style
 from evaluation.report.exhibits import Recorder
 from evaluation.report.labels import labels
@@ -106,7 +106,7 @@ flow = rec.table(
     "sample_flow",
     describe.protect_flow(analysis.flow, K),
     title="Sample flow: persons in, excluded and why, analysed",
-    made_by="evaluation.data.outcomes.build_analysis",
+    made_by="evaluation.design.sample.build_analysis",
 )
 flow
 
@@ -116,16 +116,16 @@ groups = frame["treated"].map({1: "mentored", 0: "comparison"})
 n_mentored = int((frame["treated"] == 1).sum())
 n_comparison = int((frame["treated"] == 0).sum())
 rec.count("n_mentored", n_mentored, title="Mentored persons analysed",
-          made_by="evaluation.data.outcomes.build_analysis")
+          made_by="evaluation.design.sample.build_analysis")
 rec.count("n_comparison", n_comparison, title="Comparison persons analysed",
-          made_by="evaluation.data.outcomes.build_analysis")
+          made_by="evaluation.design.sample.build_analysis")
 rec.count("n_pseudo_starts", int(analysis.n_pseudo_starts),
           title="Comparison persons given a pseudo start month",
-          made_by="evaluation.data.outcomes.assign_pseudo_starts")
+          made_by="evaluation.design.pseudo_starts.assign_pseudo_starts")
 rec.number("start_months", {"first": str(frame.loc[frame.treated == 1, "start_month"].min()),
                             "last": str(frame.loc[frame.treated == 1, "start_month"].max())},
            title="First and last start month of the mentored",
-           made_by="evaluation.data.outcomes.build_analysis")
+           made_by="evaluation.design.sample.build_analysis")
 
 # %% [markdown]
 # Persons whose coverage does not reach a horizon keep their row; their outcome at that horizon
@@ -138,7 +138,7 @@ rec.table(
         analysis.short_coverage, ["mentored", "comparison", "total"], K, total_column="total"
     ),
     title="Persons whose data do not cover each horizon",
-    made_by="evaluation.data.outcomes.build_analysis",
+    made_by="evaluation.design.sample.build_analysis",
 )
 
 # %% [markdown]

@@ -66,7 +66,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
 
 def _cmd_synth(args: argparse.Namespace) -> int:
-    from evaluation.data import synth
+    from evaluation import synth
     from evaluation.errors import ParamsError
 
     if args.n_mentored < 1 or args.n_comparison < 1:

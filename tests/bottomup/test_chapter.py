@@ -8,8 +8,8 @@ import json
 import pytest
 from markupsafe import Markup
 
+from evaluation import synth
 from evaluation.config import load_params
-from evaluation.data import synth
 from evaluation.pipeline.notebooks import NOTEBOOKS
 from evaluation.report.render import Numbers, load_strings, make_environment
 

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from evaluation.calendar import month_index
 from evaluation.data.contract import (
     MAX_REPORTED,
     RULES,
@@ -19,7 +20,6 @@ from evaluation.data.contract import (
     coverage_by_person,
     coverage_summary,
     load_study,
-    month_index,
     rules_markdown,
     validate_monthly,
     validate_participants,
@@ -638,7 +638,7 @@ def test_identity_numbers_in_other_columns_are_not_shown_either(participants) ->
 def test_a_notebook_may_leave_out_the_monthly_table_on_purpose(tmp_path):
     """Notebook 05 does not read the register-sized monthly table (validated by the runner
     and notebook 01): the other tables are validated as usual, without it."""
-    from evaluation.data import synth
+    from evaluation import synth
     from evaluation.data.contract import ContractViolationError, load_study
 
     written = synth.write(synth.generate(5, n_mentored=12, n_comparison=40), tmp_path, fmt="csv")
@@ -663,7 +663,7 @@ def test_a_notebook_may_leave_out_the_monthly_table_on_purpose(tmp_path):
 def test_identity_numbers_are_refused_in_any_column(tmp_path) -> None:
     """Not only in the identifiers: a note column, a copied register field as text inside a
     sentence, or a 12-digit whole number; the value itself is never shown."""
-    from evaluation.data import synth
+    from evaluation import synth
 
     written = synth.write(synth.generate(5, n_mentored=12, n_comparison=40), tmp_path, fmt="csv")
     participants = pd.read_csv(written["participants"])

@@ -10,15 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evaluation.data.outcomes import (
-    assign_pseudo_starts,
-    build_analysis,
-    build_outcomes,
-    month_index,
-    month_label,
-    panel_relative,
-    quarter_label,
-)
+from evaluation.calendar import month_index, month_label, quarter_label
+from evaluation.data.outcomes import build_outcomes, panel_relative
+from evaluation.design.pseudo_starts import assign_pseudo_starts
+from evaluation.design.sample import build_analysis
 
 ATOL = 1e-12  # outcomes are sums of integers: exact up to float representation
 SHARE_TOL = 0.03  # pseudo-start month shares vs the empirical mentored distribution

@@ -52,7 +52,7 @@ def _generate_missing(params: Params, target: Path) -> list[str]:
             + f". Point them at {target}/<table>.{syn.format}, or set "
             "synthetic.generate_if_missing: false and give existing files."
         )
-    from evaluation.data import synth
+    from evaluation import synth
 
     study = synth.generate(params.seed, n_mentored=syn.n_mentored, n_comparison=syn.n_comparison)
     written = synth.write(study, target, fmt=syn.format)
