@@ -559,6 +559,14 @@ def test_every_rule_is_documented() -> None:
     assert rules_markdown().count("| `") == len(RULES)
 
 
+def test_the_rules_document_is_not_stale() -> None:
+    """data/CONTRACT_RULES.md is what the rule table renders (the example message included)."""
+    written = (DATA_DIR / "CONTRACT_RULES.md").read_text(encoding="utf-8")
+    assert written == rules_markdown(), (
+        "data/CONTRACT_RULES.md is stale: run `.venv/bin/python -m evaluation.data.contract`"
+    )
+
+
 def test_a_large_monthly_table_validates_in_seconds() -> None:
     persons = PERF_ROWS // 100
     ids = pd.Series([f"P{i:07d}" for i in range(persons)], dtype="str")

@@ -1,6 +1,6 @@
 """``data/CONTRACT_RULES.md``, rendered from the rule table so that it cannot drift.
 
-``python -m evaluation.data.contract.docs`` rewrites the file; a test fails when it is stale.
+``python -m evaluation.data.contract`` rewrites the file; a test fails when it is stale.
 """
 
 from __future__ import annotations
@@ -85,7 +85,3 @@ def main(argv: list[str] | None = None) -> int:
     target.write_text(rules_markdown(), encoding="utf-8")
     print(f"written: {target}")
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
