@@ -54,7 +54,8 @@ Row numbers in messages count data rows from 1: row 1 is the first row after the
 Modules, one concern each
 -------------------------
 ``rules``
-    The tables, columns and allowed values; the rule table; violations and the error.
+    The allowed values; the rule table; violations and the error (the tables and their
+    columns are declared in :mod:`evaluation.data.columns`, which the readers share).
 ``parse``
     Vectorised parsing of text, keys, months, dates and numbers; identity-number shapes.
 ``check``
@@ -71,23 +72,21 @@ Modules, one concern each
     ``data/CONTRACT_RULES.md`` rendered from the rule table.
 """
 
+from evaluation.data.columns import COLUMNS, REQUIRED_TABLES, TABLES
 from evaluation.data.contract.coverage import coverage_by_person, coverage_summary
 from evaluation.data.contract.docs import rules_markdown
 from evaluation.data.contract.load import load_study
 from evaluation.data.contract.rules import (
     BACKGROUNDS,
-    COLUMNS,
     EDUCATION_LEVELS,
     GROUPS,
     LIKERT_RANGE,
     MAX_REPORTED,
     MIN_YEAR,
-    REQUIRED_TABLES,
     RULES,
     SEXES,
     SHOW_ROWS,
     SWEDISH_LEVELS,
-    TABLES,
     WAVES,
     ContractViolationError,
     Rule,

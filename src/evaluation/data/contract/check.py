@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from evaluation.data.columns import REQUIRED_TABLES
 from evaluation.data.contract.parse import (
     Parsed,
     clean_text,
@@ -27,7 +28,7 @@ from evaluation.data.contract.parse import (
     pin_shaped,
     take_values,
 )
-from evaluation.data.contract.rules import REQUIRED_TABLES, SHOW_ROWS, Violation
+from evaluation.data.contract.rules import SHOW_ROWS, Violation
 from evaluation.data.io import normalise_column_names
 
 

@@ -12,7 +12,8 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from evaluation.data.contract.rules import REQUIRED_TABLES, TABLES, Violation
+from evaluation.data.columns import REQUIRED_TABLES, TABLES
+from evaluation.data.contract.rules import Violation
 from evaluation.data.contract.validate import StudyTables, check_study, raise_if, study_tables
 from evaluation.data.io import UnreadableTableError, read_table
 

@@ -11,12 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from evaluation.data.columns import TABLES
 from evaluation.errors import ContractError
-
-#: The tables of the contract, in the order they are reported.
-TABLES = ("participants", "monthly", "survey", "sessions", "mentors")
-#: Tables a study cannot run without.
-REQUIRED_TABLES = ("participants", "monthly")
 
 GROUPS = ("mentored", "comparison")
 SEXES = ("female", "male")
@@ -33,46 +29,8 @@ SHOW_ROWS = 5
 #: Violations written out in one message; the rest are in ``error.violations``.
 MAX_REPORTED = 40
 
-#: Contract columns of each table, in output order: (name, required).
-COLUMNS: dict[str, tuple[tuple[str, bool], ...]] = {
-    "participants": (
-        ("person_id", True),
-        ("group", True),
-        ("start_month", True),
-        ("end_month", False),
-        ("birth_year", True),
-        ("sex", True),
-        ("origin_region", True),
-        ("arrival_year", True),
-        ("education", True),
-        ("swedish_level", True),
-        ("municipality", False),
-        ("mentor_id", False),
-    ),
-    "monthly": (
-        ("person_id", True),
-        ("month", True),
-        ("employed", True),
-        ("earnings", True),
-        ("in_education", False),
-    ),
-    "survey": (("person_id", True), ("wave", True)),
-    "sessions": (("person_id", True), ("mentor_id", True), ("date", True), ("minutes", True)),
-    "mentors": (("mentor_id", True), ("background", True), ("same_field", True)),
-}
-
 #: How a table validated in memory (no file) is named in messages.
 IN_MEMORY = "in memory"
-
-
-def column_order(table: str) -> list[str]:
-    """The contract columns of ``table``, in output order."""
-    return [name for name, _ in COLUMNS[table]]
-
-
-def required_columns(table: str) -> list[str]:
-    """The contract columns of ``table`` that must be present."""
-    return [name for name, required in COLUMNS[table] if required]
 
 
 # --- rules and violations ------------------------------------------------------------

@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
+from evaluation.data.columns import required_columns
 from evaluation.data.contract.check import TableCheck
 from evaluation.data.contract.parse import PIN_ANYWHERE, clean_text, pin_shaped
 from evaluation.data.contract.rules import (
@@ -29,7 +30,6 @@ from evaluation.data.contract.rules import (
     SEXES,
     SWEDISH_LEVELS,
     WAVES,
-    required_columns,
 )
 from evaluation.data.io import normalise_column_names
 

@@ -18,15 +18,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from evaluation.data.columns import REQUIRED_TABLES, TABLES, column_order
 from evaluation.data.contract.check import TableCheck
-from evaluation.data.contract.rules import (
-    IN_MEMORY,
-    REQUIRED_TABLES,
-    TABLES,
-    ContractViolationError,
-    Violation,
-    column_order,
-)
+from evaluation.data.contract.rules import IN_MEMORY, ContractViolationError, Violation
 from evaluation.data.contract.tables import (
     TABLE_RULES,
     Refs,
