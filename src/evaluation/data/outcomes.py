@@ -200,6 +200,7 @@ def build_outcomes(
     def window_sum(values: np.ndarray, lo: int, hi: int, covered: np.ndarray) -> np.ndarray:
         hit = (rel >= lo) & (rel <= hi)
         out = np.bincount(p[hit], weights=values[hit].astype(np.float64), minlength=n)
+        out = out.astype(np.float64, copy=False)  # bincount of nothing is int64
         out[~covered] = np.nan
         return out
 
