@@ -33,6 +33,15 @@ data = {
     "mentors": "../data/synthetic/mentors.csv",
 }
 outcomes = {"horizons": [6, 12, 24], "pre_months": 12, "min_pre_months": 12}
+bottomup = {
+    "factors": {
+        "goal": ["goal_1", "goal_2", "goal_3"],
+        "barrier": ["barrier_1", "barrier_2", "barrier_3", "barrier_4", "barrier_5"],
+        "network": ["network_1", "network_2", "network_3"],
+        "efficacy": ["efficacy_1", "efficacy_2", "efficacy_3"],
+        "mentor": ["mentor_1", "mentor_2", "mentor_3", "mentor_4"],
+    },
+}
 disclosure = {"min_cell": 5}
 run_dir = "../outputs/dev"
 scratch_dir = "../outputs/.scratch/dev"
@@ -43,7 +52,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from evaluation.config import outcome_names
+from evaluation.config import outcome_names, survey_items
 from evaluation.data import describe
 from evaluation.data.contract import load_study
 from evaluation.design.sample import build_analysis
@@ -63,8 +72,8 @@ L = labels(study["language"])
 # ## The input tables against the data contract
 
 # %%
-tables = {k: (Path(v) if v else None) for k, v in data.items()}
-tables_data = load_study(tables)
+# the survey's items are those of bottomup.factors; its other columns are kept, not used
+tables_data = load_study(data, survey_items=survey_items(bottomup["factors"]))
 validation = tables_data.summary()
 # file names only: a full path can name the evaluator's machine or user
 validation["file"] = validation["file"].map(lambda f: Path(f).name if isinstance(f, str) else f)

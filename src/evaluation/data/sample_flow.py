@@ -13,6 +13,10 @@ applies is the person's reason. In order:
 The sample-flow table counts, by group, the persons in, each exclusion, the analysed and
 (as notes, not exclusions) the pseudo starts assigned and the analysed whose coverage ends
 before each horizon. Within each group ``input = sum(excluded) + analysed`` (checked).
+
+The same rules tell, when the input tables are validated and before any notebook runs,
+how many mentored persons the analysis will have (:func:`analysable`): mentored persons
+need no pseudo start, so their exclusions depend on the data alone.
 """
 
 from __future__ import annotations
@@ -23,7 +27,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from evaluation.data.outcomes import MENTORED, row_positions
+from evaluation.data.outcomes import (
+    COMPARISON,
+    MENTORED,
+    build_outcomes,
+    person_index,
+    row_positions,
+)
 
 #: Sample-flow row kinds; ``input = sum(excluded) + analysed`` within each group.
 FLOW_KINDS = ("input", "note", "excluded", "analysed")
@@ -239,3 +249,94 @@ def short_coverage(frame: pd.DataFrame, horizons: tuple[int, ...]) -> pd.DataFra
         data["comparison"].append(int((short & ~treated).sum()))
         data["total"].append(int(short.sum()))
     return pd.DataFrame(data, index=pd.Index(horizons, name="horizon"))
+
+
+# --- what the data can give the design ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SampleRule:
+    """What the design needs of the data, checked when the input tables are validated.
+
+    Attributes
+    ----------
+    min_mentored
+        Fewest mentored persons who can be analysed (``design.min_mentored``).
+    min_pre_months
+        Months of coverage before start an analysed person needs (``outcomes.min_pre_months``).
+    """
+
+    min_mentored: int
+    min_pre_months: int
+
+
+@dataclass(frozen=True)
+class Analysable:
+    """Who can be analysed, as far as the data alone tell (before pseudo starts and the design).
+
+    Attributes
+    ----------
+    mentored, comparison
+        Boolean per participant: the person's group.
+    no_rows
+        Boolean per participant: no row in the monthly table.
+    short
+        Boolean per participant: mentored, with monthly rows, but fewer than
+        ``min_pre_months`` contiguous covered months immediately before the start month.
+    min_pre_months
+        The rule applied.
+    """
+
+    mentored: np.ndarray
+    comparison: np.ndarray
+    no_rows: np.ndarray
+    short: np.ndarray
+    min_pre_months: int
+
+    @property
+    def mentored_usable(self) -> np.ndarray:
+        """Boolean per participant: a mentored person the analysis will have."""
+        return self.mentored & ~self.no_rows & ~self.short
+
+    @property
+    def comparison_with_rows(self) -> np.ndarray:
+        """Boolean per participant: a comparison person with monthly rows (who may be analysed)."""
+        return self.comparison & ~self.no_rows
+
+
+def analysable(
+    participants: pd.DataFrame, monthly: pd.DataFrame, min_pre_months: int
+) -> Analysable:
+    """Apply the exclusion rules to the mentored; find the comparison persons with monthly rows.
+
+    A mentored person has a start month (the contract requires it), so whether they are
+    analysed depends on the data alone: the rules of :func:`exclusions`, as
+    :func:`~evaluation.design.sample.build_analysis` applies them. A comparison person may
+    still get a pseudo start in the design stage, so for them only the monthly rows are
+    known here.
+
+    Parameters
+    ----------
+    participants, monthly
+        Validated contract tables. Not modified.
+    min_pre_months
+        Fewest months of pre-period coverage an analysed person needs.
+
+    Returns
+    -------
+    Analysable
+        Per participant, in table order.
+    """
+    ids = person_index(participants)
+    rows = has_monthly_rows(ids, monthly)
+    group = participants["group"].to_numpy(dtype=object)
+    mentored = group == MENTORED
+    before = np.full(len(ids), np.nan)
+    if mentored.any():
+        own = participants.loc[mentored, ["person_id", "start_month"]]
+        coverage = build_outcomes(own, monthly, horizons=(1,), pre_months=1)
+        before[mentored] = coverage["months_before"].to_numpy(dtype=np.float64, na_value=np.nan)
+    has_start = participants["start_month"].notna().to_numpy()
+    steps = exclusions(has_start, rows, before, min_pre_months)
+    short = mentored & steps[2].mask & ~steps[1].mask & ~steps[0].mask
+    return Analysable(mentored, group == COMPARISON, ~rows, short, int(min_pre_months))

@@ -48,6 +48,7 @@ from evaluation.pipeline.inputs import (
     identifiers,
     release_memory,
     validate_inputs,
+    validation_settings,
 )
 from evaluation.pipeline.notebooks import PIPELINES, NotebookSpec
 from evaluation.report.differencing import HIDDEN, protect_results
@@ -341,7 +342,9 @@ def run_study(
         specs, upstream(specs), params.notebook_parameters(), inputs, versions
     )
     out_root = Path(out_root).resolve()
-    validation_key = cache.validation_key(inputs, versions)
+    # the validation depends on parameters too (sheet, survey items, min_mentored)
+    settings = validation_settings(params)
+    validation_key = cache.validation_key({**inputs, "settings": settings}, versions)
     # the same inputs were validated by the same code before: validating again adds nothing
     validated_before = not force and cache.was_validated(out_root, validation_key)
     study = None if validated_before else validate_inputs(params)

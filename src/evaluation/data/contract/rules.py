@@ -45,7 +45,8 @@ class Rule:
     id
         Stable identifier, used in :attr:`Violation.rule` and in tests.
     severity
-        Order of reporting: 0 (the file itself) to 7 (implausible values).
+        Order of reporting: 0 (the file itself) to 7 (implausible values); 8 for what the
+        design needs of valid tables.
     applies
         The tables and columns it is checked on.
     title
@@ -136,6 +137,14 @@ _RULE_LIST = (
     Rule("mentored_only", 7, "participants.end_month, mentor_id",
          "end_month and mentor_id are given only for mentored participants",
          "check the person's group, or empty the value"),
+    Rule("too_few_analysable", 8, "participants with monthly (checked when every other rule "
+         "holds)",
+         "at least design.min_mentored mentored persons (default 10) can be analysed: they "
+         "have monthly rows and outcomes.min_pre_months months of coverage immediately "
+         "before their start month; and comparison persons have monthly rows",
+         "check that the monthly extract holds these persons (person_id as in participants) "
+         "and the months before each start_month; with fewer mentored persons than that, "
+         "this design cannot estimate an effect"),
 )  # fmt: skip
 
 #: Every rule enforced, by id.
@@ -213,20 +222,24 @@ class ContractViolationError(ContractError):
     ----------
     violations
         The violations, in any order; they are sorted most important first.
+    notes
+        How the tables were read (the Excel sheet of a workbook), written after the
+        violations: row numbers count rows of that sheet.
     """
 
-    def __init__(self, violations: Sequence[Violation]) -> None:
+    def __init__(self, violations: Sequence[Violation], notes: Sequence[str] = ()) -> None:
         rank = {name: i for i, name in enumerate(TABLES)}
         self.violations: tuple[Violation, ...] = tuple(
             sorted(violations, key=lambda v: (v.severity, rank.get(v.table, len(rank))))
         )
-        super().__init__(_format(self.violations))
+        self.notes: tuple[str, ...] = tuple(notes)
+        super().__init__(_format(self.violations, self.notes))
 
-    def __reduce__(self) -> tuple[type, tuple[tuple[Violation, ...]]]:
-        return type(self), (self.violations,)
+    def __reduce__(self) -> tuple[type, tuple[tuple[Violation, ...], tuple[str, ...]]]:
+        return type(self), (self.violations, self.notes)
 
 
-def _format(violations: Sequence[Violation]) -> str:
+def _format(violations: Sequence[Violation], notes: Sequence[str] = ()) -> str:
     tables = sorted(
         {v.table for v in violations}, key=lambda t: TABLES.index(t) if t in TABLES else 99
     )
@@ -242,4 +255,4 @@ def _format(violations: Sequence[Violation]) -> str:
             f"... and {len(violations) - MAX_REPORTED} more problems (all are listed in the "
             "error's 'violations' attribute)."
         )
-    return "\n".join([head, *body])
+    return "\n".join([head, *body, *(f"Note: {note}" for note in notes)])

@@ -21,6 +21,7 @@ import pandas as pd
 from evaluation.data.columns import REQUIRED_TABLES, TABLES, column_order
 from evaluation.data.contract.check import TableCheck
 from evaluation.data.contract.rules import IN_MEMORY, ContractViolationError, Violation
+from evaluation.data.contract.sample import sample_violations
 from evaluation.data.contract.tables import (
     TABLE_RULES,
     Refs,
@@ -28,6 +29,7 @@ from evaluation.data.contract.tables import (
     check_tables,
     ids_of_frame,
 )
+from evaluation.data.sample_flow import SampleRule, analysable
 
 
 def file_label(file: str | os.PathLike[str] | None) -> str:
@@ -35,10 +37,10 @@ def file_label(file: str | os.PathLike[str] | None) -> str:
     return IN_MEMORY if file is None else str(file)
 
 
-def raise_if(violations: Sequence[Violation]) -> None:
+def raise_if(violations: Sequence[Violation], notes: Sequence[str] = ()) -> None:
     """Raise :class:`ContractViolationError` with the violations, if there are any."""
     if violations:
-        raise ContractViolationError(violations)
+        raise ContractViolationError(violations, notes)
 
 
 # --- one table -------------------------------------------------------------------------
@@ -129,7 +131,14 @@ class StudyTables:
     sources
         The file of each table given (empty for tables validated in memory).
     survey_items
-        The survey's item columns (float64, 1..5 or NaN), in file order.
+        The survey's item columns (float64, 1..5 or NaN): those given, in their order, or
+        without a list every column but ``person_id`` and ``wave``, in file order.
+    sheets
+        The Excel sheet each table from a workbook was read from.
+    notes
+        What the validation output should say besides the summary: the sheet read from a
+        workbook and why, survey columns kept and not used, how many mentored persons can
+        be analysed.
     """
 
     participants: pd.DataFrame
@@ -139,6 +148,8 @@ class StudyTables:
     mentors: pd.DataFrame | None = None
     sources: dict[str, Path] = field(default_factory=dict)
     survey_items: tuple[str, ...] = ()
+    sheets: dict[str, str] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
 
     def summary(self) -> pd.DataFrame:
         """One row per contract table: file, rows, columns, extra columns and status.
@@ -180,6 +191,7 @@ def validate_study(
     *,
     files: Mapping[str, str | os.PathLike[str]] | None = None,
     survey_items: Sequence[str] | None = None,
+    sample: SampleRule | None = None,
 ) -> StudyTables:
     """Validate every table and the links between them; raise once, with everything wrong.
 
@@ -191,7 +203,11 @@ def validate_study(
     files
         The file of each table, for messages and :attr:`StudyTables.sources`.
     survey_items
-        The survey's item columns (default: every column but ``person_id`` and ``wave``).
+        The survey's item columns (default: every column but ``person_id`` and ``wave``);
+        other columns of the survey are kept and not used.
+    sample
+        What the design needs of the data (rule ``too_few_analysable``), checked when every
+        table meets the contract; ``None``: not checked.
 
     Returns
     -------
@@ -218,7 +234,7 @@ def validate_study(
                 )
             )
     raise_if(violations)
-    return study_tables(checks, files)
+    return study_tables(checks, files, sample=sample)
 
 
 def check_study(
@@ -266,10 +282,51 @@ def check_study(
 
 
 def study_tables(
-    checks: Mapping[str, TableCheck], files: Mapping[str, str | os.PathLike[str]]
+    checks: Mapping[str, TableCheck],
+    files: Mapping[str, str | os.PathLike[str]],
+    *,
+    sheets: Mapping[str, tuple[str, str]] | None = None,
+    sample: SampleRule | None = None,
 ) -> StudyTables:
-    """The normalised tables of a study whose checks found no violation."""
+    """The normalised tables of a study whose checks found no violation.
+
+    Parameters
+    ----------
+    checks
+        One check per table given, none with a violation.
+    files
+        The file of each table.
+    sheets
+        Table to (sheet, why) for each table read from an Excel workbook.
+    sample
+        What the design needs of the data; checked here (``None``: not checked).
+
+    Raises
+    ------
+    ContractViolationError
+        Rule ``too_few_analysable``: the tables cannot carry the design.
+    """
     frames = {name: check.frame(column_order(name)) for name, check in checks.items()}
+    sheets = dict(sheets or {})
+    notes = [read_note(name, files[name], *sheets[name]) for name in checks if name in sheets]
+    items = tuple(getattr(checks.get("survey"), "items", ()))
+    if "survey" in frames:
+        unused = [c for c in frames["survey"].columns if c not in ("person_id", "wave", *items)]
+        if unused:
+            notes.append(
+                f"survey: the column{'s' if len(unused) > 1 else ''} {', '.join(unused)} "
+                f"{'are' if len(unused) > 1 else 'is'} kept and not used (not among the survey "
+                "items of the parameters, bottomup.factors)."
+            )
+    if sample is not None and frames.get("monthly") is not None:
+        where = {name: file_label(files.get(name)) for name in ("participants", "monthly")}
+        usable = analysable(frames["participants"], frames["monthly"], sample.min_pre_months)
+        raise_if(sample_violations(usable, sample, where))
+        notes.append(
+            f"participants: {int(usable.mentored_usable.sum())} of the "
+            f"{int(usable.mentored.sum())} mentored persons can be analysed (at least "
+            f"{sample.min_mentored} needed, design.min_mentored)."
+        )
     return StudyTables(
         participants=frames["participants"],
         monthly=frames.get("monthly"),
@@ -277,5 +334,12 @@ def study_tables(
         sessions=frames.get("sessions"),
         mentors=frames.get("mentors"),
         sources={name: Path(files[name]) for name in checks if name in files},
-        survey_items=tuple(getattr(checks.get("survey"), "items", ())),
+        survey_items=items,
+        sheets={name: sheet for name, (sheet, _) in sheets.items() if name in checks},
+        notes=tuple(notes),
     )
+
+
+def read_note(table: str, file: str | os.PathLike[str], sheet: str, why: str) -> str:
+    """How a table was read from a workbook, for the validation output and its errors."""
+    return f"{table}: read from sheet {sheet!r} of {Path(file).name} ({why})."
