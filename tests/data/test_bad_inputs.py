@@ -215,6 +215,34 @@ def test_a_parse_error_names_row_and_line_never_the_row(tmp_path, make_params, c
     assert SECRET not in err and "850101" not in err and lines[40].split(",")[0] not in err
 
 
+# --- 6: sessions in the mentoring period --------------------------------------------------
+
+
+def test_a_session_outside_its_persons_mentoring_period_is_refused(tmp_path, make_params, capsys):
+    params = study_folder(tmp_path, make_params)
+    edit(params, "sessions", lambda s: s.assign(date=s["date"].where(s.index != 6, "2016-05-02")))
+    refused(capsys, params, "[rule session_outside_mentoring]", "sessions.csv", "column date",
+            "Rows (1): 7 (date '2016-05-02', start_month")  # fmt: skip
+
+
+def test_a_session_after_the_end_month_is_refused_and_the_last_day_is_not(tmp_path):
+    study = synth.generate(5, n_mentored=12, n_comparison=50)
+    paths = {k: v for k, v in synth.write(study, tmp_path / "d").items() if k != "truth"}
+    person = study.participants.query("group == 'mentored'").iloc[0]
+    sessions = study.sessions.copy()
+    last = (pd.Period(person["end_month"], "M").end_time).strftime("%Y-%m-%d")
+    after = (pd.Period(person["end_month"], "M") + 1).start_time.strftime("%Y-%m-%d")
+    mine = sessions.index[sessions["person_id"] == person["person_id"]]
+    sessions.loc[mine[0], "date"] = last
+    sessions.to_csv(paths["sessions"], index=False)
+    load_study(paths)
+    sessions.loc[mine[1], "date"] = after
+    sessions.to_csv(paths["sessions"], index=False)
+    with pytest.raises(ContractViolationError, match="session_outside_mentoring") as info:
+        load_study(paths)
+    assert info.value.violations[0].rows == (int(mine[1]) + 1,)
+
+
 # --- 7: a cell of megabytes -----------------------------------------------------------------
 
 

@@ -188,6 +188,8 @@ CASES = [
          set_value("sessions", 2, "mentor_id", "M77"), (2,), 1, "parquet"),
     Case("x-required-value", "required_value", "sessions", "mentor_id",
          set_value("sessions", 1, "mentor_id", None), (1,), 1),
+    Case("x-after-end-month", "session_outside_mentoring", "sessions", "date",
+         set_value("sessions", 2, "date", "2019-01-10"), (2,), 1, "xlsx"),
     # mentors
     Case("t-duplicate-mentor", "duplicate_key", "mentors", "mentor_id",
          append_copy("mentors", 2), (2, 3), 2),

@@ -137,6 +137,12 @@ _RULE_LIST = (
     Rule("mentored_only", 7, "participants.end_month, mentor_id",
          "end_month and mentor_id are given only for mentored participants",
          "check the person's group, or empty the value"),
+    Rule("session_outside_mentoring", 7, "sessions.date, with participants.start_month, "
+         "end_month",
+         "a session is dated in its person's mentoring period: not before the month of "
+         "start_month, not after the month of end_month (when it is given)",
+         "check the session's date, or the person's start_month and end_month (start_month "
+         "is the month mentoring started: a session before it means it started earlier)"),
     Rule("too_few_analysable", 8, "participants with monthly (checked when every other rule "
          "holds)",
          "at least design.min_mentored mentored persons (default 10) can be analysed: they "

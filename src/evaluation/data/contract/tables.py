@@ -19,8 +19,14 @@ import numpy as np
 import pandas as pd
 
 from evaluation.data.columns import required_columns
-from evaluation.data.contract.check import TableCheck
-from evaluation.data.contract.parse import PIN_ANYWHERE, clean_text, pin_shaped
+from evaluation.data.contract.check import Key, TableCheck
+from evaluation.data.contract.parse import (
+    PIN_ANYWHERE,
+    Parsed,
+    clean_text,
+    parse_months,
+    pin_shaped,
+)
 from evaluation.data.contract.rules import (
     BACKGROUNDS,
     EDUCATION_LEVELS,
@@ -49,12 +55,15 @@ class Refs:
     survey_items
         The survey's item columns, from the parameters (``None``: every column of the survey
         but ``person_id`` and ``wave``).
+    periods
+        The mentoring period of each mentored participant (see :func:`mentoring_periods`).
     """
 
     persons: pd.Index | None = None
     mentored: pd.Index | None = None
     mentors: pd.Index | None = None
     survey_items: tuple[str, ...] | None = None
+    periods: pd.DataFrame | None = None
 
 
 # --- the rules of each table ----------------------------------------------------------
@@ -243,7 +252,7 @@ def _sessions(c: TableCheck, refs: Refs) -> None:
     c.require(required_columns("sessions"))
     key = c.key("person_id", required=True)
     mentor = c.key("mentor_id", required=True)
-    c.month("date", required=True, day=True)
+    date = c.month("date", required=True, day=True)
     minutes = c.number("minutes", required=True, integer=True)
     if minutes is not None:
         c.add("minutes", "positive", "minutes are not positive", "minutes > 0", minutes <= 0)
@@ -276,6 +285,8 @@ def _sessions(c: TableCheck, refs: Refs) -> None:
                 other_group,
                 shown=ids,
             )
+        if date is not None and refs.periods is not None:
+            _sessions_in_mentoring(c, key, date, refs.periods)
     if mentor is not None:
         c.known(
             "mentor_id",
@@ -285,6 +296,36 @@ def _sessions(c: TableCheck, refs: Refs) -> None:
             "unknown_mentor",
             "mentor_id is not in mentors",
             "a mentor_id listed in mentors",
+        )
+
+
+def _sessions_in_mentoring(c: TableCheck, key: Key, date: Parsed, periods: pd.DataFrame) -> None:
+    """Sessions dated before their person's start month or after their end month."""
+    at = periods.index.get_indexer(key.values)
+    known = at >= 0
+    pick = np.maximum(at, 0)
+    start = np.where(known, periods["start"].to_numpy()[pick], -1)
+    end = np.where(known, periods["end"].to_numpy()[pick], -1)
+    month = date.months if date.months is not None else np.full(c.n, -1)
+    # a period that ends before it starts is refused on its own (end_before_start)
+    dated = known & (month >= 0) & (start >= 0) & ~((end >= 0) & (end < start))
+    outside = dated & ((month < start) | ((end >= 0) & (month > end)))
+    if outside.any():
+        shown = pd.DataFrame(
+            {
+                "date": date.values,
+                "start_month": periods["start_month"].to_numpy(dtype=object)[pick],
+                "end_month": periods["end_month"].to_numpy(dtype=object)[pick],
+            }
+        )
+        c.add(
+            "date",
+            "session_outside_mentoring",
+            "sessions are dated outside their person's mentoring period",
+            "a date from the person's start_month to their end_month (or later, when "
+            "end_month is empty)",
+            outside,
+            shown=shown,
         )
 
 
@@ -366,6 +407,48 @@ def ids_of_frame(
     return pd.Index(values.dropna().unique(), dtype="str")
 
 
+def mentoring_periods(participants: pd.DataFrame | None) -> pd.DataFrame | None:
+    """Each mentored participant's start and end month (``None`` without the columns).
+
+    Parameters
+    ----------
+    participants
+        The participants table, raw or normalised (months that do not parse are missing).
+
+    Returns
+    -------
+    pandas.DataFrame or None
+        Index ``person_id`` (unique, the first row of a repeated one); columns
+        ``start_month`` and ``end_month`` (``'YYYY-MM'`` or missing) and ``start``, ``end``
+        (month numbers, -1 where missing).
+    """
+    if participants is None:
+        return None
+    frame = participants.set_axis(normalise_column_names(participants.columns), axis=1)
+    needed = ("person_id", "group", "start_month")
+    if any(name not in frame.columns for name in needed) or frame.columns.duplicated().any():
+        return None
+    mentored = (clean_text(frame["group"]).str.lower() == "mentored").to_numpy()
+    ids = clean_text(frame["person_id"])[mentored]
+    start = parse_months(frame["start_month"][mentored], day_required=False)
+    if "end_month" in frame.columns:
+        end = parse_months(frame["end_month"][mentored], day_required=False)
+        end_values, end_months = end.values.to_numpy(dtype=object), end.months
+    else:
+        end_values, end_months = np.full(len(ids), None, dtype=object), np.full(len(ids), -1)
+    periods = pd.DataFrame(
+        {
+            "start_month": start.values.to_numpy(dtype=object),
+            "end_month": end_values,
+            "start": start.months,
+            "end": end_months,
+        },
+        index=pd.Index(ids.to_numpy(dtype=object), dtype="str", name="person_id"),
+    )
+    valid = periods.index.notna() & ~periods.index.duplicated()
+    return periods.loc[valid]
+
+
 def ids_of_check(check: TableCheck, column: str) -> pd.Index | None:
     """Distinct valid values of a checked key column (``None`` if the column is absent)."""
     values = check.out.get(column)
@@ -405,7 +488,8 @@ def _gives_persons(check: TableCheck, refs: Refs) -> Refs:
     if persons is not None and "group" in check.out:
         is_mentored = (check.out["group"] == "mentored").to_numpy(dtype=bool)
         mentored = pd.Index(check.out["person_id"][is_mentored].dropna().unique(), dtype="str")
-    return replace(refs, persons=persons, mentored=mentored)
+    periods = mentoring_periods(pd.DataFrame(check.out)) if check.out else None
+    return replace(refs, persons=persons, mentored=mentored, periods=periods)
 
 
 #: Every contract table's rules (see :class:`TableRules`).

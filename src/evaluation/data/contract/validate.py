@@ -28,6 +28,7 @@ from evaluation.data.contract.tables import (
     check_table,
     check_tables,
     ids_of_frame,
+    mentoring_periods,
 )
 from evaluation.data.sample_flow import SampleRule, analysable
 
@@ -101,6 +102,7 @@ def validate_table(
         mentored=ids_of_frame(participants, group="mentored"),
         mentors=ids_of_frame(mentors, "mentor_id"),
         survey_items=None if items is None else tuple(items),
+        periods=mentoring_periods(participants),
     )
     check = check_table(table, df, file_label(file), refs)
     raise_if(check.violations)
