@@ -405,3 +405,12 @@ def assert_unreadable_source(source: dict, *words: str) -> None:
         read_table(source, table="participants")
     for word in words:
         assert word in str(info.value)
+
+
+def test_excel_repeated_header_names_are_kept_repeated(tmp_path: Path) -> None:
+    """pandas renames a repeated Excel header 'sex' to 'sex.1': the contract must see both."""
+    path = tmp_path / "p.xlsx"
+    frame = pd.DataFrame([["P1", "female", "male"]], columns=["person_id", "sex", "sex"])
+    with pd.ExcelWriter(path) as writer:
+        frame.to_excel(writer, sheet_name="participants", index=False)
+    assert list(read_table(path, table="participants").columns) == ["person_id", "sex", "sex"]

@@ -528,16 +528,16 @@ def _read_xlsx(path: Path, table: str, sheet: str | None) -> tuple[pd.DataFrame,
                     str(path), table, f"the workbook has no sheet {sheet!r} (its sheets: {listed}).",
                     f"set data.{table}.sheet in the parameter file to one of its sheets",
                 )  # fmt: skip
-            return book.parse(sheet), sheet, "chosen in the parameter file"
+            return _sheet(book, sheet), sheet, "chosen in the parameter file"
         if len(names) == 1:
-            return book.parse(names[0]), names[0], "the workbook's only sheet"
+            return _sheet(book, names[0]), names[0], "the workbook's only sheet"
         named = [n for n in names if n.strip().lower() == table]
         if named:
-            return book.parse(named[0]), named[0], f"the sheet named like the table {table!r}"
+            return _sheet(book, named[0]), named[0], f"the sheet named like the table {table!r}"
         needed = required_columns(table)
         holding = [n for n in names if set(needed) <= set(_header(book, n))]
         if len(holding) == 1:
-            return book.parse(holding[0]), holding[0], (
+            return _sheet(book, holding[0]), holding[0], (
                 f"the only sheet whose first row has the columns {', '.join(needed)}"
             )  # fmt: skip
         choose = (
@@ -557,6 +557,13 @@ def _read_xlsx(path: Path, table: str, sheet: str | None) -> tuple[pd.DataFrame,
             f"{', '.join(needed)} in its first row.",
             f"put the header of the table in the first row of its sheet, or {choose}",
         )  # fmt: skip
+
+
+def _sheet(book: pd.ExcelFile, sheet: str) -> pd.DataFrame:
+    """One sheet as a table; a repeated header name stays repeated (see :func:`_unmangle`)."""
+    frame = book.parse(sheet)
+    frame.columns = _unmangle(frame.columns)
+    return frame
 
 
 def _header(book: pd.ExcelFile, sheet: str) -> list[str]:
