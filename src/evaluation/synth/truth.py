@@ -57,7 +57,7 @@ def compute_truth(
     ]
     comparison = ~is_m & observed["start_month"].notna().to_numpy()
     return {
-        "generator": "evaluation.data.synth",
+        "generator": "evaluation.synth",
         "generator_version": GENERATOR_VERSION,
         "seed": seed,
         "estimand": "ATT: mean over the mentored of outcome(Y1) - outcome(Y0), outcomes "
