@@ -328,13 +328,15 @@ def analysable(
         Per participant, in table order.
     """
     ids = person_index(participants)
-    rows = has_monthly_rows(ids, monthly)
+    person = row_positions(ids, monthly["person_id"])  # the one pass over the long table
+    rows = np.bincount(person[person >= 0], minlength=len(ids)) > 0
     group = participants["group"].to_numpy(dtype=object)
     mentored = group == MENTORED
     before = np.full(len(ids), np.nan)
     if mentored.any():
         own = participants.loc[mentored, ["person_id", "start_month"]]
-        coverage = build_outcomes(own, monthly, horizons=(1,), pre_months=1)
+        theirs = monthly.loc[(person >= 0) & mentored[np.maximum(person, 0)]]
+        coverage = build_outcomes(own, theirs, horizons=(1,), pre_months=1)
         before[mentored] = coverage["months_before"].to_numpy(dtype=np.float64, na_value=np.nan)
     has_start = participants["start_month"].notna().to_numpy()
     steps = exclusions(has_start, rows, before, min_pre_months)
