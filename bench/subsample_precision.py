@@ -114,10 +114,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from evaluation.config import load_params  # noqa: E402
-from evaluation.data.outcomes import build_analysis  # noqa: E402
-from evaluation.data.synth import EffectSpec, generate  # noqa: E402
 from evaluation.design import study_design  # noqa: E402
 from evaluation.design.propensity import design_matrix  # noqa: E402
+from evaluation.design.sample import build_analysis  # noqa: E402
 from evaluation.design.study import TREATMENT, comparison_subsample  # noqa: E402
 from evaluation.errors import EvaluationError  # noqa: E402
 from evaluation.estimate.att import estimate_att  # noqa: E402
@@ -129,6 +128,7 @@ from evaluation.estimate.effects import (  # noqa: E402
 )
 from evaluation.estimate.montecarlo import mentored_used, split_frame, unit_effects  # noqa: E402
 from evaluation.rng import stream  # noqa: E402
+from evaluation.synth import EffectSpec, generate  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 OUTCOME = "employed_m12"

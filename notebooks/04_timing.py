@@ -66,8 +66,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from evaluation.calendar import month_index, month_label, quarter_label
 from evaluation.data.io import read_handed_over_panel
-from evaluation.data.outcomes import month_index, month_label, panel_relative, quarter_label
+from evaluation.data.outcomes import panel_relative
 from evaluation.design.propensity import design_matrix
 from evaluation.estimate import duration as du
 from evaluation.estimate import dynamics as dy

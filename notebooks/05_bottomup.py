@@ -80,6 +80,7 @@ from evaluation.bottomup.factors import HEYWOOD_CAP, exploratory_factors
 from evaluation.bottomup.instrument import FACTOR_LABELS, load_instrument, mapping_differences
 from evaluation.bottomup.moderation import moderation_by_factors
 from evaluation.bottomup.scales import ALPHA_ACCEPTABLE, cronbach_alpha, factor_scores, reverse_code
+from evaluation.config import survey_items
 from evaluation.data.contract import load_study
 from evaluation.disclosure.differencing import without_sample_sizes
 from evaluation.disclosure.rules import TOTAL, protect_counts, suppressed_label
@@ -121,8 +122,8 @@ ALT = report_labels(LANG)
 # %%
 # every table but the monthly one (not used here; the runner and notebook 01 validated it, and
 # on a register-sized pool reading it again would dominate this notebook)
-tables = load_study({k: (Path(v) if v else None) for k, v in data.items() if k != "monthly"},
-                    required=("participants",))
+tables = load_study({k: v for k, v in data.items() if k != "monthly"}, required=("participants",),
+                    survey_items=survey_items(B["factors"]))
 present = {n: getattr(tables, n) is not None for n in ("survey", "sessions", "mentors")}
 rec.number("bottomup_inputs", present, title="Optional inputs present for the bottom-up chapter",
            made_by="evaluation.data.contract.load_study")

@@ -85,7 +85,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
 
 def _cmd_synth(args: argparse.Namespace) -> int:
-    from evaluation.data import synth
+    from evaluation import synth
     from evaluation.errors import ParamsError
 
     if args.n_mentored < 1 or args.n_comparison < 1:
@@ -119,11 +119,13 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         print(f"{args.params}: kind {params.kind} reads no input tables of its own (its data come "
               "from a PyPI package); nothing to validate.")  # fmt: skip
         return 0
-    from evaluation.data.contract import load_study
+    from evaluation.pipeline.inputs import validate_inputs
 
-    study = load_study(params.data.tables())
+    study = validate_inputs(params)
     print(study.summary().to_string(index=False))
-    print("The input tables meet the data contract.")
+    for note in study.notes:
+        print(note)
+    print("The input tables meet the data contract and the design's needs.")
     return 0
 
 

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
+from evaluation import synth
 from evaluation.config import load_params
-from evaluation.data import synth
 from evaluation.pipeline.notebooks import NOTEBOOKS
 from evaluation.report.render import make_environment, report_context
 from evaluation.text import catalogue

@@ -9,12 +9,14 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from evaluation.calendar import month_index
 from evaluation.config import load_params, outcome_names
-from evaluation.data.outcomes import build_analysis, month_index, panel_relative
-from evaluation.data.synth import generate
+from evaluation.data.outcomes import panel_relative
 from evaluation.design import study_design
+from evaluation.design.sample import build_analysis
 from evaluation.estimate import dynamics as dy
 from evaluation.rng import stream
+from evaluation.synth import generate
 
 #: Noise-free data: the coefficients are exact up to the solver's precision.
 EXACT = 1e-8

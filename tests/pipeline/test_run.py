@@ -117,7 +117,7 @@ def test_cli_run_prints_path_and_bad_data_exits_3(tmp_path, make_params):
     folder = tmp_path / "s"
     params = make_params(folder)
     # make the data, then break it: a duplicated person
-    from evaluation.data import synth
+    from evaluation import synth
 
     study = synth.generate(20170601, n_mentored=50, n_comparison=200)
     synth.write(study, folder / "data", fmt="csv")
@@ -138,7 +138,7 @@ def test_other_extract_runs_through_unchanged(tmp_path, make_params):
     """Contract-shaped data with other categories, a larger pool, Parquet, no optional tables."""
     import pandas as pd
 
-    from evaluation.data import synth
+    from evaluation import synth
     from evaluation.data.io import write_table
 
     study = synth.generate(7, n_mentored=60, n_comparison=4000)

@@ -130,7 +130,7 @@ def protect_margined(
 
 
 def protect_flow(flow: pd.DataFrame, threshold: int) -> pd.DataFrame:
-    """Disclosure-control the sample-flow table of :func:`~evaluation.data.outcomes.build_analysis`.
+    """Disclosure-control the sample-flow table of :func:`~evaluation.design.sample.build_analysis`.
 
     Within each group the ``input`` row is the sum of the ``excluded`` rows and the
     ``analysed`` row, and ``total`` sums the groups: both are margins for secondary

@@ -90,11 +90,20 @@ def _with_file_hashes(value: Any, folder: Path) -> Any:
     return value
 
 
+def _file_name(table: Any) -> Any:
+    """A data table's path as its file name; the long form keeps its reading options."""
+    if table is None:
+        return None
+    if isinstance(table, dict):
+        return {**table, "path": Path(table["path"]).name}
+    return Path(table).name
+
+
 def _used_parameters(spec: NotebookSpec, injected: Mapping[str, Any]) -> dict[str, Any]:
     """The values the notebook is given; data paths as file names, other files as hashes."""
     used = dict(injected)
     if isinstance(used.get("data"), dict):
-        used["data"] = {k: (None if v is None else Path(v).name) for k, v in used["data"].items()}
+        used["data"] = {k: _file_name(v) for k, v in used["data"].items()}
     return _with_file_hashes(used, spec.path.parent)
 
 

@@ -51,6 +51,7 @@ from evaluation.pipeline.inputs import (
     identifiers,
     release_memory,
     validate_inputs,
+    validation_settings,
 )
 from evaluation.pipeline.notebooks import PIPELINES, NotebookSpec, PreparedNotebook, prepare
 from evaluation.results.publish import audit_run
@@ -113,7 +114,7 @@ def _stderr_to(path: Path):
 #: Printed when differencing control hid sample sizes of a run.
 SIZES_HIDDEN_NOTE = (
     "note: some sample sizes are shown as '..' so that a count below disclosure.min_cell "
-    "cannot be worked out by subtraction (src/evaluation/report/differencing.py). Shares and "
+    "cannot be worked out by subtraction (src/evaluation/disclosure/). Shares and "
     "estimates whose denominator is such a size can still narrow it: before publishing this "
     "run, have its outputs checked by the data owner's output-checking routine."
 )
@@ -375,7 +376,9 @@ def run_study(
         specs, upstream(specs), {n: p.parameters for n, p in prepared.items()}, inputs, versions
     )
     cache_dir = private / workdir.CACHE
-    validation_key = cache.validation_key(inputs, versions)
+    # the validation depends on parameters too (sheet, survey items, min_mentored)
+    settings = validation_settings(params)
+    validation_key = cache.validation_key({**inputs, "settings": settings}, versions)
     # the same inputs were validated by the same code before: validating again adds nothing
     validated_before = not force and cache.was_validated(cache_dir, validation_key)
     study = None if validated_before else validate_inputs(params)
