@@ -14,9 +14,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from evaluation.design.propensity import fit_propensity
 from evaluation.design.study import TREATMENT, category_support, matching_options
 from evaluation.errors import EvaluationError
-from evaluation.estimate.att import estimate_all, estimate_att
+from evaluation.estimate.att import (
+    BootstrapWeights,
+    WeightedBootstrap,
+    covariate_matrix,
+    estimate_all,
+    estimate_att,
+    weighted_bootstrap_att,
+    with_bootstrap_se,
+)
 from evaluation.estimate.inference import PermutationResult, permutation_pvalue
 from evaluation.estimate.results import EffectResult, compare
 
@@ -114,6 +123,95 @@ def estimate_study(
             options=spec.options(),
             level=spec.level,
         )
+    return out
+
+
+#: Estimators whose SE the weighted bootstrap (propensity model refitted per draw) checks.
+BOOTSTRAPPED = ("ipw", "aipw")
+
+
+@dataclass(frozen=True)
+class StudyBootstrap:
+    """Weighted-bootstrap draws of the weighting estimators, jointly over outcomes.
+
+    Attributes
+    ----------
+    draws
+        ``(outcome, estimator)`` → :class:`~evaluation.estimate.att.WeightedBootstrap`.
+    weights
+        The person weights every draw used (rows: positions in the analysis sample), shared
+        by all outcomes so that their draws are joint (see
+        :mod:`evaluation.estimate.multiplicity`).
+    use_when_ratio_above
+        The rule of :func:`~evaluation.estimate.att.with_bootstrap_se`.
+    """
+
+    draws: dict[tuple[str, str], WeightedBootstrap]
+    weights: BootstrapWeights
+    use_when_ratio_above: float
+
+
+def bootstrap_study(
+    data: pd.DataFrame,
+    outcomes: Sequence[str],
+    spec: EffectsSpec,
+    *,
+    draws: int,
+    use_when_ratio_above: float,
+    rng: np.random.Generator,
+    scheme: str = "exponential",
+) -> StudyBootstrap:
+    """The weighted bootstrap of IPW and AIPW on every outcome of :func:`estimate_study`.
+
+    On the same samples as :func:`estimate_study` (same rows, same propensity and outcome
+    models), with one set of person weights for all outcomes.
+
+    Parameters
+    ----------
+    data
+        The analysis sample (:func:`analysis_sample`; unique index). Not modified.
+    outcomes
+        Outcome columns.
+    spec
+        What :func:`estimate_study` estimates; only its IPW and AIPW are bootstrapped.
+    draws, scheme
+        Number of draws and the person weights (:class:`~evaluation.estimate.att.BootstrapWeights`).
+    use_when_ratio_above
+        Kept with the draws for :func:`apply_bootstrap`.
+    rng
+        ``evaluation.rng.stream(seed, "weighted_bootstrap")``.
+    """
+    if not data.index.is_unique:
+        raise EvaluationError("the analysis sample needs a unique index for the bootstrap")
+    weights = BootstrapWeights.draw(len(data), draws, rng, scheme)  # type: ignore[arg-type]
+    methods = [m for m in spec.estimators if m in BOOTSTRAPPED]
+    out: dict[tuple[str, str], WeightedBootstrap] = {}
+    for outcome in outcomes if methods else ():
+        sample = supported(data.loc[data[outcome].notna()], spec.covariates)
+        rows = data.index.get_indexer(sample.index)
+        fit = fit_propensity(sample, TREATMENT, list(spec.covariates))
+        y = sample[outcome].to_numpy(dtype=float)
+        d = sample[TREATMENT].to_numpy(dtype=float)
+        x = covariate_matrix(sample, spec.covariates, None, fit)
+        for method in methods:
+            out[outcome, method] = weighted_bootstrap_att(
+                y, d, fit.design.to_numpy(), fit.pscore.to_numpy(), weights,
+                x=x if method == "aipw" else None, rows=rows,
+            )  # fmt: skip
+    return StudyBootstrap(out, weights, float(use_when_ratio_above))
+
+
+def apply_bootstrap(results: Sequence[EffectResult], boot: StudyBootstrap) -> list[EffectResult]:
+    """The results with the bootstrap SE beside the sandwich where one was bootstrapped.
+
+    The bootstrap SE is shown where the rule picks it
+    (:func:`~evaluation.estimate.att.with_bootstrap_se`); other results pass unchanged.
+    """
+    out = []
+    for r in results:
+        b = boot.draws.get((r.outcome, r.estimator)) if r.subgroup == "all" else None
+        out.append(r if b is None else with_bootstrap_se(
+            r, b, use_when_ratio_above=boot.use_when_ratio_above))  # fmt: skip
     return out
 
 
