@@ -60,7 +60,10 @@ def test_each_draw_equals_a_statsmodels_refit_with_the_draws_weights():
         fit = sm.GLM(d, design, family=sm.families.Binomial(), var_weights=wk).fit(tol=1e-13)
         odds = np.exp(design @ fit.params)
         c = 1 - d
-        m1, m0 = np.sum(wk * d * y) / np.sum(wk * d), np.sum(wk * c * odds * y) / np.sum(wk * c * odds)
+        m1, m0 = (
+            np.sum(wk * d * y) / np.sum(wk * d),
+            np.sum(wk * c * odds * y) / np.sum(wk * c * odds),
+        )
         assert ipw.estimates[k] == pytest.approx(m1 - m0, rel=DRAW_RTOL)
         zc = sm.add_constant(x)[c == 1]
         g = sm.WLS(y[c == 1], zc, weights=wk[c == 1]).fit().params

@@ -27,6 +27,13 @@ from evaluation.estimate.att import (
     with_bootstrap_se,
 )
 from evaluation.estimate.inference import PermutationResult, permutation_pvalue
+from evaluation.estimate.multiplicity import (
+    REPRESENTATION_RTOL,
+    RomanoWolf,
+    matching_representation,
+    representation_draws,
+    romano_wolf,
+)
 from evaluation.estimate.results import EffectResult, compare
 
 
@@ -253,6 +260,106 @@ def estimate_by_sex(
             else:
                 results.append(r)
     return SubgroupEffects(results=results, withheld=withheld)
+
+
+@dataclass(frozen=True)
+class SexDifference:
+    """Women minus men: the difference of the two subgroup estimates of one estimator.
+
+    Attributes
+    ----------
+    estimate, se, ci_low, ci_high, p_value
+        The difference and its Wald inference (normal).
+    estimator, outcome, level
+        What was compared.
+    se_method
+        How ``se`` was obtained.
+    """
+
+    estimate: float
+    se: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    estimator: str
+    outcome: str
+    level: float
+    se_method: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return dict(self.__dict__)
+
+
+def sex_difference(by_sex: SubgroupEffects, estimator: str) -> SexDifference | None:
+    """Test whether the effect differs between women and men (``H0: ATT_w = ATT_m``).
+
+    :func:`estimate_by_sex` estimates each sex on its own persons: the propensity model,
+    the matching (or weighting) and the outcome model are fitted within the sex, and the
+    comparison persons of one sex are never used for the other. The two estimates therefore
+    rest on disjoint, independently sampled persons, and the SE of their difference is
+    ``sqrt(se_w^2 + se_m^2)`` whatever each SE is (Abadie-Imbens, sandwich, bootstrap); the
+    interval and p-value are normal (Wald). ``None`` when either estimate was withheld
+    (too few persons), so nothing is published that the withheld group's size could be
+    worked out from.
+    """
+    found = {r.subgroup: r for r in by_sex.results if r.estimator == estimator}
+    w, m = found.get("sex=female"), found.get("sex=male")
+    if w is None or m is None:
+        return None
+    diff = EffectResult.from_normal(
+        estimate=w.estimate - m.estimate, se=float(np.hypot(w.se, m.se)), level=w.level,
+        outcome=w.outcome, estimator=estimator, estimand="ATT(women) - ATT(men)",
+        n_treated=0, n_control=0,
+    )  # fmt: skip
+    return SexDifference(
+        estimate=diff.estimate, se=diff.se, ci_low=diff.ci_low, ci_high=diff.ci_high,
+        p_value=diff.p_value, estimator=estimator, outcome=w.outcome, level=w.level,
+        se_method=f"difference of independent subgroup estimates: sqrt(se_w^2 + se_m^2) of "
+        f"{w.se_method} (women) and {m.se_method} (men)",
+    )  # fmt: skip
+
+
+def headline_family(
+    data: pd.DataFrame,
+    results: Sequence[EffectResult],
+    outcomes: Sequence[str],
+    spec: EffectsSpec,
+    boot: StudyBootstrap,
+) -> RomanoWolf | None:
+    """Romano-Wolf adjusted p-values of the headline estimator over ``outcomes``.
+
+    The joint draws come from ``boot``: the weighted bootstrap itself for IPW and AIPW, the
+    reweighted linear representation for matching (see
+    :mod:`evaluation.estimate.multiplicity`). ``None`` for another headline estimator (no
+    joint resampling is implemented for it). Each family member's full-sample value must
+    equal the estimate in ``results`` (checked), so the p-values belong to the estimates
+    the report shows.
+    """
+    est = spec.headline_estimator
+    shown = {r.outcome: r for r in results if r.estimator == est and r.subgroup == "all"}
+    if est in BOOTSTRAPPED and all((o, est) in boot.draws for o in outcomes):
+        columns = [boot.draws[o, est].estimates for o in outcomes]
+        values = [boot.draws[o, est].estimate for o in outcomes]
+        method = boot.draws[outcomes[0], est].method
+    elif est == "matching":
+        columns, values = [], []
+        for o in outcomes:
+            sample = supported(data.loc[data[o].notna()], spec.covariates)
+            rep = matching_representation(sample, o, spec.covariates, spec.options()["matching"])
+            rows = data.index.get_indexer(sample.index)
+            columns.append(representation_draws(rep, boot.weights, rows))
+            values.append(rep.estimate)
+        method = (f"weighted bootstrap of the matching estimator's linear representation "
+                  f"(Otsu and Rai 2017; {boot.weights.draws} draws, {boot.weights.scheme} "
+                  "weights, matches held fixed)")  # fmt: skip
+    else:
+        return None
+    for o, v in zip(outcomes, values, strict=True):
+        r = shown.get(o)
+        if r is None or abs(v - r.estimate) > REPRESENTATION_RTOL * (1 + abs(r.estimate)):
+            raise EvaluationError(f"the joint draws of {est} on {o} do not reproduce its estimate")
+    return romano_wolf(values, np.column_stack(columns), list(outcomes), method=method)
 
 
 def permutation_headline(
