@@ -41,7 +41,6 @@ from evaluation.design.propensity import design_matrix
 __all__ = ["MIN_MENTORS", "associations", "attach", "dose_curve", "dose_slopes", "mentoring_dose"]
 
 
-
 def mentoring_dose(sessions: pd.DataFrame, mentors: pd.DataFrame | None = None) -> pd.DataFrame:
     """Each mentored person's dose of mentoring, and their mentor's traits.
 
