@@ -474,6 +474,22 @@ def _weighted_logit_draws(
     return beta, ok
 
 
+def logit_refits(
+    ps_design: np.ndarray, d: np.ndarray, pscore: np.ndarray, w: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Refit the propensity logit with each row of person weights ``w`` (draws x persons).
+
+    Newton steps from the fit whose fitted probabilities are ``pscore`` (recovered exactly
+    from its linear predictor), as in :func:`weighted_bootstrap_att`. Returns the refitted
+    odds ``e / (1 - e)`` (draws x persons) and whether each draw converged.
+    """
+    x = _with_constant(ps_design)
+    beta0 = np.linalg.lstsq(x, logit(np.asarray(pscore, float)), rcond=None)[0]
+    beta, ok = _weighted_logit_draws(x, np.asarray(d, float), w, beta0)
+    with np.errstate(over="ignore"):
+        return np.exp(beta @ x.T), ok
+
+
 def _bootstrap_draws(
     y: np.ndarray,
     d: np.ndarray,
