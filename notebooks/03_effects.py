@@ -134,8 +134,9 @@ without_sample_sizes(esf_table)
 # The headline estimator on every outcome and horizon is one family: the chance that any of
 # them looks significant by luck is larger than each p-value says. Romano–Wolf step-down
 # p-values use the joint bootstrap distribution of the family (the weighted bootstrap above
-# for IPW/AIPW; for matching the reweighted linear representation of the estimator, Otsu and
-# Rai 2017, since the bootstrap of the matching itself is invalid).
+# for IPW/AIPW; for matching a multiplier bootstrap of the estimator's Abadie-Imbens
+# decomposition with the same person weights, since the bootstrap of the matching itself is
+# invalid).
 
 # %%
 family = fx.headline_family(data, results, outcome_list, spec, boot) if boot else None

@@ -21,6 +21,7 @@ from evaluation.estimate.att import (
     estimate_att,
     robust_scale,
     weighted_bootstrap_att,
+    weighted_bootstrap_family,
     with_bootstrap_se,
 )
 
@@ -171,3 +172,14 @@ def test_lalonde_psid_trimmed_bayesian_bootstrap_is_heavy_tailed(psid_trimmed, m
     assert boot.n_failed == 0
     assert boot.sd > 5 * boot.se
     assert boot.se == pytest.approx(SANDWICH_SE[method], rel=AUDIT_RTOL)
+
+
+def test_a_family_of_outcomes_shares_each_draw():
+    y, d, x, design, e = _toy()
+    ys = np.column_stack([y, 2 * y + x[:, 0], np.sin(y)])
+    w = BootstrapWeights.draw(len(y), 40, np.random.default_rng(6))
+    fam = weighted_bootstrap_family(ys, d, design, e, w, x=x)
+    for j in range(3):
+        one = weighted_bootstrap_att(ys[:, j], d, design, e, w, x=x)
+        assert np.allclose(fam[j].estimates, one.estimates, rtol=1e-12, atol=0)
+        assert fam[j].estimate == pytest.approx(one.estimate, rel=1e-14)

@@ -491,24 +491,28 @@ def logit_refits(
 
 
 def _bootstrap_draws(
-    y: np.ndarray,
+    ys: np.ndarray,
     d: np.ndarray,
     x_ps: np.ndarray,
     pscore: np.ndarray,
     z_or: np.ndarray | None,
     weights: BootstrapWeights,
     rows: np.ndarray,
-) -> tuple[np.ndarray, float]:
-    """Per-draw IPW (``z_or`` None) or AIPW estimates; and the full-sample one."""
-    y, d = np.asarray(y, float), np.asarray(d, float)
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-draw IPW (``z_or`` None) or AIPW estimates of each column of ``ys``.
+
+    Returns draws x outcomes (one propensity refit per draw, shared by all columns) and the
+    full-sample estimates.
+    """
+    ys, d = np.asarray(ys, float).reshape(len(d), -1), np.asarray(d, float)
     c = 1.0 - d
     x = _with_constant(x_ps)
     z = _with_constant(z_or)
     # the full-sample logit on the standardised design: the same fitted values as the
     # caller's fit (an affine reparametrisation), recovered exactly from its linear predictor
     beta0 = np.linalg.lstsq(x, logit(np.asarray(pscore, float)), rcond=None)[0]
-    out = np.empty(weights.draws)
-    width = x.shape[1] + (0 if z is None else z.shape[1])
+    out = np.empty((weights.draws, ys.shape[1]))
+    width = x.shape[1] + (0 if z is None else z.shape[1]) + ys.shape[1]
     for start, w in weights.blocks(rows, width=width):
         beta, ok = _weighted_logit_draws(x, d, w, beta0)
         with np.errstate(over="ignore"):
@@ -516,23 +520,60 @@ def _bootstrap_draws(
         if z is not None:
             wc = w * c
             gram = np.matmul(z.T[None, :, :] * wc[:, None, :], z)
-            rhs = (wc * y) @ z
+            rhs = np.einsum("kn,nq,nm->kqm", wc, z, ys)
             try:
-                gamma = np.linalg.solve(gram, rhs[:, :, None])[:, :, 0]
+                gamma = np.linalg.solve(gram, rhs)
             except np.linalg.LinAlgError:  # a category without weight in a Poisson draw
                 gamma = np.stack([np.linalg.lstsq(g, h, rcond=None)[0]
                                   for g, h in zip(gram, rhs, strict=True)])  # fmt: skip
-            r = y[None, :] - gamma @ z.T
+            r = ys[None, :, :] - np.einsum("nq,kqm->knm", z, gamma)
         else:
-            r = np.broadcast_to(y, w.shape)
+            r = np.broadcast_to(ys, (len(w), *ys.shape))
         with np.errstate(all="ignore"):  # a failed draw's overflow becomes NaN, dropped
-            m1 = np.sum(w * d * r, axis=1) / np.sum(w * d, axis=1)
+            m1 = np.einsum("kn,knm->km", w * d, r) / np.sum(w * d, axis=1)[:, None]
             wo = w * c * odds
-            m0 = np.sum(wo * r, axis=1) / np.sum(wo, axis=1)
+            m0 = np.einsum("kn,knm->km", wo, r) / np.sum(wo, axis=1)[:, None]
         att = m1 - m0
-        out[start : start + len(w)] = np.where(ok & np.isfinite(att), att, np.nan)
-    full = _att_mestimation(y, d, x_ps=x_ps, pscore=pscore, z_or=z_or)[0]
+        out[start : start + len(w)] = np.where(ok[:, None] & np.isfinite(att), att, np.nan)
+    full = np.array([_att_mestimation(ys[:, j], d, x_ps=x_ps, pscore=pscore, z_or=z_or)[0]
+                     for j in range(ys.shape[1])])  # fmt: skip
     return out, full
+
+
+def _summary(est: np.ndarray, full: float, weights: BootstrapWeights) -> WeightedBootstrap:
+    ok = np.isfinite(est)
+    return WeightedBootstrap(
+        estimates=est,
+        estimate=float(full),
+        se=robust_scale(est[ok]),
+        sd=float(np.std(est[ok], ddof=1)) if ok.sum() > 1 else float("nan"),
+        n_failed=int((~ok).sum()),
+        method=BOOTSTRAP_SE_METHOD.format(draws=weights.draws, scheme=weights.scheme),
+    )
+
+
+def weighted_bootstrap_family(
+    ys: np.ndarray,
+    d: np.ndarray,
+    ps_design: np.ndarray,
+    pscore: np.ndarray,
+    weights: BootstrapWeights,
+    *,
+    x: np.ndarray | None = None,
+    rows: np.ndarray | None = None,
+) -> list[WeightedBootstrap]:
+    """:func:`weighted_bootstrap_att` of several outcomes on the same persons at once.
+
+    ``ys`` has one column per outcome (no missing values); the propensity refit (and the
+    outcome model's Gram matrices) of each draw are shared by the columns, so the draws are
+    joint and cost little more than one outcome's. One result per column.
+    """
+    ys = np.asarray(ys, float).reshape(len(d), -1)
+    rows = np.arange(len(ys)) if rows is None else np.asarray(rows, dtype=np.int64)
+    if len(rows) != len(ys) or (len(rows) and (rows.min() < 0 or rows.max() >= weights.n)):
+        raise ValueError("rows must give each person's position among the weights' persons")
+    est, full = _bootstrap_draws(ys, d, ps_design, pscore, x, weights, rows)
+    return [_summary(est[:, j], full[j], weights) for j in range(ys.shape[1])]
 
 
 def weighted_bootstrap_att(
@@ -574,20 +615,9 @@ def weighted_bootstrap_att(
     -------
     WeightedBootstrap
     """
-    y = np.asarray(y, float)
-    rows = np.arange(len(y)) if rows is None else np.asarray(rows, dtype=np.int64)
-    if len(rows) != len(y) or (len(rows) and (rows.min() < 0 or rows.max() >= weights.n)):
-        raise ValueError("rows must give each person's position among the weights' persons")
-    est, full = _bootstrap_draws(y, d, ps_design, pscore, x, weights, rows)
-    ok = np.isfinite(est)
-    return WeightedBootstrap(
-        estimates=est,
-        estimate=float(full),
-        se=robust_scale(est[ok]),
-        sd=float(np.std(est[ok], ddof=1)) if ok.sum() > 1 else float("nan"),
-        n_failed=int((~ok).sum()),
-        method=BOOTSTRAP_SE_METHOD.format(draws=weights.draws, scheme=weights.scheme),
-    )
+    return weighted_bootstrap_family(
+        np.asarray(y, float)[:, None], d, ps_design, pscore, weights, x=x, rows=rows
+    )[0]
 
 
 def with_bootstrap_se(

@@ -23,7 +23,7 @@ from evaluation.estimate.att import (
     covariate_matrix,
     estimate_all,
     estimate_att,
-    weighted_bootstrap_att,
+    weighted_bootstrap_family,
     with_bootstrap_se,
 )
 from evaluation.estimate.inference import PermutationResult, permutation_pvalue
@@ -192,19 +192,26 @@ def bootstrap_study(
         raise EvaluationError("the analysis sample needs a unique index for the bootstrap")
     weights = BootstrapWeights.draw(len(data), draws, rng, scheme)  # type: ignore[arg-type]
     methods = [m for m in spec.estimators if m in BOOTSTRAPPED]
-    out: dict[tuple[str, str], WeightedBootstrap] = {}
+    # outcomes observed for the same persons share the sample, the propensity fit and each
+    # draw's refit (evaluation.estimate.att.weighted_bootstrap_family)
+    groups: dict[bytes, list[str]] = {}
     for outcome in outcomes if methods else ():
-        sample = supported(data.loc[data[outcome].notna()], spec.covariates)
+        rows = supported(data.loc[data[outcome].notna()], spec.covariates).index
+        groups.setdefault(data.index.get_indexer(rows).tobytes(), []).append(outcome)
+    out: dict[tuple[str, str], WeightedBootstrap] = {}
+    for names in groups.values():
+        sample = supported(data.loc[data[names[0]].notna()], spec.covariates)
         rows = data.index.get_indexer(sample.index)
         fit = fit_propensity(sample, TREATMENT, list(spec.covariates))
-        y = sample[outcome].to_numpy(dtype=float)
+        ys = sample[names].to_numpy(dtype=float)
         d = sample[TREATMENT].to_numpy(dtype=float)
         x = covariate_matrix(sample, spec.covariates, None, fit)
         for method in methods:
-            out[outcome, method] = weighted_bootstrap_att(
-                y, d, fit.design.to_numpy(), fit.pscore.to_numpy(), weights,
+            boots = weighted_bootstrap_family(
+                ys, d, fit.design.to_numpy(), fit.pscore.to_numpy(), weights,
                 x=x if method == "aipw" else None, rows=rows,
             )  # fmt: skip
+            out.update({(name, method): b for name, b in zip(names, boots, strict=True)})
     return StudyBootstrap(out, weights, float(use_when_ratio_above))
 
 
@@ -329,8 +336,8 @@ def headline_family(
 ) -> RomanoWolf | None:
     """Romano-Wolf adjusted p-values of the headline estimator over ``outcomes``.
 
-    The joint draws come from ``boot``: the weighted bootstrap itself for IPW and AIPW, the
-    reweighted linear representation for matching (see
+    The joint draws come from ``boot``: the weighted bootstrap itself for IPW and AIPW, a
+    multiplier bootstrap of the estimator's first-order decomposition for matching (see
     :mod:`evaluation.estimate.multiplicity`). ``None`` for another headline estimator (no
     joint resampling is implemented for it). Each family member's full-sample value must
     equal the estimate in ``results`` (checked), so the p-values belong to the estimates
@@ -350,9 +357,9 @@ def headline_family(
             rows = data.index.get_indexer(sample.index)
             columns.append(representation_draws(rep, boot.weights, rows))
             values.append(rep.estimate)
-        method = (f"weighted bootstrap of the matching estimator's linear representation "
-                  f"(Otsu and Rai 2017; {boot.weights.draws} draws, {boot.weights.scheme} "
-                  "weights, matches held fixed)")  # fmt: skip
+        method = (f"multiplier bootstrap of the matching estimator's Abadie-Imbens (2006) "
+                  f"decomposition ({boot.weights.draws} draws, multipliers W - 1 from "
+                  f"{boot.weights.scheme} person weights, matches held fixed)")  # fmt: skip
     else:
         return None
     for o, v in zip(outcomes, values, strict=True):

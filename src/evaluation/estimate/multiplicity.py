@@ -14,15 +14,21 @@ Where the joint draws come from:
   person weights for every outcome, propensity and outcome models refitted in every draw.
 * **Matching**: the bootstrap of persons is not valid for nearest-neighbour matching with a
   fixed number of matches (Abadie and Imbens 2008), so the matching itself is *not*
-  redone. Instead the estimator's linear representation is reweighted (Otsu and Rai 2017):
-  ``tau = sum_i xi_i / N1`` with ``xi_i = Y_i - mu0(X_i)`` for a matched mentored person
-  and ``xi_j = -K_j (Y_j - mu0(X_j))`` for a comparison person used ``K_j`` times (``mu0``
-  the bias-adjustment regression, zero without it), and a draw is
-  ``sum_i W_i xi_i / sum_i W_i m_i`` (``m_i`` = 1 for a matched mentored person) with the
-  same person weights ``W`` for all outcomes. Otsu and Rai show that this weighted bootstrap
-  of the linear representation is valid where the bootstrap of the matching is not. The
-  matches and ``mu0`` are held fixed, so the estimation of the propensity score is not part
-  of the draws (as in Abadie and Imbens 2006).
+  redone. Instead the estimator's first-order decomposition (Abadie and Imbens 2006,
+  Theorem 1) is perturbed: ``tau - tau0`` is a sum over matched mentored persons of
+  ``tau_i - tau`` (their matched differences, bias-adjusted) plus a sum over comparison
+  persons used more than once of ``sqrt(K_j^2 - KK_j) e_j`` (the reuse of a comparison
+  person, ``e_j`` the signed within-group residual whose square is Abadie and Imbens'
+  conditional variance estimate). A draw multiplies each person's term by ``W_i - 1``
+  (the same person weights ``W`` for all outcomes), so the draws are joint across outcomes
+  and their variance is, in expectation over the multipliers, exactly the Abadie-Imbens
+  (2006) population variance of :func:`~evaluation.design.matching.matching_att` (checked
+  in the tests). The matches and the bias regression are held fixed, so the estimation of
+  the propensity score is not part of the draws (as in Abadie and Imbens 2006). A plain
+  reweighting of the estimator's sum over persons (Otsu and Rai 2017) needs a consistent
+  outcome regression; with the linear bias regression it counted the regression's misfit
+  twice and gave SEs up to twice the Abadie-Imbens ones on the default study, so it is not
+  used.
 
 Studentisation uses each estimate's bootstrap scale (IQR / 1.349 of its draws, as the SEs of
 :func:`~evaluation.estimate.att.weighted_bootstrap_att`), so the adjusted p-values come with
@@ -39,6 +45,8 @@ Clarke, D., Romano, J. P. and Wolf, M. (2020). The Romano-Wolf multiple-hypothes
 correction in Stata. *Stata Journal* 20(4), 812-843.
 Otsu, T. and Rai, Y. (2017). Bootstrap inference of matching estimators for average
 treatment effects. *Journal of the American Statistical Association* 112(520), 1720-1732.
+Abadie, A. and Imbens, G. W. (2006). Large sample properties of matching estimators for
+average treatment effects. *Econometrica* 74(1), 235-267.
 Abadie, A. and Imbens, G. W. (2008). On the failure of the bootstrap for matching
 estimators. *Econometrica* 76(6), 1537-1557.
 """
@@ -50,6 +58,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.spatial import cKDTree
 
 from evaluation.design.matching import match_nearest
 from evaluation.design.propensity import fit_propensity
@@ -144,21 +153,58 @@ def romano_wolf(
 
 @dataclass(frozen=True)
 class LinearRepresentation:
-    """A matching estimate as a sum over persons (see the module docstring).
+    """A matching estimate's first-order decomposition (see the module docstring).
 
     Attributes
     ----------
-    xi
-        Each person's term ``xi_i`` (zero for persons the matching does not use).
-    matched
-        1 for a matched mentored person, else 0 (``N1 = matched.sum()``).
+    treated
+        Row positions of the matched mentored persons.
+    tau_i
+        Their matched differences (bias-adjusted), in the order of ``treated``.
+    control
+        Row positions of the comparison persons used.
+    reuse
+        ``sqrt(K_j^2 - KK_j) e_j`` of each, in the order of ``control``.
     estimate
-        ``xi.sum() / matched.sum()``: the matching estimate.
+        ``tau_i.mean()``: the matching estimate.
     """
 
-    xi: np.ndarray
-    matched: np.ndarray
+    treated: np.ndarray
+    tau_i: np.ndarray
+    control: np.ndarray
+    reuse: np.ndarray
     estimate: float
+
+    @property
+    def variance(self) -> float:
+        """The multiplier draws' variance: the Abadie-Imbens (2006) population variance."""
+        n1 = len(self.tau_i)
+        return float((np.sum((self.tau_i - self.estimate) ** 2) + np.sum(self.reuse**2)) / n1**2)
+
+
+def _within_residual(z: np.ndarray, y: np.ndarray, group: np.ndarray, targets: np.ndarray,
+                     tie_tol: float) -> np.ndarray:  # fmt: skip
+    """Signed ``sqrt(J/(J+1)) (Y_j - mean of its nearest same-group units)``, ties included.
+
+    Its square is Abadie and Imbens' (2006, eq. 14) conditional variance estimate with
+    ``J = 1`` (more than one neighbour only in a tie), as ``matching_att`` uses by default.
+    """
+    gpos = np.flatnonzero(group)
+    out = np.zeros(len(targets))
+    if len(gpos) < 2:
+        return np.full(len(targets), np.nan)
+    tree = cKDTree(z[gpos])
+    dist, _ = tree.query(z[targets], k=2)
+    radius = np.sqrt(np.asarray(dist)[:, 1] ** 2 + tie_tol) * (1 + 1e-9) + 1e-12
+    local = np.searchsorted(gpos, targets)
+    for i, cand in enumerate(tree.query_ball_point(z[targets], radius)):
+        c = np.asarray(cand, dtype=np.intp)
+        c = c[c != local[i]]
+        d2 = ((z[gpos[c]] - z[targets[i]]) ** 2).sum(axis=1)
+        c = c[d2 <= d2.min() + tie_tol]
+        j = len(c)
+        out[i] = np.sqrt(j / (j + 1)) * (y[targets[i]] - y[gpos[c]].mean())
+    return out
 
 
 def matching_representation(
@@ -167,7 +213,7 @@ def matching_representation(
     covariates: Sequence[str],
     options: Mapping[str, object],
 ) -> LinearRepresentation:
-    """The linear representation of the study's matching estimate on one outcome.
+    """The first-order decomposition of the study's matching estimate on one outcome.
 
     Repeats what :func:`~evaluation.estimate.att.estimate_att` does for
     ``method="matching"`` with the effects notebook's options (propensity logit on
@@ -180,6 +226,8 @@ def matching_representation(
     if opts.pop("distance", "logit") != "logit" or opts.pop("bias_sample", "matched") != "matched":
         raise ValueError("the linear representation follows the study's matching: logit "
                          "distance, bias regression on the matched controls")  # fmt: skip
+    if opts.get("var_matches", 1) != 1:
+        raise ValueError("the decomposition uses Abadie-Imbens residuals with one match (J=1)")
     fit = fit_propensity(sample, TREATMENT, list(covariates))
     mkeys = ("k", "replace", "caliper", "exact", "ties", "metric", "order", "tie_tol")
     m = match_nearest(sample, TREATMENT, distance=fit.linear_predictor,
@@ -188,6 +236,7 @@ def matching_representation(
     n = len(y)
     tp, cp, w = m.pair_positions
     k_j = np.bincount(cp, weights=w, minlength=n)
+    kk_j = np.bincount(cp, weights=w**2, minlength=n)
     mu0 = np.zeros(n)
     if opts.get("bias_adjust"):
         xb = covariate_matrix(sample, covariates, None, fit)
@@ -195,20 +244,29 @@ def matching_representation(
         sw = np.sqrt(k_j[used])
         xw = np.column_stack([np.ones(int(used.sum())), xb[used]]) * sw[:, None]
         mu0 = xb @ np.linalg.lstsq(xw, y[used] * sw, rcond=None)[0][1:]
-    matched = np.zeros(n)
-    matched[np.unique(tp)] = 1.0
-    xi = matched * (y - mu0) - k_j * (y - mu0)
-    return LinearRepresentation(xi=xi, matched=matched, estimate=float(xi.sum() / matched.sum()))
+    ut = np.unique(tp)
+    tau_i = np.bincount(tp, weights=w * (y[tp] - y[cp] - (mu0[tp] - mu0[cp])), minlength=n)[ut]
+    used = np.flatnonzero(k_j > 0)
+    e = _within_residual(m.coords, y, ~m.treated, used, m.tie_tol)
+    reuse = np.sqrt(np.clip(k_j[used] ** 2 - kk_j[used], 0.0, None)) * e
+    return LinearRepresentation(treated=ut, tau_i=tau_i, control=used, reuse=reuse,
+                                estimate=float(tau_i.mean()))  # fmt: skip
 
 
 def representation_draws(
     rep: LinearRepresentation, weights: BootstrapWeights, rows: np.ndarray
 ) -> np.ndarray:
-    """Weighted-bootstrap draws ``sum W xi / sum W m`` of a linear representation.
+    """Multiplier draws ``tau + (sum_i V_i (tau_i - tau) + sum_j V_j reuse_j) / N1``.
 
-    ``rows`` are the sample's persons' positions among ``weights.n``; one value per draw.
+    ``V = W - 1`` from the person weights (mean 0, variance 1), so that the draws of every
+    outcome use the same multiplier for the same person; ``rows`` are the sample's persons'
+    positions among ``weights.n``. One value per draw.
     """
+    rows = np.asarray(rows, dtype=np.int64)
+    n1 = len(rep.tau_i)
     out = np.empty(weights.draws)
-    for start, w in weights.blocks(rows):
-        out[start : start + len(w)] = (w @ rep.xi) / (w @ rep.matched)
+    pick = np.concatenate([rows[rep.treated], rows[rep.control]])
+    terms = np.concatenate([rep.tau_i - rep.estimate, rep.reuse])
+    for start, w in weights.blocks(pick):
+        out[start : start + len(w)] = rep.estimate + ((w - 1.0) @ terms) / n1
     return out
