@@ -93,7 +93,9 @@ def one(seed: int, draws: int) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--reps", type=int, default=500, help="replications (default 500)")
     ap.add_argument("--draws", type=int, default=199, help="bootstrap draws per replication")
     ap.add_argument("--seed", type=int, default=20170601, help="first replication's seed")

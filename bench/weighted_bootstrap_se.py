@@ -36,7 +36,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--reps", type=int, default=100, help="simulated studies (default 100)")
     ap.add_argument("--draws", type=int, default=199, help="bootstrap draws per study")
     ap.add_argument("--outcome", default="employed_m12", help="outcome (default employed_m12)")
@@ -62,9 +64,15 @@ def main(argv: list[str] | None = None) -> int:
                  for w in ("exponential", "poisson")}  # fmt: skip
         for r in res:
             k = (r.outcome, r.estimator)
-            rows.append({"estimator": r.estimator, "estimate": r.estimate, "se_sandwich": r.se,
-                         **{f"se_{w}": b.draws[k].se for w, b in boots.items()},
-                         "failed_poisson": boots["poisson"].draws[k].n_failed / args.draws})
+            rows.append(
+                {
+                    "estimator": r.estimator,
+                    "estimate": r.estimate,
+                    "se_sandwich": r.se,
+                    **{f"se_{w}": b.draws[k].se for w, b in boots.items()},
+                    "failed_poisson": boots["poisson"].draws[k].n_failed / args.draws,
+                }
+            )
         if (rep + 1) % 10 == 0:
             print(f"{rep + 1}/{args.reps} studies, {time.perf_counter() - started:.0f} s",
                   file=sys.stderr, flush=True)  # fmt: skip

@@ -193,3 +193,34 @@ def test_event_study_influence_predicts_a_reweighted_fit(exact_panel):
     predicted = inf.estimate + (inf.weight * (factor.to_numpy() - 1)) @ inf.influence
     move = actual - inf.estimate
     assert np.max(np.abs(predicted - actual)) < 0.05 * np.max(np.abs(move))
+
+
+def test_weight_bootstrap_with_unit_weights_returns_the_estimate(exact_panel):
+    """With every bootstrap weight 1 the refitted score is the fitted one, the recomputed
+    odds weights are the fit's, and every draw is the estimate; other weights move it."""
+    import statsmodels.api as sm
+
+    from evaluation.estimate.att import BootstrapWeights
+
+    panel = _noisy(exact_panel)
+    ids = np.unique(panel["person_id"].astype(str).to_numpy())
+    per = panel.drop_duplicates("person_id").set_index("person_id").loc[ids]
+    rng = np.random.default_rng(3)
+    x = np.column_stack([np.ones(len(ids)), rng.normal(size=len(ids))])
+    d = per["treated"].to_numpy(float)
+    e = sm.Logit(d, x).fit(disp=False).predict(x)
+    w = pd.Series(np.where(d == 1, 1.0, e / (1 - e)), index=ids)
+    panel = panel.assign(ow=w.reindex(panel["person_id"].astype(str)).to_numpy())
+    inf = dy.event_study_influence(panel, outcome="y", weight="ow", leads=LEADS, lags=LAGS)
+
+    class Ones(BootstrapWeights):
+        def blocks(self, rows=None, width=1):
+            yield 0, np.ones((self.draws, self.n))
+
+    ones = dy.event_study_weight_bootstrap(inf, d, x, e, np.ones(len(ids)), Ones(len(ids), 3, 0))
+    assert np.allclose(ones.draws, inf.estimate, rtol=0, atol=1e-8)
+    real = dy.event_study_weight_bootstrap(inf, d, x, e, np.ones(len(ids)),
+                                           BootstrapWeights.draw(len(ids), 99, rng))  # fmt: skip
+    assert real.n_failed == 0 and (real.se > 0).all()
+    with pytest.raises(ValueError, match="odds weights"):
+        dy.event_study_weight_bootstrap(inf, d, x, e, 2 * np.ones(len(ids)), Ones(len(ids), 3, 0))
