@@ -10,7 +10,11 @@ Standard errors of RA, IPW and AIPW come from one stacked M-estimation sandwich
 (Stefanski and Boos 2002) whose estimating equations include the logit score of the
 propensity model and the least-squares normal equations of the outcome model, so the
 estimation of both nuisance models is accounted for. No small-sample degrees-of-freedom
-correction is applied (as Stata ``teffects``).
+correction is applied (as Stata ``teffects``). Beside the sandwich, IPW and AIPW get a
+weighted bootstrap that refits the propensity (and outcome) model in every draw
+(:func:`weighted_bootstrap_att`, :func:`weighted_bootstrap_family`); the sandwich is a
+first-order approximation, and where a few comparison persons carry most of the odds weight
+the two can differ (:func:`with_bootstrap_se` states which is shown and why).
 
 Arguments shared by the array functions: ``y`` outcome and ``d`` 0/1 treatment (1-D
 arrays); ``x`` outcome-model covariates (2-D, no constant needed: constant columns are

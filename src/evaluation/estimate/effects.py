@@ -1,8 +1,9 @@
 """The study's effect estimation as steps the effects notebook calls.
 
 Orchestration over :func:`~evaluation.estimate.att.estimate_all`: which sample, which
-estimators and options (from the parameter file), subgroups, the randomisation p-value of the
-headline, and the tables and figure that show them.
+estimators and options (from the parameter file), subgroups and the women-men difference,
+the weighted bootstrap of IPW/AIPW, the Romano-Wolf adjusted p-values of the headline
+family, the randomisation p-value of the headline, and the tables and figure that show them.
 """
 
 from __future__ import annotations
