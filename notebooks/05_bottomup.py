@@ -381,7 +381,9 @@ if moder is not None:
                                        "n_control": moder.n_control, "flagged": moder.flagged,
                                        "att_at_mean": moder.att_at_mean.to_dict(),
                                        "se_method": moder.se_method,
-                                       "n_mentors": moder.n_clusters},
+                                       "n_mentors": (suppressed_label(K)
+                                                     if moder.n_clusters and moder.n_clusters < K
+                                                     else moder.n_clusters)},
                title="Change in the effect per SD of each baseline factor score (interactions)",
                made_by="evaluation.bottomup.moderation.moderation_by_factors")
     inter = [EffectResult.from_normal(

@@ -279,9 +279,10 @@ def modified_att(
         est = cr2.params[-k:]
         se = np.sqrt(np.diag(cr2.cov))[-k:]
         df = np.minimum(cr2.df_bm[-k:], max(n_clusters - 1, 1))
-        method = (f"CR2 clustered by mentor ({n_clusters} mentors; each comparison person "
-                  "its own cluster), t with Bell-McCaffrey degrees of freedom at most "
-                  f"{max(n_clusters - 1, 1)}")  # fmt: skip
+        # the number of mentors is kept in n_clusters (a count, disclosure-controlled where
+        # it is published), not in this text
+        method = ("CR2 clustered by mentor (each comparison person its own cluster), t with "
+                  "Bell-McCaffrey degrees of freedom, at most mentors - 1")  # fmt: skip
     q = stats.t.ppf(0.5 + level / 2, df)
     terms = pd.DataFrame(
         {"estimate": est, "se": se, "ci_low": est - q * se, "ci_high": est + q * se,
