@@ -10,6 +10,11 @@ Bell-McCaffrey t critical values capped at G - 1 (now,
 :func:`evaluation.bottomup.moderation.modified_att`).
 
     OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/mentor_cluster_size.py --reps 2000
+
+Measured (2 000 replications, seed 20170601; Monte Carlo SE of a 5 % rate 0.5 points):
+rejection at 5 % of the null mentee-level score: HC3-normal 5.3 %, CR1-normal 9.8 %,
+CR2-BM-t 4.4 % (mean BM dof 9.7); of the null trait of 4 of 17 mentors: HC3-normal 13.7 %,
+CR1-normal 12.0 %, CR2-BM-t 3.5 % (mean BM dof 4.7).
 """
 
 from __future__ import annotations

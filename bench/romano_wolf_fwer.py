@@ -14,6 +14,20 @@ It reports, per estimator, the share of replications in which any adjusted p-val
 reading nine p-values one by one risks), and the mean single-test rejection rate.
 
     OPENBLAS_NUM_THREADS=1 nice -n 15 .venv/bin/python bench/romano_wolf_fwer.py --reps 500 --draws 199
+
+Measured (two runs of 250 replications, ``--seed 20170601`` and ``--seed 20170851``, 199
+draws; Monte Carlo SE of a 5 % rate over 500: 1.0 points):
+
+=========  ==========================  ========================  ===================
+estimator  FWER, Romano-Wolf adjusted  FWER, unadjusted (any p)  single-test size
+=========  ==========================  ========================  ===================
+matching   4.6 %                       32.6 %                    4.7 %
+AIPW       7.4 %                       35.4 %                    5.1 %
+=========  ==========================  ========================  ===================
+
+For matching (the study's headline) the adjustment holds the family's level; for AIPW it is
+about two Monte Carlo SEs above it although each single test holds its level, so the
+weighted bootstrap's joint tail is somewhat too thin at 50 treated (not resolved here).
 """
 
 from __future__ import annotations
