@@ -40,6 +40,7 @@ estimation = {
     "matching": {"neighbours": 4, "replace": True, "caliper": 0.2, "bias_correction": True},
     "level": 0.95,
     "permutation_draws": 999,
+    "bootstrap": {"draws": 999, "use_when_ratio_above": 1.05, "weights": "exponential"},
 }
 disclosure = {"min_cell": 5}
 run_dir = "../outputs/dev"
@@ -78,6 +79,22 @@ spec = fx.EffectsSpec.from_params(design, estimation)
 
 # %%
 results = fx.estimate_study(data, outcome_list, spec)
+# IPW and AIPW: a weighted bootstrap that refits the propensity (and outcome) model in every
+# draw, beside the sandwich SE; shown instead of it when larger by more than
+# estimation.bootstrap.use_when_ratio_above (each result's spec keeps both). Its person
+# weights are shared by all outcomes: the joint draws of the multiplicity adjustment below.
+BOOT = estimation["bootstrap"]
+boot = None
+if BOOT["draws"] > 0:
+    boot = fx.bootstrap_study(data, outcome_list, spec, draws=BOOT["draws"],
+                              use_when_ratio_above=BOOT["use_when_ratio_above"],
+                              rng=stream(seed, "weighted_bootstrap"), scheme=BOOT["weights"])
+    results = fx.apply_bootstrap(results, boot)
+    rec.number("weighted_bootstrap", {
+        **BOOT, "n_bootstrap_shown": sum(r.spec.get("se_key") == "bootstrap_ps" for r in results),
+        "n_checked": sum("se_key" in r.spec for r in results)},
+        title="Weighted bootstrap of IPW and AIPW (propensity refitted per draw): settings and "
+        "how many SEs it replaced", made_by="evaluation.estimate.effects.bootstrap_study")
 rec.effects(results, made_by="evaluation.estimate.effects.estimate_study")
 table = fx.effects_table(results)
 rec.table("effects", table, title="Estimated effects (ATT) by outcome and estimator",
@@ -97,10 +114,47 @@ esf = fx.estimate_by_sex(data, esf_outcome, spec, min_cell=K)
 rec.effects(esf.results, made_by="evaluation.estimate.effects.estimate_by_sex")
 for label, why in esf.withheld.items():
     rec.skipped(f"esf_{label}", why)
+# women minus men: the two estimates rest on disjoint persons (each sex has its own design),
+# so the SE of the difference is sqrt(se_w^2 + se_m^2); withheld with either group
+esf_diff = fx.sex_difference(esf, spec.headline_estimator)
+if esf_diff is None:
+    rec.skipped("sex_difference_esf", "the women-men difference needs both estimates, and one "
+                "is withheld")
+else:
+    rec.number("esf_sex_difference", esf_diff.to_dict(), title="ESF indicator: women minus men "
+               "(headline estimator), with its SE and p-value",
+               made_by="evaluation.estimate.effects.sex_difference")
 esf_table = fx.effects_table(esf.results)
 rec.table("esf_by_sex", esf_table, title=f"ESF indicator ({esf_outcome}) by sex",
           made_by="evaluation.estimate.effects.estimate_by_sex")
 without_sample_sizes(esf_table)
+
+# %% [markdown]
+# ## Many outcomes at once: Romano–Wolf adjusted p-values
+# The headline estimator on every outcome and horizon is one family: the chance that any of
+# them looks significant by luck is larger than each p-value says. Romano–Wolf step-down
+# p-values use the joint bootstrap distribution of the family (the weighted bootstrap above
+# for IPW/AIPW; for matching a multiplier bootstrap of the estimator's Abadie-Imbens
+# decomposition with the same person weights, since the bootstrap of the matching itself is
+# invalid).
+
+# %%
+family = fx.headline_family(data, results, outcome_list, spec, boot) if boot else None
+if family is None:
+    rec.skipped("multiplicity", f"no joint bootstrap for the headline estimator "
+                f"{spec.headline_estimator} (or estimation.bootstrap.draws is 0)")
+else:
+    rec.number("multiplicity", {
+        "estimator": spec.headline_estimator, "method": family.method, "draws": family.draws,
+        "outcomes": list(family.table.index),
+        "p_romano_wolf": family.table["p_romano_wolf"].to_dict(),
+        "p_bootstrap": family.table["p_bootstrap"].to_dict()},
+        title="Romano-Wolf adjusted p-values of the headline estimator over all outcomes",
+        made_by="evaluation.estimate.multiplicity.romano_wolf")
+    rec.table("effects_multiplicity", family.table.round(4), title="Headline estimator by "
+              "outcome: bootstrap and Romano-Wolf adjusted p-values",
+              made_by="evaluation.estimate.multiplicity.romano_wolf")
+family.table.round(3) if family else None
 
 # %% [markdown]
 # ## Randomisation inference for the headline estimate

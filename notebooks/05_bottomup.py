@@ -350,15 +350,41 @@ if present["survey"]:
 # mentored above and at-or-below the median of each score.
 
 # %%
+# Standard errors clustered by mentor (CR2, Bell-McCaffrey t; each comparison person a
+# cluster of their own): the mentor of most sessions, else the participants' mentor_id; with
+# fewer than dz.MIN_MENTORS mentors the moderation is not estimated, without any mentor
+# identifiers it is estimated with HC3 and says so.
+moder = None
 if present["survey"]:
     frame = sample.join(scores_b, on="person_id")
-    moder = moderation_by_factors(frame, OUTCOME, COVS, list(baseline_factors),
-                                  correction=B["correction"], level=LEVEL)
+    mentor_of = (dz.mentoring_dose(tables.sessions)["mentor_id"] if present["sessions"]
+                 else people["mentor_id"])  # fmt: skip
+    frame = frame.assign(mentor_id=frame["person_id"].map(mentor_of))
+    scored = (frame["treated"] == 1) & frame[list(baseline_factors)].notna().all(axis=1)
+    mod_mentors = int(frame.loc[scored, "mentor_id"].dropna().nunique())
+    mod_cluster = "mentor_id" if mod_mentors > 0 else None
+    if mod_cluster and mod_mentors < dz.MIN_MENTORS:
+        rec.number("bottomup_moderation_mentors",
+                   {"n": suppressed_label(K) if 0 < mod_mentors < K else mod_mentors,
+                    "min": dz.MIN_MENTORS},
+                   title="Mentors of the mentored with baseline scores, and the fewest analysed",
+                   made_by="evaluation.bottomup.moderation.moderation_by_factors")
+        rec.skipped("bottomup_moderation", f"the mentored with baseline scores had fewer than "
+                    f"{dz.MIN_MENTORS} mentors: the moderation analysis clusters by mentor")
+    else:
+        moder = moderation_by_factors(frame, OUTCOME, COVS, list(baseline_factors),
+                                      correction=B["correction"], cluster=mod_cluster,
+                                      level=LEVEL)  # fmt: skip
+if moder is not None:
     mod_rows = {f: {k: (bool(v) if k == "flagged" else float(v)) for k, v in r.items()}
                 for f, r in moder.table.iterrows()}
     rec.number("bottomup_moderation", {"factors": mod_rows, "n_treated": moder.n_treated,
                                        "n_control": moder.n_control, "flagged": moder.flagged,
-                                       "att_at_mean": moder.att_at_mean.to_dict()},
+                                       "att_at_mean": moder.att_at_mean.to_dict(),
+                                       "se_method": moder.se_method,
+                                       "n_mentors": (suppressed_label(K)
+                                                     if moder.n_clusters and moder.n_clusters < K
+                                                     else moder.n_clusters)},
                title="Change in the effect per SD of each baseline factor score (interactions)",
                made_by="evaluation.bottomup.moderation.moderation_by_factors")
     inter = [EffectResult.from_normal(
@@ -509,7 +535,7 @@ if present["survey"] and "mentor" in B["factors"] and n_scored >= K:
 # %%
 components = mm.mentorship_model(
     associations=assoc, slopes=slopes,
-    moderation=(mod_rows if present["survey"] else None), relationship=relationship,
+    moderation=(mod_rows if moder is not None else None), relationship=relationship,
     level=LEVEL, suggestive_p=B["suggestive_p"],
 )
 rec.number("bottomup_model", [c.to_dict() for c in components],
