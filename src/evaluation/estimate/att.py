@@ -2,9 +2,9 @@
 
 Numbers happen in array functions (``naive_att``, ``regression_att``, ``ra_att``,
 ``ipw_att``, ``aipw_att``) that return an :class:`EffectResult`; :func:`estimate_att` and
-:func:`estimate_all` are the frame-level front door. Matching lives in
-:mod:`evaluation.design.matching` and is reached through the front door as
-``method="matching"``.
+:func:`estimate_all` are the frame-level front door. Matching's matched sets come from
+:mod:`evaluation.design.matching` and its estimate from :mod:`evaluation.estimate.matching`;
+both are reached through the front door as ``method="matching"``.
 
 Standard errors of RA, IPW and AIPW come from one stacked M-estimation sandwich
 (Stefanski and Boos 2002) whose estimating equations include the logit score of the
@@ -47,7 +47,7 @@ import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 
-from evaluation.design.matching import match_nearest, matching_att
+from evaluation.design.matching import match_nearest
 from evaluation.design.propensity import (
     DesignError,
     PropensityFit,
@@ -55,6 +55,7 @@ from evaluation.design.propensity import (
     fit_propensity,
     treatment_indicator,
 )
+from evaluation.estimate.matching import matching_att
 from evaluation.estimate.results import EffectResult
 
 METHODS = ("naive", "regression", "ra", "ipw", "aipw", "matching")
@@ -335,7 +336,7 @@ def estimate_att(
     functions of this module) and ``"matching"`` (nearest neighbours on the logit of the
     propensity score by default, Abadie-Imbens SE; options of
     :func:`~evaluation.design.matching.match_nearest` and
-    :func:`~evaluation.design.matching.matching_att`, plus ``distance`` = ``"logit"``,
+    :func:`~evaluation.estimate.matching.matching_att`, plus ``distance`` = ``"logit"``,
     ``"pscore"`` or ``"covariates"``). Trimming is a design decision made before this call
     (:func:`~evaluation.design.propensity.trim_common_support`).
 
