@@ -44,7 +44,8 @@ design = {
 estimation = {
     "estimators": ["naive", "regression", "ra", "ipw", "aipw", "matching"],
     "headline": {"estimator": "matching", "outcome": "employed_m12", "subgroup": "all"},
-    "matching": {"neighbours": 4, "replace": True, "caliper": 0.2, "bias_correction": True},
+    "matching": {"neighbours": 4, "replace": True, "caliper": 0.2, "bias_correction": True,
+                 "se": "ai2016"},
     "level": 0.95,
 }
 robustness = {

@@ -135,6 +135,13 @@ class Matching(_Section):
     replace: bool = True
     caliper: float | None = Field(0.2, gt=0)
     bias_correction: bool = True
+    se: Literal["ai2016", "ai2006"] = Field(
+        "ai2016",
+        description="Standard error of the matching estimate. ai2016: Abadie and Imbens (2016), "
+        "which accounts for the propensity score being estimated (as Stata's teffects psmatch "
+        "reports it); ai2006: Abadie and Imbens (2006), which treats the score as known (as R's "
+        "Matching does). For the ATT the two can differ in either direction.",
+    )
 
 
 class Estimation(_Section):
@@ -146,7 +153,13 @@ class Estimation(_Section):
     headline: Headline = Field(default_factory=Headline)
     matching: Matching = Field(default_factory=Matching)
     level: float = Field(0.95, gt=0.5, lt=1)
-    permutation_draws: int = Field(999, ge=0, le=100_000)
+    permutation_draws: int = Field(
+        999,
+        ge=0,
+        le=100_000,
+        description="Draws of the headline's randomisation test (assignments redrawn from the "
+        "estimated propensity score, the whole headline estimator rerun on each); 0 skips it.",
+    )
 
 
 class Disclosure(_Section):

@@ -64,6 +64,9 @@ class Matching:
         within-group matching of the variance estimator.
     treated
         Boolean treatment indicator aligned to ``weights``.
+    cells
+        Integer code of each row's exact-matching cell (all 0 without ``exact``), so that
+        whatever is estimated from the matched sets can stay within the cells.
     """
 
     pairs: pd.DataFrame
@@ -82,6 +85,7 @@ class Matching:
     coords: np.ndarray
     treated: np.ndarray
     tie_tol: float = TIE_TOL
+    cells: np.ndarray | None = None
 
     @property
     def pair_positions(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -307,4 +311,5 @@ def match_nearest(
         coords=z,
         treated=d,
         tie_tol=tie_tol,
+        cells=cells,
     )

@@ -62,7 +62,7 @@ METHODS = ("naive", "regression", "ra", "ipw", "aipw", "matching")
 
 _MATCH_OPTIONS = {
     "k", "replace", "caliper", "exact", "ties", "metric", "order", "distance", "tie_tol",
-    "var_matches", "variance", "bias_adjust", "bias_sample",
+    "var_matches", "variance", "bias_adjust", "bias_sample", "se", "covariate_metric",
 }  # fmt: skip
 _OPTIONS = {
     "naive": {"se"},
@@ -418,7 +418,8 @@ def _matching(sample, treatment, y, covariates, fit, x, options, kw) -> EffectRe
     m = match_nearest(
         sample, treatment, distance=distance, **{k: opts.pop(k) for k in mkeys if k in opts}
     )
-    return matching_att(m, y, bias_covariates=x, **opts, **kw)
+    score = {"propensity": fit} if dist in ("logit", "pscore") else {}
+    return matching_att(m, y, bias_covariates=x, **score, **opts, **kw)
 
 
 def estimate_all(

@@ -41,6 +41,7 @@ class EffectsSpec:
         m = estimation["matching"]
         opts = matching_options(m, design.get("exact"))
         opts["bias_adjust"] = bool(m["bias_correction"])
+        opts["se"] = m.get("se", "ai2016")
         return cls(
             covariates=tuple(design["covariates"]),
             exact=design.get("exact"),
