@@ -189,6 +189,55 @@ def _greedy(
     return out
 
 
+def match_arrays(
+    z: np.ndarray,
+    d: np.ndarray,
+    cells: np.ndarray,
+    k: int,
+    *,
+    replace: bool = True,
+    caliper: float | None = None,
+    ties: bool = True,
+    tie_tol: float = TIE_TOL,
+    order: Literal["largest", "smallest", "data"] = "largest",
+    scalar: bool = True,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The matching of :func:`match_nearest` on arrays: standardised coordinates, 0/1, cells.
+
+    Returns the pairs as row positions sorted by treated then control: ``(treated,
+    control, weight, distance)``. Used by :func:`match_nearest` and, without building a
+    frame, by randomisation tests that rematch many assignments.
+    """
+    by_cell = np.argsort(cells, kind="stable")
+    groups = np.split(by_cell, np.flatnonzero(np.diff(cells[by_cell])) + 1)
+    rows_t, rows_c, wts, dists = [], [], [], []
+    for g in groups:
+        tpos, cpos = g[d[g]], g[~d[g]]
+        if len(cpos) == 0 or len(tpos) == 0:
+            continue
+        if not replace and order != "data":
+            key = z[tpos, 0] if scalar else np.arange(len(tpos))
+            tpos = tpos[np.argsort(-key if order == "largest" else key, kind="stable")]
+        tree = cKDTree(z[cpos])
+        found = (
+            _nearest(tree, z[cpos], z[tpos], k, ties=ties, tie_tol=tie_tol)
+            if replace
+            else _greedy(tree, z[cpos], z[tpos], k)
+        )
+        for t, (c, d2) in zip(tpos, found, strict=True):
+            dd = np.sqrt(d2)
+            keep = dd <= caliper if caliper is not None else np.ones(len(c), bool)
+            if keep.any():
+                rows_t.append(np.full(keep.sum(), t))
+                rows_c.append(cpos[c[keep]])
+                wts.append(np.full(keep.sum(), 1.0 / keep.sum()))
+                dists.append(dd[keep])
+    cat = lambda parts, dt: np.concatenate(parts) if parts else np.empty(0, dt)  # noqa: E731
+    tp, cp, w = cat(rows_t, np.intp), cat(rows_c, np.intp), cat(wts, float)
+    o = np.lexsort((cp, tp))
+    return tp[o], cp[o], w[o], cat(dists, float)[o]
+
+
 def match_nearest(
     df: pd.DataFrame,
     treatment: str,
@@ -260,34 +309,10 @@ def match_nearest(
         raise DesignError(f"exact-matching column {exact!r} has missing values")
     cells = np.zeros(len(df), np.intp) if exact is None else pd.factorize(df[exact], sort=True)[0]
     order = order or ("largest" if scalar else "data")
-    by_cell = np.argsort(cells, kind="stable")
-    groups = np.split(by_cell, np.flatnonzero(np.diff(cells[by_cell])) + 1)
-    rows_t, rows_c, wts, dists = [], [], [], []
-    for g in groups:
-        tpos, cpos = g[d[g]], g[~d[g]]
-        if len(cpos) == 0 or len(tpos) == 0:
-            continue
-        if not replace and order != "data":
-            key = z[tpos, 0] if scalar else np.arange(len(tpos))
-            tpos = tpos[np.argsort(-key if order == "largest" else key, kind="stable")]
-        tree = cKDTree(z[cpos])
-        found = (
-            _nearest(tree, z[cpos], z[tpos], k, ties=ties, tie_tol=tie_tol)
-            if replace
-            else _greedy(tree, z[cpos], z[tpos], k)
-        )
-        for t, (c, d2) in zip(tpos, found, strict=True):
-            dd = np.sqrt(d2)
-            keep = dd <= caliper if caliper is not None else np.ones(len(c), bool)
-            if keep.any():
-                rows_t.append(np.full(keep.sum(), t))
-                rows_c.append(cpos[c[keep]])
-                wts.append(np.full(keep.sum(), 1.0 / keep.sum()))
-                dists.append(dd[keep])
-    cat = lambda parts, dt: np.concatenate(parts) if parts else np.empty(0, dt)  # noqa: E731
-    tp, cp, w = cat(rows_t, np.intp), cat(rows_c, np.intp), cat(wts, float)
-    o = np.lexsort((cp, tp))
-    tp, cp, w, dist = tp[o], cp[o], w[o], cat(dists, float)[o]
+    tp, cp, w, dist = match_arrays(
+        z, d, cells, k, replace=replace, caliper=caliper, ties=ties, tie_tol=tie_tol,
+        order=order, scalar=scalar,
+    )  # fmt: skip
     weights = np.bincount(cp, weights=w, minlength=len(df))
     weights[np.unique(tp)] = 1.0
     pairs = pd.DataFrame(

@@ -382,6 +382,37 @@ def score_adjusted_variance(
     )
 
 
+def unit_effects(
+    tp: np.ndarray,
+    cp: np.ndarray,
+    w: np.ndarray,
+    y: np.ndarray,
+    xb: np.ndarray | None,
+    *,
+    treated: np.ndarray,
+    bias_sample: Literal["matched", "all"] = "matched",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-pair and per-treated effects of matched pairs, bias-corrected if ``xb`` is given.
+
+    ``tau_pair = Y_i - Y_j - (mu0(X_i) - mu0(X_j))`` with ``mu0`` the least-squares fit of Y
+    on ``[1, xb]`` in the matched controls weighted by ``K_M(j)`` (``bias_sample="matched"``)
+    or in all controls (Abadie and Imbens 2011); ``mu0 = 0`` without ``xb``. Returns the pair
+    effects and, per matched treated unit (in the order of ``np.unique(tp)``), the weighted
+    mean of its pairs; their mean is the ATT.
+    """
+    n = len(y)
+    mu0 = np.zeros(n)
+    if xb is not None:
+        k_j = np.bincount(cp, weights=w, minlength=n)
+        fit = (k_j > 0) if bias_sample == "matched" else ~treated
+        sw = np.sqrt(k_j[fit] if bias_sample == "matched" else np.ones(int(fit.sum())))
+        xw = np.column_stack([np.ones(int(fit.sum())), xb[fit]]) * sw[:, None]
+        mu0 = xb @ np.linalg.lstsq(xw, y[fit] * sw, rcond=None)[0][1:]  # min-norm if singular
+    tau_pair = y[tp] - y[cp] - (mu0[tp] - mu0[cp])
+    tau_i = np.bincount(tp, weights=w * tau_pair, minlength=n)[np.unique(tp)]
+    return tau_pair, tau_i
+
+
 def matching_att(
     matching: Matching,
     y: pd.Series | np.ndarray,
@@ -485,21 +516,18 @@ def matching_att(
     scalar = matching.coords.shape[1] == 1 and matching.metric == "sd"
     if bias_adjust is None:
         bias_adjust = not scalar
-    k_j = np.bincount(cp, weights=w, minlength=n)
-    kk_j = np.bincount(cp, weights=w**2, minlength=n)
-    mu0 = np.zeros(n)
+    xb = None
     if bias_adjust:
         if bias_covariates is None and scalar:
             raise DesignError("bias adjustment after score matching needs bias_covariates")
         xb = matching.coords if bias_covariates is None else np.asarray(bias_covariates, float)
         xb = xb.reshape(n, -1)
-        fit = (k_j > 0) if bias_sample == "matched" else ~matching.treated
-        sw = np.sqrt(k_j[fit] if bias_sample == "matched" else np.ones(int(fit.sum())))
-        xw = np.column_stack([np.ones(int(fit.sum())), xb[fit]]) * sw[:, None]
-        mu0 = xb @ np.linalg.lstsq(xw, yv[fit] * sw, rcond=None)[0][1:]  # min-norm if singular
-    tau_pair = yv[tp] - yv[cp] - (mu0[tp] - mu0[cp])
+    k_j = np.bincount(cp, weights=w, minlength=n)
+    kk_j = np.bincount(cp, weights=w**2, minlength=n)
+    tau_pair, tau_i = unit_effects(
+        tp, cp, w, yv, xb, treated=matching.treated, bias_sample=bias_sample
+    )
     ut = np.unique(tp)
-    tau_i = np.bincount(tp, weights=w * tau_pair, minlength=n)[ut]
     n1 = len(ut)
     att = float(tau_i.mean())
     used = np.flatnonzero(k_j > 0)
