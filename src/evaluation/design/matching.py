@@ -189,6 +189,43 @@ def _greedy(
     return out
 
 
+def _nearest_1d(
+    zc: np.ndarray, zt: np.ndarray, k: int, tie_tol: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_nearest` with ties for one coordinate, vectorised over the queries.
+
+    On a line the units within a radius form one run of the sorted coordinates, so every
+    query's set is found with two binary searches: the ``k``-th smallest squared distance
+    from a window of ``2k`` sorted neighbours, then every unit within it (plus
+    ``tie_tol``). Returns ``(query number, local index, squared distance)`` per selected
+    unit, the same sets as :func:`_nearest` (``ties=True``).
+    """
+    order = np.argsort(zc, kind="stable")
+    zs = zc[order]
+    n = len(zs)
+    kk = min(k, n)
+    pos = np.searchsorted(zs, zt)
+    offs = np.arange(-kk, kk)
+    win = np.clip(pos[:, None] + offs[None, :], 0, n - 1)
+    d2w = (zs[win] - zt[:, None]) ** 2
+    # a clipped window repeats its edge unit; the k-th smallest over distinct units is
+    # found by masking the repeats
+    dup = np.zeros_like(win, dtype=bool)
+    dup[:, 1:] = win[:, 1:] == win[:, :-1]
+    d2w[dup] = np.inf
+    dk2 = np.sort(d2w, axis=1)[:, kk - 1]
+    radius = np.sqrt(dk2 + tie_tol) * (1 + 1e-9) + 1e-12
+    lo = np.searchsorted(zs, zt - radius, side="left")
+    hi = np.searchsorted(zs, zt + radius, side="right")
+    counts = hi - lo
+    q = np.repeat(np.arange(len(zt)), counts)
+    starts = np.repeat(lo - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
+    local = order[np.arange(counts.sum()) + starts]
+    d2 = (zc[local] - zt[q]) ** 2
+    keep = d2 <= dk2[q] + tie_tol
+    return q[keep], local[keep], d2[keep]
+
+
 def match_arrays(
     z: np.ndarray,
     d: np.ndarray,
@@ -218,6 +255,17 @@ def match_arrays(
         if not replace and order != "data":
             key = z[tpos, 0] if scalar else np.arange(len(tpos))
             tpos = tpos[np.argsort(-key if order == "largest" else key, kind="stable")]
+        if replace and ties and z.shape[1] == 1:
+            q, loc, d2 = _nearest_1d(z[cpos, 0], z[tpos, 0], k, tie_tol)
+            dd = np.sqrt(d2)
+            keep = dd <= caliper if caliper is not None else np.ones(len(q), bool)
+            q, loc, dd = q[keep], loc[keep], dd[keep]
+            per = np.bincount(q, minlength=len(tpos))
+            rows_t.append(tpos[q])
+            rows_c.append(cpos[loc])
+            wts.append(1.0 / per[q])
+            dists.append(dd)
+            continue
         tree = cKDTree(z[cpos])
         found = (
             _nearest(tree, z[cpos], z[tpos], k, ties=ties, tie_tol=tie_tol)
