@@ -86,6 +86,9 @@ rec.effects(results, made_by="evaluation.estimate.effects.estimate_study")
 table = fx.effects_table(results)
 rec.table("effects", table, title="Estimated effects (ATT) by outcome and estimator",
           made_by="evaluation.estimate.results.compare")
+rec.number("se_methods", fx.se_labels(results, spec.headline_outcome),
+           title="How each estimator's standard error was obtained (headline outcome)",
+           made_by="evaluation.estimate.effects.se_labels")
 without_sample_sizes(table)  # sizes: in the report and results.json, after differencing control
 
 # %% [markdown]

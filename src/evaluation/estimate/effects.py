@@ -254,6 +254,39 @@ def _headline_statistic(sample: pd.DataFrame, spec: EffectsSpec, options: dict[s
     return statistic
 
 
+#: How a standard error was obtained, by the start of :attr:`EffectResult.se_method`: the
+#: key of its label in the report's text catalogue (``se_<key>``, English and Swedish).
+SE_LABELS = (
+    ("Abadie-Imbens (2016)", "ai2016"),
+    ("Abadie-Imbens (2006)", "ai2006"),
+    ("M-estimation sandwich (estimated propensity score)", "sandwich_ps"),
+    ("M-estimation sandwich (both models estimated)", "sandwich_dr"),
+    ("M-estimation sandwich", "sandwich_or"),
+    ("HC3", "hc3"),
+    ("Welch", "welch"),
+    ("pooled", "pooled"),
+)
+
+
+def se_label_key(result: EffectResult) -> str:
+    """The catalogue key (without ``se_``) saying how ``result.se`` was obtained.
+
+    ``"other"`` for a method this table does not know yet (the report then says so rather
+    than guessing); ``tests/estimate/test_se_labels.py`` fails when an estimator's label is
+    missing here.
+    """
+    for prefix, key in SE_LABELS:
+        if result.se_method.startswith(prefix):
+            return key
+    return "other"
+
+
+def se_labels(results: Sequence[EffectResult], outcome: str) -> dict[str, str]:
+    """Estimator -> how its standard error was obtained, for one outcome (subgroup all)."""
+    return {r.estimator: se_label_key(r) for r in results
+            if r.outcome == outcome and r.subgroup == "all"}  # fmt: skip
+
+
 def effects_table(results: Sequence[EffectResult]) -> pd.DataFrame:
     """A narrow table of estimates for the report and CSV (rounded; no specification)."""
     cols = ["outcome", "estimator", "subgroup", "estimate", "se", "ci_low", "ci_high",
