@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
-from evaluation.design.matching import Matching, _nearest
+from evaluation.design.matching import Matching, _nearest, _nearest_1d
 from evaluation.design.propensity import DesignError, PropensityFit
 from evaluation.estimate.results import EffectResult
 
@@ -135,6 +135,9 @@ def neighbour_sets(
     owners, members = [], []
 
     def search(q: np.ndarray, cand: np.ndarray) -> None:
+        if coords.shape[1] == 1:
+            search_line(q, cand)
+            return
         tree = cKDTree(coords[cand])
         excl = None
         if exclude_self:
@@ -145,6 +148,22 @@ def neighbour_sets(
         for unit, (loc_nb, _) in zip(q, found, strict=True):
             owners.append(np.full(len(loc_nb), unit, np.intp))
             members.append(cand[loc_nb])
+
+    def search_line(q: np.ndarray, cand: np.ndarray) -> None:
+        # on a line: the vectorised search; leaving a query out of its own set is asking for
+        # k + 1 units with it counted (it is the nearest, at distance zero) and dropping it
+        loc = np.searchsorted(cand, q)
+        inside = (loc < len(cand)) & (cand[np.minimum(loc, len(cand) - 1)] == q)
+        zc = coords[cand, 0]
+        for part, kk in ((inside, k + 1), (~inside, k)) if exclude_self else ((inside | ~inside, k),):
+            if not part.any():
+                continue
+            qi, local, _ = _nearest_1d(zc, coords[q[part], 0], kk, tie_tol)
+            unit = q[part][qi]
+            member = cand[local]
+            keep = member != unit if exclude_self else np.ones(len(unit), bool)
+            owners.append(unit[keep])
+            members.append(member[keep])
 
     short = []
     qcells = cells[queries]
