@@ -50,6 +50,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # small matrices: threads on
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from scipy.special import expit  # noqa: E402
+from scipy.stats import norm  # noqa: E402
 
 from evaluation.config import load_params  # noqa: E402
 from evaluation.data.outcomes import build_analysis  # noqa: E402
@@ -218,11 +219,13 @@ def replication(rep: int, *, dgp: str, base_seed: int, params: dict, draws: int)
             used = mentored_used(data, OUTCOME, spec, r.estimator)
             t_used = float(truth.reindex(used).mean())
             ses = [("", r.se)]
-            if r.estimator == "matching":
-                ses = [("_ai2016", r.se), ("_ai2006", r.spec["se_ai2006"])]
+            if r.estimator == "matching":  # the 2016 SE itself, NaN where its variance is < 0
+                ses = [("_ai2016", r.spec["se_ai2016"]), ("_ai2006", r.spec["se_ai2006"])]
+            q = float(norm.ppf(0.5 + spec.level / 2))  # every interval here is normal
             for suffix, se in ses:
-                q = (r.ci_high - r.estimate) / r.se
-                lo, hi = r.estimate - q * se, r.estimate + q * se
+                lo, hi = r.estimate - q * se, r.estimate + q * se  # NaN SE: not covered
+                if r.estimator != "matching":
+                    lo, hi = r.ci_low, r.ci_high  # (the naive difference's is a t interval)
                 rows.append({"rep": rep, "dgp": dgp, "null": null, "estimator": r.estimator + suffix,
                              "estimate": r.estimate, "se": se, "truth": t_all, "truth_used": t_used,
                              "covered": lo <= t_all <= hi, "covered_used": lo <= t_used <= hi,

@@ -184,3 +184,21 @@ def test_ai2006_is_unchanged_by_the_new_option(lalonde):
     assert r06.se == r16.spec["se_ai2006"]
     assert r06.se_method.startswith("Abadie-Imbens (2006)")
     assert r06.estimate == r16.estimate
+
+
+def test_negative_adjusted_variance_falls_back_to_ai2006_and_says_so(lalonde, monkeypatch):
+    import dataclasses
+
+    import evaluation.estimate.matching as mod
+
+    real = mod.score_adjusted_variance
+
+    def negative(*args, **kwargs):
+        adj = real(*args, **kwargs)
+        return dataclasses.replace(adj, variance=-1.0, se=float("nan"))
+
+    monkeypatch.setattr(mod, "score_adjusted_variance", negative)
+    fit, m, r = _teffects_psmatch(lalonde, FULL)
+    assert r.se == r.spec["se_ai2006"] and np.isfinite(r.se)
+    assert r.se_method.startswith("Abadie-Imbens (2006)")
+    assert "negative variance" in r.se_method

@@ -482,6 +482,8 @@ def matching_att(
     sample variance over each unit and its nearest same-arm units as ``sigma2`` (see
     :func:`score_adjusted_variance` for its assumptions and how exact cells, the caliper
     and the bias correction are handled). For the ATT the adjustment can go either way.
+    In small samples the estimated adjustment can exceed the variance it adjusts; the
+    result then carries the AI (2006) SE and says so in ``se_method``.
     The bootstrap is not offered (Abadie and Imbens 2008).
 
     Parameters
@@ -571,12 +573,16 @@ def matching_att(
             matching, yv, tau_i, propensity, var_matches=var_matches,
             covariate_metric=covariate_metric,
         )  # fmt: skip
-        se_value = adj.se
-        se_method = (
-            f"Abadie-Imbens (2016): population variance adjusted for the estimated "
-            f"propensity score, J={var_matches}"
-        )
-        extra = {
+        extra = {"se_ai2016": adj.se}
+        if adj.variance > 0:
+            se_value = adj.se
+            se_method = (
+                f"Abadie-Imbens (2016): population variance adjusted for the estimated "
+                f"propensity score, J={var_matches}"
+            )
+        else:  # the estimated adjustment exceeds the variance: no standard error from it
+            se_method += " (the Abadie-Imbens 2016 adjustment gave a negative variance)"
+        extra |= {
             "se_ai2016_base": float(np.sqrt(adj.base_variance)),
             "ai2016_c_v_c": adj.c_v_c,
             "ai2016_d_v_d": adj.d_v_d,
