@@ -42,7 +42,6 @@ import os
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from functools import partial
 from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # small matrices: threads only cost
@@ -332,38 +331,54 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=20170601)
     ap.add_argument("--params", type=Path, default=ROOT / "params" / "default.yaml")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    ap.add_argument("--from-csv", type=Path, default=None,
+                    help="only summarise the rows of an earlier (or unfinished) run's CSV")  # fmt: skip
     args = ap.parse_args(argv)
+    if args.from_csv is not None:
+        tab = pd.read_csv(args.from_csv)
+        counts = tab.drop_duplicates(["dgp", "rep"]).groupby("dgp").size().to_dict()
+        text = markdown(summarise(tab), test_size(tab), tab.loc[tab["estimator"] == "sensitivity"])
+        print(f"From {args.from_csv}: replications per DGP {counts}.\n\n{text}")
+        return 0
     params = load_params(args.params, check_files=False).notebook_parameters()
     args.out.mkdir(parents=True, exist_ok=True)
     label = f"reps{args.reps}_draws{args.draws}_seed{args.seed}_{'-'.join(args.dgps)}"
     csv = args.out / f"inference_study_{label}.csv"
     t0 = time.perf_counter()
-    rows: list[dict] = []
-    for dgp in args.dgps:
-        n_reps = args.confounded_reps if dgp == "confounded" and args.confounded_reps else args.reps
-        task = partial(replication, dgp=dgp, base_seed=args.seed, params=params,
-                       draws=args.draws)  # fmt: skip
-        done: dict[int, list[dict]] = {}
-        step = max(1, n_reps // 20)
+    # replications interleaved across DGPs (rep 0 of each, then rep 1, ...) and the rows saved
+    # as they come, so that a run stopped early still has every DGP at about the same count
+    tasks = [(dgp, rep) for rep in range(args.reps) for dgp in args.dgps
+             if not (dgp == "confounded" and args.confounded_reps
+                     and rep >= args.confounded_reps)]  # fmt: skip
+    done: dict[tuple[str, int], list[dict]] = {}
+    step = max(1, len(tasks) // 50)
 
-        def progress(rep: int, got: list[dict], dgp: str = dgp, done: dict = done,
-                     step: int = step, n_reps: int = n_reps) -> None:
-            done[rep] = got
-            if len(done) % step == 0 or len(done) == n_reps:
-                el = time.perf_counter() - t0
-                print(f"  {dgp}: {len(done)}/{n_reps} replications, {el:.0f} s elapsed",
-                      file=sys.stderr, flush=True)  # fmt: skip
+    def collect(key: tuple[str, int], got: list[dict]) -> None:
+        done[key] = got
+        if len(done) % step == 0 or len(done) == len(tasks):
+            el = time.perf_counter() - t0
+            counts = {d: sum(1 for k in done if k[0] == d) for d in args.dgps}
+            print(f"  {len(done)}/{len(tasks)} replications {counts}, {el:.0f} s elapsed",
+                  file=sys.stderr, flush=True)  # fmt: skip
+            ordered = [row for k in sorted(done, key=lambda k: (args.dgps.index(k[0]), k[1]))
+                       for row in done[k]]  # fmt: skip
+            pd.DataFrame(ordered).to_csv(csv, index=False)
 
-        if args.jobs <= 1:
-            for rep in range(n_reps):
-                progress(rep, task(rep))
-        else:
-            with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-                futs = {pool.submit(task, rep): rep for rep in range(n_reps)}
-                for fut in as_completed(futs):
-                    progress(futs[fut], fut.result())
-        rows += [row for rep in sorted(done) for row in done[rep]]
-        pd.DataFrame(rows).to_csv(csv, index=False)  # what is done so far survives a stop
+    def run_one(key: tuple[str, int]) -> list[dict]:
+        return replication(key[1], dgp=key[0], base_seed=args.seed, params=params,
+                           draws=args.draws)  # fmt: skip
+
+    if args.jobs <= 1:
+        for key in tasks:
+            collect(key, run_one(key))
+    else:
+        with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+            futs = {pool.submit(replication, key[1], dgp=key[0], base_seed=args.seed,
+                                params=params, draws=args.draws): key for key in tasks}  # fmt: skip
+            for fut in as_completed(futs):
+                collect(futs[fut], fut.result())
+    rows = [row for k in sorted(done, key=lambda k: (args.dgps.index(k[0]), k[1]))
+            for row in done[k]]  # fmt: skip
     tab = pd.DataFrame(rows)
     text = markdown(summarise(tab), test_size(tab), tab.loc[tab["estimator"] == "sensitivity"])
     md = args.out / f"inference_study_{label}.md"
