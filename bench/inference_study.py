@@ -211,8 +211,10 @@ def replication(rep: int, *, dgp: str, base_seed: int, params: dict, draws: int)
                 continue
         sample = fx.supported(data.loc[data[OUTCOME].notna()], spec.covariates)
         methods = ("matching",) if null else ESTIMATORS
+        options = spec.options()  # both matching SEs: the 2016 path also reports the 2006 one
+        options["matching"] = {**options["matching"], "se": "ai2016"}
         results = estimate_all(sample, TREATMENT, [OUTCOME], list(spec.covariates), methods,
-                               options=spec.options(), level=spec.level)  # fmt: skip
+                               options=options, level=spec.level)  # fmt: skip
         t_all = float(truth.mean())
         for r in results:
             used = mentored_used(data, OUTCOME, spec, r.estimator)

@@ -36,7 +36,7 @@ design = {
 }
 estimation = {
     "matching": {"neighbours": 4, "replace": True, "caliper": 0.2, "bias_correction": True,
-                 "se": "ai2016"},
+                 "se": "ai2006"},
 }
 disclosure = {"min_cell": 5}
 run_dir = "../outputs/dev"

@@ -45,7 +45,7 @@ estimation = {
     "estimators": ["naive", "regression", "ra", "ipw", "aipw", "matching"],
     "headline": {"estimator": "matching", "outcome": "employed_m12", "subgroup": "all"},
     "matching": {"neighbours": 4, "replace": True, "caliper": 0.2, "bias_correction": True,
-                 "se": "ai2016"},
+                 "se": "ai2006"},
     "level": 0.95,
 }
 robustness = {

@@ -31,7 +31,7 @@ benchmark = {
     "estimators": ["naive", "regression", "ra", "ipw", "aipw", "matching"],
     "trimming": "common_support",
     "matching": {"neighbours": 1, "replace": True, "caliper": None, "bias_correction": False,
-                 "se": "ai2016"},
+                 "se": "ai2006"},
     "level": 0.95,
 }
 disclosure = {"min_cell": 5}

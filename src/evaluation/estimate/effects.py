@@ -47,7 +47,7 @@ class EffectsSpec:
         m = estimation["matching"]
         opts = matching_options(m, design.get("exact"))
         opts["bias_adjust"] = bool(m["bias_correction"])
-        opts["se"] = m.get("se", "ai2016")
+        opts["se"] = m.get("se", "ai2006")
         return cls(
             covariates=tuple(design["covariates"]),
             exact=design.get("exact"),

@@ -474,10 +474,16 @@ def matching_att(
     R ``Matching``'s homoskedastic default (``Var.calc = 0``):
     ``sigma2 = 1/2 * weighted mean over pairs of (tau_pair - tau)^2``.
 
-    ``se="ai2006"`` (the default of this function) treats a matched propensity score as
-    known, as R ``Matching`` does. ``se="ai2016"`` (the study's default for propensity-score
-    matching, ``estimation.matching.se``) adds the Abadie and Imbens (2016) adjustment for
-    the score's estimation, as Stata ``teffects psmatch`` reports it; it needs the
+    ``se="ai2006"`` (the default, here and in the study's ``estimation.matching.se``) treats
+    a matched propensity score as known, as R ``Matching`` does. ``se="ai2016"`` adds the
+    Abadie and Imbens (2016) adjustment for the score's estimation, as Stata ``teffects
+    psmatch`` reports it (equal to Stata to its printed digits, ``tests/reference/
+    teffects_psmatch.md``). At about fifty treated with some twenty logit terms its
+    estimated adjustment is dominated by noise (the neighbour-set covariances behind
+    ``c_t`` rest on two units each, and ``c' V c`` is a quadratic form in them, so the noise
+    enters with a positive sign): the SE comes out far too small and its 95 % intervals
+    cover 50-80 % in ``bench/inference_study.py``, which is why the study does not use it
+    by default. It needs the
     ``propensity`` fit the score came from and the population variance, and uses the
     sample variance over each unit and its nearest same-arm units as ``sigma2`` (see
     :func:`score_adjusted_variance` for its assumptions and how exact cells, the caliper
