@@ -322,8 +322,9 @@ def markdown(summary: pd.DataFrame, size: pd.DataFrame, sens_rows: pd.DataFrame)
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--reps", type=int, default=500, help="replications per DGP (default 500)")
     ap.add_argument("--confounded-reps", type=int, default=None,
                     help="replications of the confounded DGP (default: --reps)")  # fmt: skip

@@ -155,7 +155,9 @@ def neighbour_sets(
         loc = np.searchsorted(cand, q)
         inside = (loc < len(cand)) & (cand[np.minimum(loc, len(cand) - 1)] == q)
         zc = coords[cand, 0]
-        for part, kk in ((inside, k + 1), (~inside, k)) if exclude_self else ((inside | ~inside, k),):
+        for part, kk in (
+            ((inside, k + 1), (~inside, k)) if exclude_self else ((inside | ~inside, k),)
+        ):
             if not part.any():
                 continue
             qi, local, _ = _nearest_1d(zc, coords[q[part], 0], kk, tie_tol)
