@@ -35,7 +35,8 @@ design = {
     "subsample_comparison": 5000,
 }
 estimation = {
-    "matching": {"neighbours": 4, "replace": True, "caliper": 0.2, "bias_correction": True},
+    "matching": {"neighbours": 4, "replace": True, "caliper": 0.2, "bias_correction": True,
+                 "se": "ai2006"},
 }
 disclosure = {"min_cell": 5}
 run_dir = "../outputs/dev"

@@ -30,7 +30,8 @@ benchmark = {
     "comparisons": ["experimental", "psid", "cps"],
     "estimators": ["naive", "regression", "ra", "ipw", "aipw", "matching"],
     "trimming": "common_support",
-    "matching": {"neighbours": 1, "replace": True, "caliper": None, "bias_correction": False},
+    "matching": {"neighbours": 1, "replace": True, "caliper": None, "bias_correction": False,
+                 "se": "ai2006"},
     "level": 0.95,
 }
 disclosure = {"min_cell": 5}
@@ -50,7 +51,8 @@ from evaluation.results.recorder import Recorder
 style.apply()
 rec = Recorder(run_dir, "lalonde", min_cell=disclosure["min_cell"])
 m = benchmark["matching"]
-options = {"matching": {**matching_options(m, None), "bias_adjust": bool(m["bias_correction"])}}
+options = {"matching": {**matching_options(m, None), "bias_adjust": bool(m["bias_correction"]),
+                        "se": m["se"]}}
 
 # %% [markdown]
 # ## Every estimator against every comparison group

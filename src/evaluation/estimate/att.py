@@ -2,9 +2,9 @@
 
 Numbers happen in array functions (``naive_att``, ``regression_att``, ``ra_att``,
 ``ipw_att``, ``aipw_att``) that return an :class:`EffectResult`; :func:`estimate_att` and
-:func:`estimate_all` are the frame-level front door. Matching lives in
-:mod:`evaluation.design.matching` and is reached through the front door as
-``method="matching"``.
+:func:`estimate_all` are the frame-level front door. Matching's matched sets come from
+:mod:`evaluation.design.matching` and its estimate from :mod:`evaluation.estimate.matching`;
+both are reached through the front door as ``method="matching"``.
 
 Standard errors of RA, IPW and AIPW come from one stacked M-estimation sandwich
 (Stefanski and Boos 2002) whose estimating equations include the logit score of the
@@ -60,7 +60,7 @@ import statsmodels.api as sm
 from scipy import stats
 from scipy.special import expit, logit
 
-from evaluation.design.matching import match_nearest, matching_att
+from evaluation.design.matching import match_nearest
 from evaluation.design.propensity import (
     DesignError,
     PropensityFit,
@@ -68,13 +68,14 @@ from evaluation.design.propensity import (
     fit_propensity,
     treatment_indicator,
 )
+from evaluation.estimate.matching import matching_att
 from evaluation.estimate.results import EffectResult
 
 METHODS = ("naive", "regression", "ra", "ipw", "aipw", "matching")
 
 _MATCH_OPTIONS = {
     "k", "replace", "caliper", "exact", "ties", "metric", "order", "distance", "tie_tol",
-    "var_matches", "variance", "bias_adjust", "bias_sample",
+    "var_matches", "variance", "bias_adjust", "bias_sample", "se", "covariate_metric",
 }  # fmt: skip
 _OPTIONS = {
     "naive": {"se"},
@@ -724,7 +725,7 @@ def estimate_att(
     functions of this module) and ``"matching"`` (nearest neighbours on the logit of the
     propensity score by default, Abadie-Imbens SE; options of
     :func:`~evaluation.design.matching.match_nearest` and
-    :func:`~evaluation.design.matching.matching_att`, plus ``distance`` = ``"logit"``,
+    :func:`~evaluation.estimate.matching.matching_att`, plus ``distance`` = ``"logit"``,
     ``"pscore"`` or ``"covariates"``). Trimming is a design decision made before this call
     (:func:`~evaluation.design.propensity.trim_common_support`).
 
@@ -806,7 +807,8 @@ def _matching(sample, treatment, y, covariates, fit, x, options, kw) -> EffectRe
     m = match_nearest(
         sample, treatment, distance=distance, **{k: opts.pop(k) for k in mkeys if k in opts}
     )
-    return matching_att(m, y, bias_covariates=x, **opts, **kw)
+    score = {"propensity": fit} if dist in ("logit", "pscore") else {}
+    return matching_att(m, y, bias_covariates=x, **score, **opts, **kw)
 
 
 def estimate_all(
