@@ -2,12 +2,10 @@
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from evaluation.estimate import effects as fx
 from evaluation.estimate.att import METHODS, estimate_all
-
-I18N = fx.__file__.replace("estimate/effects.py", "report/i18n/")
+from evaluation.text import catalogue
 
 
 def test_every_estimator_has_a_known_se_label():
@@ -25,7 +23,6 @@ def test_every_estimator_has_a_known_se_label():
     ai2006 = estimate_all(df, "d", ["y"], ["x"], ["matching"])
     assert fx.se_label_key(ai2006[0]) == "ai2006"
     for lang in ("en", "sv"):
-        with open(I18N + f"{lang}.yaml", encoding="utf-8") as fh:
-            catalogue = yaml.safe_load(fh)
+        texts = catalogue(lang)
         for _, key in (*fx.SE_LABELS, ("", "other")):
-            assert f"se_{key}" in catalogue, (lang, key)
+            assert f"se_{key}" in texts, (lang, key)
