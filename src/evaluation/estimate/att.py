@@ -662,7 +662,7 @@ def with_bootstrap_se(
         estimate=result.estimate, se=boot.se, level=result.level, outcome=result.outcome,
         estimator=result.estimator, estimand=result.estimand, n_treated=result.n_treated,
         n_control=result.n_control, se_method=boot.method, ess_control=result.ess_control,
-        subgroup=result.subgroup,
+        subgroup=result.subgroup, persons=result.persons,
     )  # fmt: skip
     return dataclasses.replace(fresh, spec={**result.spec, **extra})
 
@@ -793,11 +793,18 @@ def estimate_att(
         elif method == "aipw":
             res = aipw_att(y, d, x, fit.design.to_numpy(), fit.pscore.to_numpy(), **kw)
         else:
-            res = _matching(sample, treatment, y, covariates, fit, x, options, kw)
+            res, used = _matching(sample, treatment, y, covariates, fit, x, options, kw)
+    if "person_id" in sample.columns:  # whom n_treated and n_control count (private)
+        ids = sample["person_id"].astype(str).to_numpy()
+        rows = used.to_numpy() if method == "matching" else np.ones(len(sample), dtype=bool)
+        persons = (ids[rows & (d == 1)], ids[rows & (d == 0)])
+        res = dataclasses.replace(res, persons=persons)
     return dataclasses.replace(res, spec={**spec, **res.spec}, subgroup=subgroup)
 
 
-def _matching(sample, treatment, y, covariates, fit, x, options, kw) -> EffectResult:
+def _matching(sample, treatment, y, covariates, fit, x, options, kw
+              ) -> tuple[EffectResult, pd.Series]:  # fmt: skip
+    """The matching estimate, and which rows it uses (a positive matching weight)."""
     opts = dict(options)
     dist = opts.pop("distance", "logit")
     distance = {"logit": fit.linear_predictor, "pscore": fit.pscore}.get(dist, list(covariates))
@@ -808,7 +815,8 @@ def _matching(sample, treatment, y, covariates, fit, x, options, kw) -> EffectRe
         sample, treatment, distance=distance, **{k: opts.pop(k) for k in mkeys if k in opts}
     )
     score = {"propensity": fit} if dist in ("logit", "pscore") else {}
-    return matching_att(m, y, bias_covariates=x, **score, **opts, **kw)
+    used = m.weights.reindex(sample.index).fillna(0.0) > 0
+    return matching_att(m, y, bias_covariates=x, **score, **opts, **kw), used
 
 
 def estimate_all(
