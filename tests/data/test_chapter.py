@@ -47,8 +47,10 @@ def study():
     s = generate(SEED, n_mentored=40, n_comparison=160)
     parts = s.participants.copy()
     monthly = s.monthly
-    gone = [*parts.loc[parts["group"] == "mentored", "person_id"].head(NO_ROWS["mentored"]),
-            *parts.loc[parts["group"] == "comparison", "person_id"].head(NO_ROWS["comparison"])]
+    gone = [
+        *parts.loc[parts["group"] == "mentored", "person_id"].head(NO_ROWS["mentored"]),
+        *parts.loc[parts["group"] == "comparison", "person_id"].head(NO_ROWS["comparison"]),
+    ]
     monthly = monthly.loc[~monthly["person_id"].astype(str).isin(gone)]
     # two comparison persons with a category no one else has (a small cell of the table)
     some = parts.index[parts["group"] == "comparison"][10:12]
@@ -132,8 +134,9 @@ def test_short_coverage_cells_count_the_analysed_whose_data_end_early(chapter):
             assert set(f.persons) == want
             _truthful(row[col], f.n)
             # the same persons as the flow's note row: one set, shown twice
-            assert set(flow_facts[(f"analysed, coverage ends before month {h}", col)].persons) \
-                == want
+            assert (
+                set(flow_facts[(f"analysed, coverage ends before month {h}", col)].persons) == want
+            )
 
 
 def test_descriptive_cells_have_the_persons_they_describe(chapter):
