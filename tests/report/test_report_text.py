@@ -23,6 +23,7 @@ from evaluation.report.render import (
     localise_numbers,
     render_html,
 )
+from evaluation.robustness.costs import COUNTS_SERVED
 from evaluation.text import catalogue
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "src/evaluation/report/templates"
@@ -199,6 +200,24 @@ def test_costs_count_names_its_base(results, language):
     assert f" {served} " in text and f" {e['n_treated']} " in text
     summary = _paragraph(page, "In people" if language == "en" else "I personer")
     assert fmt_number(round(e["estimate"] * e["n_treated"]), language) in summary
+
+
+@pytest.mark.parametrize("language", ["en", "sv"])
+def test_costs_hidden_by_the_audit_render_as_their_label(results, language):
+    # issue 16 item 2: with one mentored person excluded, "served 50" beside "follows 49"
+    # gives the exclusion back; the audit hides the persons served and every cost computed
+    # from their number, and the report says ".." where it said them
+    run, res = results
+    changed = copy.deepcopy(res)
+    changed["numbers"]["costs_served"] = ".."
+    for name in COUNTS_SERVED:
+        if changed["numbers"]["costs"][name] is not None:
+            changed["numbers"]["costs"][name] = ".."
+    text = _text(render_html(changed, language, run.run_dir))
+    budget = fmt_number(res["numbers"]["budget_sek"], language)
+    per = fmt_number(res["numbers"]["costs"]["cost_per_participant"], language)
+    assert budget in text and per not in text
+    assert f"{catalogue(language)['cost_row_per_participant']} .. " in text
 
 
 # --- 5. the ESF table says why the sexes do not add up -------------------------------------

@@ -176,22 +176,33 @@ class Numbers:
         return fmt_number(float(value), self.language, 0)
 
     def x(self, key: str, decimals: int = 1) -> str:
-        """A number with decimals."""
-        return fmt_number(float(self.raw(key)), self.language, decimals)
+        """A number with decimals (one the disclosure audit hid is shown as its label)."""
+        value = self.raw(key)
+        if isinstance(value, str):
+            return Markup(html.escape(value))
+        return fmt_number(float(value), self.language, decimals)
 
     def text(self, key: str) -> str:
         """A registered text value (a month, a name)."""
         return html.escape(str(self.raw(key)))
 
     def pp(self, value: float, decimals: int = 1, signed: bool = True) -> str:
-        """A share difference in percentage points."""
+        """A share difference in percentage points (a hidden value: its label)."""
+        if isinstance(value, str):
+            return Markup(html.escape(value))
         s = fmt_number(100 * float(value), self.language, decimals)
         if signed and value > 0:
             s = "+" + s
         return s
 
     def money(self, value: float, signed: bool = False) -> str:
-        """An amount in the study's currency (whole units; ``signed``: ``+`` when positive)."""
+        """An amount in the study's currency (whole units; ``signed``: ``+`` when positive).
+
+        An amount the disclosure audit hid (it gives a hidden count away) is shown as its
+        label (``..``).
+        """
+        if isinstance(value, str):
+            return Markup(html.escape(value))
         s = fmt_number(float(value), self.language, 0)
         if signed and round(float(value)) > 0:
             s = "+" + s
