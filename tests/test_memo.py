@@ -13,7 +13,8 @@ import pytest
 
 from evaluation.errors import DisclosureError
 from evaluation.memo import Memo, fingerprint, key
-from evaluation.report import privacy, render
+from evaluation.disclosure import privacy
+from evaluation.report import render
 
 
 def test_keys_separate_their_parts():
