@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from evaluation.errors import DisclosureError
-from evaluation.pipeline.memo import Memo, fingerprint, key
+from evaluation.memo import Memo, fingerprint, key
 from evaluation.report import privacy, render
 
 
