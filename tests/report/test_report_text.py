@@ -17,13 +17,13 @@ from pathlib import Path
 
 import pytest
 
+from evaluation.chapters.robustness import COSTS_SERVED_FIELDS
 from evaluation.report.render import (
     Numbers,
     fmt_number,
     localise_numbers,
     render_html,
 )
-from evaluation.robustness.costs import COUNTS_SERVED
 from evaluation.text import catalogue
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "src/evaluation/report/templates"
@@ -210,7 +210,7 @@ def test_costs_hidden_by_the_audit_render_as_their_label(results, language):
     run, res = results
     changed = copy.deepcopy(res)
     changed["numbers"]["costs_served"] = ".."
-    for name in COUNTS_SERVED:
+    for name in COSTS_SERVED_FIELDS:
         if changed["numbers"]["costs"][name] is not None:
             changed["numbers"]["costs"][name] = ".."
     text = _text(render_html(changed, language, run.run_dir))

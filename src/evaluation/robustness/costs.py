@@ -33,21 +33,6 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-#: Fields of the costs record (``numbers.costs``) computed exactly from the number of persons
-#: served, so that each gives it away (with the budget, the effect and the parameters, all
-#: published): the disclosure audit must know that they count the persons served.
-COUNTS_SERVED = (
-    "cost_per_participant",
-    "additional_persons",
-    "additional_low",
-    "additional_high",
-    "cost_per_additional",
-    "cost_per_additional_low",
-    "cost_per_additional_high",
-    "break_even_earnings",
-    "break_even_public",
-)
-
 
 @dataclass(frozen=True)
 class CostPerOutcome:
