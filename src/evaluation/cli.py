@@ -58,6 +58,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         force=args.force,
         workers=args.workers,
         work_dir=args.work_dir,
+        overrides=args.set,
+        language=args.language,
     )
     print(f"Run finished in {result.seconds:.1f} s: {result.run_dir}")
     if result.report is not None:
@@ -105,10 +107,14 @@ def _cmd_synth(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from evaluation.config import Params, PoolingParams, load_params
+    from evaluation.config import Params, PoolingParams, check_input_files, read_params_text
+    from evaluation.pipeline.overrides import parse_with_overrides
 
     _private()
-    params = load_params(args.params, check_files=True)
+    _, params = parse_with_overrides(
+        read_params_text(args.params), args.set, language=args.language, source=args.params
+    )
+    check_input_files(params, source=args.params)
     if isinstance(params, PoolingParams):
         from evaluation.pooling.pool import load_sites
 
@@ -162,6 +168,22 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+SET_HELP = (
+    "override one key of the parameter file, e.g. --set estimation.headline.estimator=ipw "
+    "or --set costs.cost_per_participant=40000 (repeatable; dotted keys; the value is read "
+    "as YAML: 12, 0.5, true, null, [6, 12], text). Unknown keys are refused (exit 2); paths "
+    "of data.<table> are relative to the current folder. The run records the parameters "
+    "with the overrides applied, so 'evaluation verify' re-executes the variant"
+)
+LANGUAGE_HELP = "the report's language, en or sv (overrides study.language)"
+
+
+def _add_overrides(command: argparse.ArgumentParser) -> None:
+    """``--set KEY=VALUE`` (repeatable) and ``--language`` of the commands that read params."""
+    command.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=SET_HELP)
+    command.add_argument("--language", choices=("en", "sv"), default=None, help=LANGUAGE_HELP)
+
+
 WORK_DIR_HELP = (
     "private work folder for the person-level scratch files and the notebook cache, never "
     "inside --out (default: .evaluation-work beside the participants table; for runs "
@@ -207,6 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers", type=int, default=2, help="notebooks executed at once (default 2)"
     )
     run.add_argument("--work-dir", type=Path, default=None, help=WORK_DIR_HELP)
+    _add_overrides(run)
     run.set_defaults(func=_cmd_run)
 
     ver = sub.add_parser(
@@ -252,6 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Read and validate every input table; print a summary or what is wrong.",
     )
     val.add_argument("--params", required=True, type=Path, help="parameter file (YAML)")
+    _add_overrides(val)
     val.set_defaults(func=_cmd_validate)
 
     exh = sub.add_parser(
