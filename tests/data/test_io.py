@@ -176,14 +176,14 @@ def test_as_text_formats_numbers_dates_and_categories() -> None:
 # --- errors --------------------------------------------------------------------------
 
 
-def assert_unreadable(path: Path, table: str, words: str) -> UnreadableTableError:
+def assert_unreadable(path: Path | dict, table: str, words: str) -> UnreadableTableError:
     with pytest.raises(UnreadableTableError) as info:
         read_table(path, table=table)
     err = info.value
     assert isinstance(err, ContractError)
     assert err.exit_code == 3
     message = str(err)
-    assert str(path) in message
+    assert str(path["path"] if isinstance(path, dict) else path) in message
     assert table in message
     assert "What to do" in message
     assert words in message
@@ -219,16 +219,33 @@ def test_empty_csv(tmp_path: Path) -> None:
     assert_unreadable(path, "participants", "cannot be read as .csv")
 
 
-def test_csv_that_is_not_utf8(tmp_path: Path) -> None:
+def test_csv_that_is_not_utf8_is_read_as_windows_1252(tmp_path: Path) -> None:
     path = tmp_path / "p.csv"
     path.write_bytes("person_id,municipality\nP1,Umeå\n".encode("cp1252"))
-    assert_unreadable(path, "participants", "UTF-8")
+    read = read_source(path, table="participants")
+    assert read.frame["municipality"].tolist() == ["Umeå"]
+    assert "encoding Windows-1252 (detected: the file is not UTF-8)" in read.notes[0]
 
 
-def test_semicolon_separated_csv(tmp_path: Path) -> None:
+def test_csv_with_an_explicit_encoding_that_does_not_fit(tmp_path: Path) -> None:
+    path = tmp_path / "p.csv"
+    path.write_bytes("person_id,municipality\nP1,Umeå\n".encode("cp1252"))
+    source = {"path": path, "encoding": "utf-8"}
+    assert_unreadable(source, "participants", "not valid utf-8 text")
+
+
+def test_semicolon_separated_csv_is_detected(tmp_path: Path) -> None:
     path = tmp_path / "p.csv"
     path.write_text("person_id;month\nP1;2018-03\n", encoding="utf-8")
-    assert_unreadable(path, "monthly", "semicolon")
+    read = read_source(path, table="monthly")
+    assert list(read.frame.columns) == ["person_id", "month"]
+    assert "separator ';' (detected from the header)" in read.notes[0]
+
+
+def test_semicolon_separated_csv_read_as_comma_separated(tmp_path: Path) -> None:
+    path = tmp_path / "p.csv"
+    path.write_text("person_id;month\nP1;2018-03\n", encoding="utf-8")
+    assert_unreadable({"path": path, "sep": ","}, "monthly", "sep: ';'")
 
 
 def test_write_table_refuses_unknown_extension(tmp_path: Path) -> None:
@@ -305,7 +322,7 @@ def test_a_system_file_behind_a_csv_name_is_refused_without_its_lines(tmp_path: 
 def test_semicolons_with_decimal_commas_get_the_semicolon_hint(tmp_path: Path) -> None:
     path = tmp_path / "m.csv"
     path.write_text("person_id;month;earnings\nP1;2018-03;22397,0\n", encoding="utf-8")
-    err = assert_unreadable(path, "monthly", "semicolon-separated")
+    err = assert_unreadable({"path": path, "sep": ","}, "monthly", "semicolon-separated")
     assert "22397" not in str(err)
 
 
