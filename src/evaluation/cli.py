@@ -138,6 +138,42 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_init(args: argparse.Namespace) -> int:
+    from evaluation.data.scaffold import guess_study, parameter_file, table_files, unassigned
+    from evaluation.errors import ParamsError
+
+    folder = Path(args.data_dir)
+    if not folder.is_dir():
+        raise ParamsError(f"{folder}: not a folder. Give the folder that holds the exported "
+                          "tables, e.g. evaluation init data/export")  # fmt: skip
+    if not table_files(folder):
+        raise ParamsError(f"{folder}: no table file in it (.csv, .xlsx, .parquet, .dta, .sav). "
+                          "Put the exported tables in one folder and give that folder.")  # fmt: skip
+    target = Path(args.out)
+    if target.exists() and not args.force:
+        raise ParamsError(f"{target} exists; it is left as it is. Choose another file with "
+                          "--out, or replace it with --force.")  # fmt: skip
+    _private()
+    chosen = guess_study(folder)
+    text = parameter_file(folder, target, chosen)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, "utf-8")
+    for table, guess in chosen.items():
+        if guess is None:
+            print(f"{table:>12}: no file recognised")
+            continue
+        todo = len(guess.missing) + sum(len(c) for c in guess.unknown_codes.values())
+        print(f"{table:>12}: {guess.path.name} ({guess.score} of "
+              f"{guess.score + len(guess.missing)} required columns recognised, "
+              f"{len(guess.columns)} renamed, {len(guess.recode)} column(s) recoded"
+              f"{f', {todo} TODO' if todo else ''})")  # fmt: skip
+    for path in unassigned(folder, chosen):
+        print(f"{'not used':>12}: {path.name}")
+    print(f"Written: {target}. Check every guess in it (TODO marks what is left), then run: "
+          f"evaluation validate --params {target}")
+    return 0
+
+
 def _cmd_exhibits(args: argparse.Namespace) -> int:
 
     from evaluation.results.recorder import exhibit_list_markdown, replace_readme_section
@@ -277,6 +313,29 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("--params", required=True, type=Path, help="parameter file (YAML)")
     _add_overrides(val)
     val.set_defaults(func=_cmd_validate)
+
+    ini = sub.add_parser(
+        "init",
+        help="write a first parameter file for a folder of exported tables",
+        description=(
+            "Read every table file of DATA_DIR (a sample of its rows), recognise which contract "
+            "table each holds and which of its columns are the contract's (by name, in English "
+            "or in the Swedish of the usual exports: Löpnummer, Kön, Månad...), guess the "
+            "mapping of the usual codes of closed code lists (Kvinna -> female, Ja -> 1), and "
+            "write a commented parameter file with the columns map and recode map of each "
+            "table. TODO comments mark what was not recognised. Only column names and codes "
+            "of closed code lists are written, never another value of the data. Check the "
+            "file, then run 'evaluation validate --params FILE'."
+        ),
+    )
+    ini.add_argument("data_dir", type=Path, metavar="DATA_DIR", help="the folder of exported tables")
+    ini.add_argument(
+        "--out", type=Path, default=Path("study.yaml"),
+        help="parameter file to write (default: study.yaml in the current folder); paths in "
+        "it are relative to its folder",
+    )  # fmt: skip
+    ini.add_argument("--force", action="store_true", help="replace --out if it exists")
+    ini.set_defaults(func=_cmd_init)
 
     exh = sub.add_parser(
         "exhibits",

@@ -179,6 +179,82 @@ def test_a_decimal_comma_read_with_a_point_gets_a_hint(export, tmp_path, capsys)
     assert "if it is a decimal comma, set data.monthly: {path: ..., decimal: ','}" in err
 
 
+# --- evaluation init: the parameter file guessed from the export ----------------------------
+
+
+def test_init_guesses_a_parameter_file_that_reads_the_export(export, study, tmp_path, capsys):
+    folder = tmp_path / "site"
+    shutil.copytree(export["params"].parent, folder)
+    (folder / "params.yaml").unlink()
+    target = tmp_path / "guessed.yaml"
+
+    assert main(["init", str(folder), "--out", str(target)]) == 0
+    out = capsys.readouterr().out
+    assert "participants: deltagare.csv (9 of 9 required columns recognised, 12 renamed, " in out
+    assert "monthly: manadsdata.csv (4 of 4 required columns recognised" in out
+    text = target.read_text("utf-8")
+    guessed = yaml.safe_load(text)
+    committed = yaml.safe_load(PARAMS.read_text("utf-8"))
+    for table in ("participants", "monthly"):
+        assert guessed["data"][table]["columns"] == committed["data"][table]["columns"]
+        got = guessed["data"][table]["recode"]
+        want = {c: {k: str(v) for k, v in m.items()}
+                for c, m in committed["data"][table]["recode"].items()}  # fmt: skip
+        assert got == want
+    assert guessed["data"]["survey"] is None
+    # only names and codes: no person's value is written
+    people = study.tables()["participants"]
+    for value in [*people["person_id"], *people["origin_region"].unique(), *people["municipality"]
+                  .dropna().unique()]:  # fmt: skip
+        assert str(value) not in text
+
+    # the guessed file reads the export as the contract's tables of the same study
+    contract = synth.write(study, tmp_path / "contract")
+    read = load_study(load_params(target).data.sources())
+    truth = load_study({"participants": contract["participants"], "monthly": contract["monthly"]})
+    pd.testing.assert_frame_equal(read.participants, truth.participants)
+    pd.testing.assert_frame_equal(read.monthly, truth.monthly)
+
+
+def test_init_marks_codes_it_does_not_know_and_never_overwrites(export, tmp_path, capsys):
+    folder = tmp_path / "site"
+    folder.mkdir()
+    p = pd.read_csv(export["participants"], sep=";", encoding="cp1252", dtype=str)
+    p.loc[p.index[:3], "Kön"] = "Annat"
+    p.rename(columns={"Födelseår": "Årtal"}).to_csv(folder / "deltagare.csv", sep=";",
+                                                    index=False, encoding="cp1252")  # fmt: skip
+    shutil.copyfile(export["monthly"], folder / "manadsdata.csv")
+    (folder / "notes.csv").write_text("a,b\n1,2\n", "utf-8")
+    target = tmp_path / "guessed.yaml"
+
+    assert main(["init", str(folder), "--out", str(target)]) == 0
+    out = capsys.readouterr().out
+    assert "participants: deltagare.csv (8 of 9 required columns recognised" in out
+    assert "2 TODO" in out and "not used: notes.csv" in out
+    text = target.read_text("utf-8")
+    assert (
+        "# TODO sex: codes not recognised, map them in recode (allowed: female, male): Annat"
+        in (text)
+    )
+    assert "# TODO required columns not found: birth_year" in text
+    assert "# kept, not contract columns: Årtal" in text
+
+    before = target.read_text("utf-8")
+    assert main(["init", str(folder), "--out", str(target)]) == 2
+    assert "exists; it is left as it is" in capsys.readouterr().err
+    assert target.read_text("utf-8") == before
+    assert main(["init", str(tmp_path / "nowhere")]) == 2
+    assert "not a folder" in capsys.readouterr().err
+
+
+def test_init_has_help() -> None:
+    from evaluation.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command").choices["init"]
+    text = sub.format_help()
+    assert "DATA_DIR" in text and "--out" in text and "--force" in text and "TODO" in text
+
+
 @pytest.mark.slow
 def test_the_export_runs_and_gives_the_numbers_of_the_contract_files(
     tmp_path, finished_run, make_params
