@@ -174,6 +174,26 @@ def _cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from evaluation.pipeline.compare import compare_runs, html_page, text_lines
+
+    result = compare_runs(args.run_a, args.run_b)
+    for line in text_lines(result):
+        print(line)
+    page = args.html
+    if page is None:
+        page = Path(args.run_b).parent / f"compare-{Path(args.run_a).name}-vs-{Path(args.run_b).name}.html"
+    if any(Path(page).resolve().is_relative_to(Path(r).resolve()) for r in (args.run_a, args.run_b)):
+        from evaluation.errors import ParamsError
+
+        raise ParamsError(f"--html {page}: not inside a run folder (a finished run is never "
+                          "changed); choose a file outside both runs.")  # fmt: skip
+    Path(page).parent.mkdir(parents=True, exist_ok=True)
+    Path(page).write_text(html_page(result), "utf-8")
+    print(f"HTML page: {page}")
+    return 0
+
+
 def _cmd_exhibits(args: argparse.Namespace) -> int:
 
     from evaluation.results.recorder import exhibit_list_markdown, replace_readme_section
@@ -336,6 +356,28 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     ini.add_argument("--force", action="store_true", help="replace --out if it exists")
     ini.set_defaults(func=_cmd_init)
+
+    cmp = sub.add_parser(
+        "compare",
+        help="show the parameters that differ and every number that moved between two runs",
+        description=(
+            "Compare two finished run folders: first the parameters that differ (their "
+            "recorded params.yaml, key by key), then every number of results.json that "
+            "moved, the headline first, then the effects (matched by outcome, estimator and "
+            "subgroup), the other numbers and the tables; each as A -> B (B - A). Numbers "
+            "agree within the tolerance of 'evaluation verify' (relative 1e-9); provenance, "
+            "the list of exhibits and wall times are not compared. Printed as text and written "
+            "as an HTML page. Exit 0 whether or not anything differs."
+        ),
+    )
+    cmp.add_argument("run_a", type=Path, metavar="RUN_A", help="a finished run folder")
+    cmp.add_argument("run_b", type=Path, metavar="RUN_B", help="another finished run folder")
+    cmp.add_argument(
+        "--html", type=Path, default=None,
+        help="the HTML page to write (default: compare-<RUN_A>-vs-<RUN_B>.html beside RUN_B; "
+        "never inside a run folder)",
+    )  # fmt: skip
+    cmp.set_defaults(func=_cmd_compare)
 
     exh = sub.add_parser(
         "exhibits",
