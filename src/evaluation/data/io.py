@@ -525,6 +525,16 @@ def csv_dialect(path: Path, table: str, source: TableSource) -> CsvDialect:
     (outside quotation marks); the decimal mark is ``,`` unless the file is comma-separated.
     """
     notes = []
+    codec = None
+    if source.encoding is not None:
+        try:
+            codec = codecs.lookup(source.encoding).name
+        except LookupError:
+            raise UnreadableTableError(
+                str(path), table, f"the encoding {source.encoding!r} is not known.",
+                f"set data.{table}.encoding to utf-8, cp1252 or latin-1 (or leave it out to "
+                "have it detected)",
+            ) from None  # fmt: skip
     sep = source.sep
     if sep is not None:
         if sep == "\\t":
@@ -561,14 +571,6 @@ def csv_dialect(path: Path, table: str, source: TableSource) -> CsvDialect:
                          "not comma-separated)")  # fmt: skip
     encoding = source.encoding
     if encoding is not None:
-        try:
-            codec = codecs.lookup(encoding).name
-        except LookupError:
-            raise UnreadableTableError(
-                str(path), table, f"the encoding {encoding!r} is not known.",
-                f"set data.{table}.encoding to utf-8, cp1252 or latin-1 (or leave it out to "
-                "have it detected)",
-            ) from None  # fmt: skip
         notes.append(f"encoding {encoding} (parameter file)")
         # UTF-8 through Python's codec: a byte-order mark is dropped, bad bytes are an error
         encoding = "utf-8-sig" if codec in ("utf-8", "utf-8-sig") else encoding
