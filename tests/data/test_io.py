@@ -518,7 +518,9 @@ def test_the_column_map_and_recodes_apply_in_every_format(tmp_path):
     assert read.frame["employed"].tolist() == ["1", "0", "1"]
     assert read.notes[0] == ("participants: columns mapped (contract \u2190 file): person_id "
                              "\u2190 LÖPNR, sex \u2190 kön, employed \u2190 Sysselsatt.")  # fmt: skip
-    assert "sex (kvinna \u2192 female, Man \u2192 male, Okänt \u2192 missing; 3 rows)" in read.notes[1]
+    assert (
+        "sex (kvinna \u2192 female, Man \u2192 male, Okänt \u2192 missing; 3 rows)" in read.notes[1]
+    )
 
 
 def test_a_column_map_naming_a_column_the_file_lacks_is_refused(tmp_path):
