@@ -225,12 +225,13 @@ def test_init_marks_codes_it_does_not_know_and_never_overwrites(export, tmp_path
                                                     index=False, encoding="cp1252")  # fmt: skip
     shutil.copyfile(export["monthly"], folder / "manadsdata.csv")
     (folder / "notes.csv").write_text("a,b\n1,2\n", "utf-8")
+    (folder / "broken.xlsx").write_bytes(b"not a workbook")
     target = tmp_path / "guessed.yaml"
 
     assert main(["init", str(folder), "--out", str(target)]) == 0
     out = capsys.readouterr().out
     assert "participants: deltagare.csv (8 of 9 required columns recognised" in out
-    assert "2 TODO" in out and "not used: notes.csv" in out
+    assert "2 TODO" in out and "not used: notes.csv" in out and "not used: broken.xlsx" in out
     text = target.read_text("utf-8")
     assert (
         "# TODO sex: codes not recognised, map them in recode (allowed: female, male): Annat"

@@ -34,7 +34,14 @@ from evaluation.data.contract.rules import (
     SWEDISH_LEVELS,
     WAVES,
 )
-from evaluation.data.io import SUPPORTED_FORMATS, TableSource, as_text, csv_dialect, read_source
+from evaluation.data.io import (
+    SUPPORTED_FORMATS,
+    TableSource,
+    UnreadableTableError,
+    as_text,
+    csv_dialect,
+    read_source,
+)
 
 #: Rows read of each file to recognise it (its codes are taken from these rows).
 SAMPLE_ROWS = 20_000
@@ -300,12 +307,20 @@ def guess_study(folder: Path) -> dict[str, TableGuess | None]:
     A file goes to the table whose required columns it matches best; of two files for the
     same table the one with more recognised columns wins, the other is listed unassigned.
     """
-    guesses = [guess_table(p) for p in table_files(folder)]
+    guesses = [_guess_or_none(p) for p in table_files(folder)]
     chosen: dict[str, TableGuess | None] = dict.fromkeys(TABLES)
     for guess in sorted(guesses, key=lambda g: -g.score):
         if guess.table is not None and chosen[guess.table] is None:
             chosen[guess.table] = guess
     return chosen
+
+
+def _guess_or_none(path: Path) -> TableGuess:
+    """The guess for a file; a file that cannot be read is left unassigned (listed)."""
+    try:
+        return guess_table(path)
+    except UnreadableTableError:
+        return TableGuess(None, path)
 
 
 def unassigned(folder: Path, chosen: Mapping[str, TableGuess | None]) -> list[Path]:
