@@ -28,6 +28,7 @@ from pydantic import (
 )
 
 from evaluation.errors import ParamsError
+from evaluation.resources import NOTEBOOKS, SPECIFICATION_GRID
 from evaluation.specgrid import read_grid
 
 Language = Literal["en", "sv"]
@@ -479,9 +480,10 @@ class Robustness(_Section):
         3.0, gt=1, le=100, description="Largest Gamma shown in the Rosenbaum-bounds figure."
     )
     specifications: str = Field(
-        "../params/specifications.yaml",
-        description="The specification-curve grid file (relative to the notebooks/ folder, "
-        "where notebooks run, or absolute).",
+        str(SPECIFICATION_GRID),
+        description="The specification-curve grid file (relative to the parameter file's "
+        "folder, or absolute); the built-in grid (evaluation/robustness/specifications.yaml) "
+        "when not given.",
     )
     workers: int = Field(2, ge=1, le=64, description="Processes for the specification curve.")
     compare_sequential: bool = Field(
@@ -671,7 +673,32 @@ def _resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
             else:
                 resolved[key] = value
         raw = {**raw, "data": resolved}
+    robustness = raw.get("robustness")
+    if isinstance(robustness, dict) and isinstance(robustness.get("specifications"), str):
+        grid = _grid_path(robustness["specifications"], base)
+        raw = {**raw, "robustness": {**robustness, "specifications": grid}}
     return raw
+
+
+#: What parameter files written before the grid moved into the package name it (relative to
+#: the notebooks/ folder, where it was then resolved).
+_FORMER_DEFAULT_GRID = "../params/specifications.yaml"
+
+
+def _grid_path(value: str, base: Path) -> str:
+    """The specification grid's file, resolved like the data files.
+
+    Relative to the parameter file's folder; else (files of earlier versions) to the notebooks'
+    folder; the former default names the built-in grid.
+    """
+    own = Path(_resolved(value, base))
+    if own.is_file() or Path(value).expanduser().is_absolute():
+        return str(own)
+    if (NOTEBOOKS / value).is_file():
+        return str((NOTEBOOKS / value).resolve())
+    if value.strip() == _FORMER_DEFAULT_GRID:
+        return str(SPECIFICATION_GRID)
+    return str(own)
 
 
 def _resolved(value: str, base: Path) -> str:
@@ -718,10 +745,6 @@ def parse_params(text: str, *, source: Path, base: Path | None = None) -> AnyPar
         raise ParamsError(_format_validation_error(Path(source), err)) from None
 
 
-#: Where notebooks run: relative paths of ``robustness.specifications`` start here.
-NOTEBOOK_FOLDER = Path(__file__).resolve().parents[2] / "notebooks"
-
-
 def check_input_files(params: AnyParams, *, source: Path) -> None:
     """Every input file named in ``data`` must exist (unless the generator will make it)."""
     if not isinstance(params, Params):
@@ -749,8 +772,7 @@ def check_specification_grid(params: Params, *, source: Path) -> None:
     Otherwise notebook 06 would stop after five notebooks had run, for a mismatch known from
     the parameters alone.
     """
-    name = params.robustness.specifications
-    path = Path(name) if Path(name).is_absolute() else NOTEBOOK_FOLDER / name
+    path = Path(params.robustness.specifications)
     grid = read_grid(path)
     horizons = sorted({s.horizon for s in grid.specifications})
     extra = [h for h in horizons if h not in params.outcomes.horizons]
@@ -759,7 +781,7 @@ def check_specification_grid(params: Params, *, source: Path) -> None:
             f"{source}: robustness.specifications ({path}) has horizons {extra}, which are not "
             f"among outcomes.horizons {params.outcomes.horizons}. Copy the grid file, set its "
             "horizons to some of the study's, and point robustness.specifications at it "
-            "(an absolute path, or relative to the notebooks/ folder)."
+            "(an absolute path, or relative to the parameter file's folder)."
         )
 
 
