@@ -164,3 +164,12 @@ def test_help_describes_set_and_language(command: str) -> None:
     text = sub.format_help()
     assert "--set KEY=VALUE" in text and "dotted" in text and "Unknown keys are refused" in text
     assert "--language {en,sv}" in text
+
+
+def test_run_refuses_an_unknown_key_before_anything_runs(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "outputs"
+    code = main(["run", "--params", str(DEFAULT), "--out", str(out), "--language", "sv",
+                 "--set", "estimation.headline.estimater=ipw"])  # fmt: skip
+    assert code == 2
+    assert "'estimater' is not a key of estimation.headline" in capsys.readouterr().err
+    assert not out.exists()
