@@ -65,9 +65,10 @@ class TableFile(_Section):
     """One input table: its file and how to read it.
 
     In the parameter file either ``data.<table>: PATH`` or ``data.<table>: {path: PATH,
-    sheet: NAME}``; the short form is the long one without options. Reading options belong to
-    one table, beside its path, so that options a later version adds (a column map, a
-    separator) sit in the same place. ``os.fspath`` of it is its path.
+    sheet: NAME, sep: ';', decimal: ',', encoding: cp1252, columns: {...}, recode: {...}}``;
+    the short form is the long one without options. Reading options belong to one table,
+    beside its path (see :class:`evaluation.data.io.TableSource`). ``os.fspath`` of it is its
+    path.
     """
 
     path: Path = Field(description="The file (relative paths: to the parameter file's folder).")
@@ -80,17 +81,61 @@ class TableFile(_Section):
         "sheets, or none, are refused with the list of sheets. The sheet read is named in "
         "`evaluation validate`'s output.",
     )
+    # --- how an evaluator's export is read (issue 15): all optional, all per table ---
+    sep: Literal[",", ";", "\t", "|"] | None = Field(
+        None, description="CSV only: the field separator (default: detected from the header)."
+    )
+    decimal: Literal[".", ","] | None = Field(
+        None,
+        description="CSV only: the decimal mark (default: ',' in a file that is not "
+        "comma-separated, as Swedish Excel writes it; a column is read with it only when "
+        "every value in it has that form).",
+    )
+    encoding: str | None = Field(
+        None,
+        min_length=1,
+        description="CSV only: the text encoding, e.g. utf-8, cp1252, latin-1 (default: UTF-8, "
+        "a byte-order mark accepted; else Windows-1252).",
+    )
+    columns: dict[str, str] | None = Field(
+        None,
+        description="Contract column <- the file's column, e.g. {person_id: Löpnummer, "
+        "group: Grupp}; names compare case-insensitively.",
+    )
+    recode: dict[str, dict[str, str | None]] | None = Field(
+        None,
+        description="Column (contract name) -> the file's code -> the contract's value, e.g. "
+        "{sex: {Kvinna: female, Man: male}}; codes compare case-insensitively; null makes a "
+        "code missing; other values are left for the contract to judge.",
+    )
 
     @model_validator(mode="before")
     @classmethod
     def _short_form(cls, value: Any) -> Any:
-        return {"path": value} if isinstance(value, str | os.PathLike) else value
+        if isinstance(value, str | os.PathLike):
+            return {"path": value}
+        if isinstance(value, dict) and isinstance(value.get("recode"), dict):
+            # YAML reads the codes 1, yes and 1.0 as numbers and booleans: codes are text
+            recode = {
+                str(column): (
+                    {_code(k): None if v is None else _code(v) for k, v in codes.items()}
+                    if isinstance(codes, dict) else codes
+                )
+                for column, codes in value["recode"].items()
+            }  # fmt: skip
+            return {**value, "recode": recode}
+        return value
 
     @model_validator(mode="after")
     def _sheet_is_for_excel(self) -> TableFile:
         if self.sheet is not None and self.path.suffix.lower() != ".xlsx":
             raise ValueError(
                 f"sheet is an option of Excel workbooks (.xlsx); {self.path.name} is not one"
+            )
+        csv_only = [k for k in ("sep", "decimal", "encoding") if getattr(self, k) is not None]
+        if csv_only and self.path.suffix.lower() != ".csv":
+            raise ValueError(
+                f"{', '.join(csv_only)}: options of CSV files; {self.path.name} is not one"
             )
         return self
 
@@ -105,7 +150,18 @@ class TableFile(_Section):
 
     def source(self) -> dict[str, Any]:
         """The path and the options given, as :func:`evaluation.data.io.read_table` takes them."""
-        return {"path": self.path, **({"sheet": self.sheet} if self.sheet is not None else {})}
+        options = ("sheet", "sep", "decimal", "encoding", "columns", "recode")
+        given = {k: getattr(self, k) for k in options if getattr(self, k) is not None}
+        return {"path": self.path, **given}
+
+
+def _code(value: Any) -> str:
+    """A code of a recode map as text (YAML's ``1``, ``1.0`` and ``true`` as ``'1'``)."""
+    if isinstance(value, bool):
+        return str(int(value))
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 class Data(_Section):
