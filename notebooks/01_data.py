@@ -47,171 +47,108 @@ run_dir = "../outputs/dev"
 scratch_dir = "../data/synthetic/.evaluation-work/scratch/dev"  # person-level: beside the data
 
 # %%
-from pathlib import Path
-
-import matplotlib.pyplot as plt
-import pandas as pd
-
-from evaluation.config import outcome_names, survey_items
-from evaluation.data import describe
+from evaluation.chapters.data import data_chapter, write_hand_over
+from evaluation.config import survey_items
 from evaluation.data.contract import load_study
 from evaluation.design.sample import build_analysis
-from evaluation.plots import theme as style
-from evaluation.report.labels import labels
+from evaluation.plots import design as plots
+from evaluation.plots import theme
 from evaluation.results.recorder import Recorder
 from evaluation.rng import stream
+from evaluation.text import catalogue
 
-style.apply()
-rec = Recorder(run_dir, "01_data", min_cell=disclosure["min_cell"], language=study["language"])
-scratch = Path(scratch_dir)
-scratch.mkdir(parents=True, exist_ok=True)
-K = disclosure["min_cell"]
-L = labels(study["language"])
+theme.apply()
+rec = Recorder(run_dir, "01_data", min_cell=disclosure["min_cell"], language=study["language"],
+               private_dir=scratch_dir)
+ALT = catalogue(study["language"]).section("figure")
 
 # %% [markdown]
 # ## The input tables against the data contract
+# Each table given is checked against the contract; the survey's items are those of
+# `bottomup.factors` (its other columns are kept, not used). The table below names each file
+# (its name only: a full path can name the evaluator's machine), its rows and its columns as
+# read (the normalised table also has every optional contract column the file lacks, empty),
+# and the columns beyond the contract, kept as possible covariates.
 
 # %%
-# the survey's items are those of bottomup.factors; its other columns are kept, not used
-tables_data = load_study(data, survey_items=survey_items(bottomup["factors"]))
-validation = tables_data.summary()
-# file names only: a full path can name the evaluator's machine or user
-validation["file"] = validation["file"].map(lambda f: Path(f).name if isinstance(f, str) else f)
-rec.table(
-    "input_tables",
-    validation.set_index("table"),
-    title="Input tables and their validation",
-    made_by="evaluation.data.contract.load_study",
-)
-
-# %%
-for name in ("survey", "sessions", "mentors"):
-    if getattr(tables_data, name) is None:
-        rec.skipped(name, f"the optional table '{name}' is absent from the inputs")
-rec.number(
-    "optional_tables_present",
-    [n for n in ("survey", "sessions", "mentors") if getattr(tables_data, n) is not None],
-    title="Optional input tables present",
-    made_by="evaluation.data.contract.load_study",
-)
+tables = load_study(data, survey_items=survey_items(bottomup["factors"]))
+ch = data_chapter(tables, outcomes=outcomes, rng=stream(seed, "pseudo_starts"),
+                  min_cell=disclosure["min_cell"])
+rec.table("input_tables", ch.input_tables, title="Input tables and their validation",
+          made_by=load_study)
+for name, reason in ch.skipped.items():
+    rec.skipped(name, reason)
+rec.number("optional_tables_present", ch.optional_present, title="Optional input tables present",
+           made_by=load_study)
+rec.show("input_tables")
 
 # %% [markdown]
 # ## Analysis data and sample flow
 #
 # Comparison persons without an eligibility month get a pseudo start month drawn (seeded) from
 # the mentored persons' start months; persons with less pre-period coverage than
-# `outcomes.min_pre_months` are excluded, and counted.
+# `outcomes.min_pre_months` are excluded, and counted. Every cell counts persons; a count below
+# the disclosure threshold shows `<k`, a cell hidden so that it cannot be worked out from the
+# others `..`. The counts are shown as published: one may still be hidden when the run checks
+# every published number together (the disclosure audit).
 
 # %%
-analysis = build_analysis(
-    tables_data.participants,
-    tables_data.monthly,
-    horizons=outcomes["horizons"],
-    pre_months=outcomes["pre_months"],
-    min_pre_months=outcomes["min_pre_months"],
-    rng=stream(seed, "pseudo_starts"),
-)
-flow = rec.table(
-    "sample_flow",
-    describe.protect_flow(analysis.flow, K),
-    title="Sample flow: persons in, excluded and why, analysed",
-    made_by="evaluation.design.sample.build_analysis",
-)
-flow
-
-# %%
-frame = analysis.frame
-groups = frame["treated"].map({1: "mentored", 0: "comparison"})
-n_mentored = int((frame["treated"] == 1).sum())
-n_comparison = int((frame["treated"] == 0).sum())
-rec.count("n_mentored", n_mentored, title="Mentored persons analysed",
-          made_by="evaluation.design.sample.build_analysis")
-rec.count("n_comparison", n_comparison, title="Comparison persons analysed",
-          made_by="evaluation.design.sample.build_analysis")
-rec.count("n_pseudo_starts", int(analysis.n_pseudo_starts),
-          title="Comparison persons given a pseudo start month",
-          made_by="evaluation.design.pseudo_starts.assign_pseudo_starts")
-rec.number("start_months", {"first": str(frame.loc[frame.treated == 1, "start_month"].min()),
-                            "last": str(frame.loc[frame.treated == 1, "start_month"].max())},
-           title="First and last start month of the mentored",
-           made_by="evaluation.design.sample.build_analysis")
+rec.table("sample_flow", ch.sample_flow,
+          title="Sample flow: persons in, excluded and why, analysed", made_by=build_analysis)
+rec.count("n_mentored", ch.counts["n_mentored"], title="Mentored persons analysed",
+          made_by=data_chapter)
+rec.count("n_comparison", ch.counts["n_comparison"], title="Comparison persons analysed",
+          made_by=data_chapter)
+rec.count("n_pseudo_starts", ch.counts["n_pseudo_starts"],
+          title="Comparison persons given a pseudo start month", made_by=data_chapter)
+rec.number("start_months", ch.start_months, title="First and last start month of the mentored",
+           made_by=data_chapter)
+rec.show("sample_flow")
 
 # %% [markdown]
 # Persons whose coverage does not reach a horizon keep their row; their outcome at that horizon
 # is missing (not zero), and they are counted here.
 
 # %%
-rec.table(
-    "short_coverage",
-    describe.protect_margined(
-        analysis.short_coverage, ["mentored", "comparison", "total"], K, total_column="total"
-    ),
-    title="Persons whose data do not cover each horizon",
-    made_by="evaluation.design.sample.build_analysis",
-)
+rec.table("short_coverage", ch.short_coverage,
+          title="Persons whose data do not cover each horizon", made_by=build_analysis)
+rec.show("short_coverage")
 
 # %% [markdown]
 # ## Who are the mentored, and who is the comparison pool?
+# Numeric characteristics as mean (SD), withheld when fewer persons than the disclosure
+# threshold have a value; categorical ones as n (%) of the group. A count below the threshold
+# shows `<k`, a cell hidden so that it cannot be worked out from the others `..`.
 
 # %%
-numeric = [c for c in ("age", "years_in_sweden", "pre_months_employed_12", "pre_earnings_12")
-           if c in frame]
-categorical = [c for c in ("sex", "education", "swedish_level", "origin_region") if c in frame]
-desc_frame = frame.assign(group=groups)
-desc = pd.concat(
-    [
-        describe.numeric_by_group(desc_frame, "group", numeric, K),
-        describe.categorical_by_group(desc_frame, "group", categorical, K),
-    ]
-)
-rec.table(
-    "descriptives",
-    desc[["mentored", "comparison"]],
-    title="Characteristics at start by group: mean (SD) or n (%)",
-    made_by="evaluation.data.describe",
-    note="Counts below the disclosure threshold and cells that would reveal them are shown as "
-    f"<{K}.",
-)
+rec.table("descriptives", ch.descriptives,
+          title="Characteristics at start by group: mean (SD) or n (%)",
+          note="Counts below the disclosure threshold are shown as <k, cells hidden so that "
+          "they cannot be worked out from the others as '..', and a mean resting on fewer "
+          "persons than the threshold is withheld.")
+rec.show("descriptives")
+
+# %% [markdown]
+# The figure is drawn from the table below it: each group's share of persons by months employed
+# in the year before start; a bin hidden by disclosure control is drawn empty and marked with the
+# table's own label.
 
 # %%
-bins = [-0.5, 0, 3, 6, 9, 12]
-bin_labels = ["0", "1-3", "4-6", "7-9", "10-12"]
-shares = describe.binned_shares(desc_frame, "group", "pre_months_employed_12", bins, bin_labels, K)
-fig, ax = plt.subplots(figsize=(7, 3.5))
-width = 0.4
-for j, label in enumerate(["mentored", "comparison"]):
-    x = [i + (j - 0.5) * width for i in range(len(bin_labels))]
-    ax.bar(x, shares[label].fillna(0), width=width, label=L[label],
-           color=style.GROUP_COLOURS[label])
-    for xi, s in zip(x, shares[label], strict=True):
-        if pd.isna(s):
-            ax.text(xi, 0.01, f"<{K}", ha="center", va="bottom", fontsize=8)
-ax.set_xticks(range(len(bin_labels)), bin_labels)
-ax.set_xlabel(L["pre_months_employed"])
-ax.set_ylabel(L["share_of_group"])
-ax.legend()
-rec.figure(
-    "pre_employment",
-    fig,
-    title="Employment history before start, by group",
-    alt=L["alt_pre_employment"],
-    made_by="evaluation.data.describe.binned_shares",
-)
-plt.show()
+rec.table("pre_employment_bins", ch.pre_employment,
+          title="Employment history before start: each group's share of persons by months "
+          "employed in the 12 months before start")
+rec.plot("pre_employment", plots.group_share_bars, "pre_employment_bins",
+         title="Employment history before start, by group", alt=ALT["alt_pre_employment"],
+         axis_label="pre_months_employed")
+rec.show("pre_employment")
 
 # %% [markdown]
 # ## Hand-over to the next notebooks (scratch, outside the run folder)
 # The design stage reads the covariates only; outcomes are kept in a separate file so that the
-# design notebook can be run blind to them.
+# design notebook can be run blind to them. The validated monthly rows of the persons in the
+# analysis are kept too, so that the timing and robustness notebooks read (a filtered part of)
+# them instead of reading and validating the input again.
 
 # %%
-outcome_cols = [*outcome_names(outcomes["horizons"]), "months_to_job", "job_found", "months_after"]
-design_cols = [c for c in frame.columns if c not in outcome_cols]
-frame[design_cols].to_parquet(scratch / "design_data.parquet")
-frame[["person_id", *outcome_cols]].to_parquet(scratch / "outcome_data.parquet")
-# the validated monthly rows of the persons in the analysis, so that the timing and robustness
-# notebooks read (a filtered part of) them instead of reading and validating the input again
-monthly = tables_data.monthly
-monthly.loc[monthly["person_id"].isin(frame["person_id"])].to_parquet(
-    scratch / "monthly_panel.parquet", index=False, row_group_size=1_000_000)
+write_hand_over(ch, scratch_dir)
 rec.save()

@@ -281,6 +281,21 @@ def test_only_required_tables_are_needed(tables: Tables, write_study) -> None:
     assert summary.loc[1, "file"] == str(paths["monthly"])
 
 
+def test_the_summary_counts_the_columns_of_the_file_not_of_the_normalised_table(
+    tables: Tables, write_study
+) -> None:
+    # issue 15 item 8: "Columns 12" for a 10-column file (the optional contract columns the
+    # file lacks are added, empty, to the normalised table; the summary describes the file)
+    p = tables["participants"].drop(columns=["end_month", "municipality", "household_size"])
+    paths = write_study({"participants": p, "monthly": tables["monthly"]})
+    study = load_study(paths)
+    assert p.shape[1] == 10 and study.participants.shape[1] == 12
+    summary = study.summary().set_index("table")
+    assert summary.loc["participants", "columns"] == 10
+    assert summary.loc["monthly", "columns"] == tables["monthly"].shape[1]
+    assert summary.loc["participants", "extra_columns"] == ""
+
+
 def test_validators_do_not_modify_their_input(tables: Tables) -> None:
     before = copy_tables(tables)
     validate_study(tables)

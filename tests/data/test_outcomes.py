@@ -337,6 +337,20 @@ def test_build_analysis_accounts_for_everybody(participants, monthly):
     assert short.loc[6].tolist() == [0, 0, 0]
     assert short.loc[12].tolist() == [0, 1, 1]
     assert short.loc[24].tolist() == [1, 2, 3]
+    # the persons behind every cell of the flow (what the disclosure ledger records)
+    assert sorted(data.persons("persons in participants")) == ["A", "B", "C", "D", "E", "H"]
+    assert data.persons("persons in participants", "mentored").tolist() == ["A"]
+    assert data.persons("pseudo start assigned").tolist() == ["D"]
+    assert data.persons("excluded: no monthly records", "comparison").tolist() == ["E"]
+    assert data.persons("excluded: no start month and no pseudo start possible").tolist() == ["H"]
+    assert sorted(data.persons("analysed", "comparison")) == ["B", "D"]
+    assert data.short_coverage_persons(24, "mentored").tolist() == ["A"]
+    assert sorted(data.short_coverage_persons(24)) == ["A", "B", "D"]
+    assert data.short_coverage_persons(12).tolist() == ["B"]
+    for row in data.flow.itertuples():  # every cell is the number of its persons
+        assert len(data.persons(row.step, "mentored")) == row.mentored
+        assert len(data.persons(row.step, "comparison")) == row.comparison
+        assert len(data.persons(row.step)) == row.total
 
 
 def test_panel_relative_counts_months_from_start(participants, monthly):

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from evaluation.chapters.robustness import COSTS_SERVED_FIELDS
 from evaluation.report.render import (
     Numbers,
     fmt_number,
@@ -199,6 +200,27 @@ def test_costs_count_names_its_base(results, language):
     assert f" {served} " in text and f" {e['n_treated']} " in text
     summary = _paragraph(page, "In people" if language == "en" else "I personer")
     assert fmt_number(round(e["estimate"] * e["n_treated"]), language) in summary
+
+
+@pytest.mark.parametrize("language", ["en", "sv"])
+def test_costs_hidden_by_the_audit_render_as_their_label(results, language):
+    # issue 16 item 2: with one mentored person excluded, "served 50" beside "follows 49"
+    # gives the exclusion back; the audit hides the persons served and every cost computed
+    # from their number, and the report says ".." where it said them
+    run, res = results
+    changed = copy.deepcopy(res)
+    changed["numbers"]["costs_served"] = ".."
+    for name in COSTS_SERVED_FIELDS:
+        if changed["numbers"]["costs"][name] is not None:
+            changed["numbers"]["costs"][name] = ".."
+    page = render_html(changed, language, run.run_dir)
+    # the costs table (the text may quote the budget per *planned* participant, a parameter,
+    # which equals the cost per participant when as many were served as planned)
+    table = _text(re.search(r'<table[^>]*id="tab-costs".*?</table>', page, re.S)[0])
+    budget = fmt_number(res["numbers"]["budget_sek"], language)
+    per = fmt_number(res["numbers"]["costs"]["cost_per_participant"], language)
+    assert budget in table and per not in table
+    assert f"{catalogue(language)['cost_row_per_participant']} .. " in table
 
 
 # --- 5. the ESF table says why the sexes do not add up -------------------------------------

@@ -1,4 +1,10 @@
-"""Descriptive tables by group, with disclosure control built in."""
+"""Descriptive tables by group, with disclosure control built in.
+
+Each function returns the table as published (:class:`~evaluation.disclosure.ledger.
+PublishedTable`): cells after primary disclosure control, and for each cell the persons
+whose number it gives away, so that the run's disclosure audit can check it against every
+other published number.
+"""
 
 from __future__ import annotations
 
@@ -9,94 +15,138 @@ from evaluation.disclosure.ledger import PublishedTable, fact, row_key
 from evaluation.disclosure.rules import TOTAL, protect_counts, withheld_label
 from evaluation.protocol import produced_by
 
+#: The two groups of the study's descriptive tables, in column order.
+GROUPS = ("mentored", "comparison")
 
+
+@produced_by
 def numeric_by_group(
-    frame: pd.DataFrame, group: str, columns: list[str], threshold: int
-) -> pd.DataFrame:
-    """Mean and standard deviation of numeric columns by group, as text.
+    frame: pd.DataFrame,
+    group: str,
+    columns: list[str],
+    threshold: int,
+    *,
+    groups: tuple[str, ...] = GROUPS,
+) -> PublishedTable:
+    """Mean and standard deviation of numeric columns by group, as text (``mean (SD)``).
 
-    A statistic resting on fewer than ``threshold`` non-missing values is withheld.
+    A statistic resting on fewer than ``threshold`` non-missing values is withheld
+    (``withheld (n<k)``). Each cell's fact is a ``sample`` fact: the persons of that group
+    with a value (``frame`` has a ``person_id`` column).
+
+    Returns
+    -------
+    PublishedTable
+        Index ``variable`` (the ``columns``), one column per group.
     """
-    rows = {}
-    groups = sorted(frame[group].dropna().unique())
+    ids = frame["person_id"].astype(str)
+    rows: dict[str, dict[str, str]] = {}
+    facts = []
     for col in columns:
+        values = pd.to_numeric(frame[col], errors="coerce")
         cells = {}
         for g in groups:
-            x = pd.to_numeric(frame.loc[frame[group] == g, col], errors="coerce").dropna()
+            x = values.loc[frame[group] == g].dropna()
+            facts.append(fact((row_key(col), g), ids.loc[x.index], "sample"))
             if len(x) < threshold:
                 cells[g] = withheld_label(threshold)
             else:
                 cells[g] = f"{x.mean():,.2f} ({x.std(ddof=1):,.2f})"
         rows[col] = cells
-    out = pd.DataFrame.from_dict(rows, orient="index", columns=groups)
+    out = pd.DataFrame.from_dict(rows, orient="index", columns=list(groups))
     out.index.name = "variable"
-    return out
+    return PublishedTable(out, tuple(facts))
 
 
-def categorical_counts(frame: pd.DataFrame, group: str, column: str) -> pd.DataFrame:
+def categorical_counts(
+    frame: pd.DataFrame, group: str, column: str, groups: tuple[str, ...] = GROUPS
+) -> pd.DataFrame:
     """Counts of a categorical column by group, with a ``Total`` row (missing as 'missing').
 
     Only the column totals (the group sizes, published elsewhere) are margins: the row totals
     across groups are not shown, so they need not be protected.
     """
-    values = frame[column].astype("string").fillna("missing")
+    values = categorical_values(frame, column)
     counts = pd.crosstab(values, frame[group], margins=True, margins_name=TOTAL)
-    counts = counts.drop(columns=TOTAL)
+    counts = counts.reindex(columns=list(groups), fill_value=0)
     counts.index = counts.index.astype(str)
     counts.columns = counts.columns.astype(str)
     return counts.astype("int64")
 
 
+def categorical_values(frame: pd.DataFrame, column: str) -> pd.Series:
+    """A categorical column as text, a missing value as ``"missing"`` (its own category)."""
+    return frame[column].astype("string").fillna("missing")
+
+
+@produced_by
 def categorical_by_group(
-    frame: pd.DataFrame, group: str, columns: list[str], threshold: int
-) -> pd.DataFrame:
+    frame: pd.DataFrame,
+    group: str,
+    columns: list[str],
+    threshold: int,
+    *,
+    groups: tuple[str, ...] = GROUPS,
+) -> PublishedTable:
     """Counts and column percentages by group for categorical columns, disclosure-controlled.
 
     Each variable's counts pass :func:`~evaluation.disclosure.rules.protect_counts` (primary,
-    zero-or-all and secondary suppression); a suppressed count shows no percentage either.
+    zero-or-all and secondary suppression, the group sizes as margins); a suppressed count
+    shows no percentage either (``<k`` below the threshold, ``..`` hidden to protect another).
+    Each cell's fact is the persons of that group with that value (``count``: the cell shows
+    their number, and its percentage of a published group size gives it away too).
+
+    Returns
+    -------
+    PublishedTable
+        Index ``variable`` (``"column: value"``), one column per group.
     """
+    ids = frame["person_id"].astype(str).to_numpy()
+    gvals = frame[group].to_numpy(dtype=object)
     parts = []
+    facts = []
     for col in columns:
-        counts = categorical_counts(frame, group, col)
+        counts = categorical_counts(frame, group, col, groups)
         protected = protect_counts(counts, threshold).table
+        values = categorical_values(frame, col).to_numpy(dtype=object)
         body = [r for r in counts.index if r != TOTAL]
-        groups = [c for c in counts.columns if c != TOTAL]
-        shown = pd.DataFrame(index=[f"{col}: {r}" for r in body], columns=groups, dtype=object)
+        shown = pd.DataFrame(index=[f"{col}: {r}" for r in body], columns=list(groups),
+                             dtype=object)  # fmt: skip
         for r in body:
+            label = f"{col}: {r}"
             for g in groups:
+                facts.append(fact((row_key(label), g), ids[(values == r) & (gvals == g)]))
                 cell = protected.loc[r, g]
                 if not cell.isdigit():  # "<k" or ".." (secondary)
-                    shown.loc[f"{col}: {r}", g] = cell
+                    shown.loc[label, g] = cell
                 else:
                     pct = 100.0 * counts.loc[r, g] / counts.loc[TOTAL, g]
-                    shown.loc[f"{col}: {r}", g] = f"{int(counts.loc[r, g])} ({pct:.1f} %)"
+                    shown.loc[label, g] = f"{int(counts.loc[r, g])} ({pct:.1f} %)"
         parts.append(shown)
-    out = pd.concat(parts) if parts else pd.DataFrame()
+    out = pd.concat(parts) if parts else pd.DataFrame(columns=list(groups), dtype=object)
     out.index.name = "variable"
-    return out
+    return PublishedTable(out, tuple(facts))
 
 
-def binned_shares(
+@produced_by
+def describe_by_group(
     frame: pd.DataFrame,
     group: str,
-    column: str,
-    bins: list[float],
-    labels: list[str],
+    numeric: list[str],
+    categorical: list[str],
     threshold: int,
-) -> pd.DataFrame:
-    """Shares of each group in bins of a numeric column, for a disclosure-safe bar chart.
+    *,
+    groups: tuple[str, ...] = GROUPS,
+) -> PublishedTable:
+    """The descriptive table: numeric rows ``mean (SD)`` then categorical rows ``n (%)``.
 
-    The counts behind the shares pass :func:`protect_counts`; a suppressed bin's share is NaN
-    (drawn as an empty bar marked ``<threshold``). Bins are right-closed intervals.
+    :func:`numeric_by_group` and :func:`categorical_by_group` stacked, with their facts.
     """
-    binned = pd.cut(frame[column], bins=bins, labels=labels, right=True, include_lowest=True)
-    counts = pd.crosstab(binned, frame[group], margins=True, margins_name=TOTAL)
-    counts = counts.reindex(index=[*labels, TOTAL], fill_value=0)
-    counts.index = counts.index.astype(str)
-    mask = ~protect_counts(counts, threshold).table.map(str.isdigit)
-    shares = counts.div(counts.loc[TOTAL], axis=1).astype("float64")
-    shares = shares.mask(mask)
-    return shares.drop(index=TOTAL).drop(columns=TOTAL)
+    num = numeric_by_group(frame, group, numeric, threshold, groups=groups)
+    cat = categorical_by_group(frame, group, categorical, threshold, groups=groups)
+    table = pd.concat([num.frame, cat.frame])
+    table.index.name = "variable"
+    return PublishedTable(table, (*num.facts, *cat.facts))
 
 
 def protect_margined(

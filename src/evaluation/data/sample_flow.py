@@ -143,30 +143,91 @@ def first_reasons(steps: Sequence[Exclusion], n: int) -> np.ndarray:
     return reason
 
 
-def flow_table(
-    group: np.ndarray,
+@dataclass(frozen=True)
+class FlowStep:
+    """One row of the sample flow and the persons it counts.
+
+    Attributes
+    ----------
+    step
+        The row label (``"persons in participants"``, ``"excluded: ..."``, ``"analysed"``…).
+    kind
+        One of :data:`FLOW_KINDS`.
+    mask
+        Boolean per participant (in the participants table's order): counted in this row.
+    reason
+        The row in words, for the flow's ``reason`` column.
+    """
+
+    step: str
+    kind: str
+    mask: np.ndarray
+    reason: str
+
+
+def coverage_step(horizon: int) -> str:
+    """The sample-flow row of the analysed whose coverage ends before ``horizon``."""
+    return f"analysed, coverage ends before month {horizon}"
+
+
+def flow_steps(
     steps: Sequence[Exclusion],
     analysed: np.ndarray,
     pseudo: np.ndarray,
-    frame: pd.DataFrame,
+    months_after: np.ndarray,
     horizons: tuple[int, ...],
-) -> pd.DataFrame:
-    """The sample-flow table: persons in, pseudo starts, each exclusion, analysed, notes.
+) -> tuple[FlowStep, ...]:
+    """The rows of the sample flow, each with the persons it counts.
 
     Parameters
     ----------
-    group
-        Each participant's group (``mentored`` / ``comparison``).
     steps
         The exclusion rules (:func:`exclusions`); a person counts under the first that applies.
     analysed
         Boolean per participant.
     pseudo
         Boolean per participant: a pseudo start was assigned.
-    frame
-        The analysis data (one row per analysed person, with ``treated`` and ``months_after``).
+    months_after
+        Per participant: covered months after start (NaN for persons not analysed).
     horizons
         The follow-up horizons (a note row each: coverage ends before it).
+
+    Returns
+    -------
+    tuple of FlowStep
+        Persons in, pseudo starts, each exclusion, analysed, and the coverage notes, in the
+        order of the table.
+    """
+    everyone = np.ones(len(analysed), dtype=bool)
+    rows = [
+        FlowStep("persons in participants", "input", everyone,
+                 "all rows of the participants table"),
+        FlowStep("pseudo start assigned", "note", np.asarray(pseudo, dtype=bool),
+                 "comparison persons without start month given a pseudo start (not an "
+                 "exclusion)"),
+    ]  # fmt: skip
+    excluded_so_far = np.zeros(len(analysed), dtype=bool)
+    for step in steps:
+        rows.append(FlowStep(step.step, "excluded", step.mask & ~excluded_so_far, step.reason))
+        excluded_so_far |= step.mask
+    rows.append(FlowStep("analysed", "analysed", np.asarray(analysed, dtype=bool),
+                         "persons in the analysis data"))  # fmt: skip
+    after = np.asarray(months_after, dtype=np.float64)
+    for k in horizons:
+        rows.append(FlowStep(coverage_step(k), "note", analysed & (after < k),
+                             f"kept; outcomes at horizon {k} are missing for them"))  # fmt: skip
+    return tuple(rows)
+
+
+def flow_table(group: np.ndarray, rows: Sequence[FlowStep]) -> pd.DataFrame:
+    """The sample-flow table: persons in, pseudo starts, each exclusion, analysed, notes.
+
+    Parameters
+    ----------
+    group
+        Each participant's group (``mentored`` / ``comparison``).
+    rows
+        The flow's rows with their persons (:func:`flow_steps`).
 
     Returns
     -------
@@ -175,54 +236,34 @@ def flow_table(
         ``total``, ``reason``.
     """
     mentored = group == MENTORED
-
-    def row(step: str, kind: str, mask: np.ndarray, reason: str) -> dict[str, object]:
-        m = int((mask & mentored).sum())
-        c = int((mask & ~mentored).sum())
-        return {
-            "step": step,
-            "kind": kind,
-            "mentored": m,
-            "comparison": c,
-            "total": m + c,
-            "reason": reason,
-        }
-
-    everyone = np.ones(len(group), dtype=bool)
-    rows = [
-        row("persons in participants", "input", everyone, "all rows of the participants table"),
-        row(
-            "pseudo start assigned",
-            "note",
-            pseudo,
-            "comparison persons without start month given a pseudo start (not an exclusion)",
-        ),
-    ]
-    excluded_so_far = np.zeros(len(group), dtype=bool)
-    for step in steps:
-        rows.append(row(step.step, "excluded", step.mask & ~excluded_so_far, step.reason))
-        excluded_so_far |= step.mask
-    rows.append(row("analysed", "analysed", analysed, "persons in the analysis data"))
-    treated = frame["treated"].to_numpy() == 1
-    for k in horizons:
-        short = frame["months_after"].to_numpy(dtype=np.float64, na_value=np.nan) < k
-        rows.append(
-            {
-                "step": f"analysed, coverage ends before month {k}",
-                "kind": "note",
-                "mentored": int((short & treated).sum()),
-                "comparison": int((short & ~treated).sum()),
-                "total": int(short.sum()),
-                "reason": f"kept; outcomes at horizon {k} are missing for them",
-            }
-        )
-    flow = pd.DataFrame(rows)
+    records = []
+    for r in rows:
+        m = int((r.mask & mentored).sum())
+        c = int((r.mask & ~mentored).sum())
+        records.append({"step": r.step, "kind": r.kind, "mentored": m, "comparison": c,
+                        "total": m + c, "reason": r.reason})  # fmt: skip
+    flow = pd.DataFrame(records)
     for col in ("mentored", "comparison"):
         kinds = flow["kind"]
         total_in = flow.loc[kinds == "input", col].sum()
         accounted = flow.loc[kinds.isin(["excluded", "analysed"]), col].sum()
         assert total_in == accounted, f"sample flow does not add up for {col}"
     return flow
+
+
+def flow_members(person_id: pd.Series, group: np.ndarray, rows: Sequence[FlowStep]) -> pd.DataFrame:
+    """Who is counted in each row of the sample flow (person-level: private).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``person_id`` (as text, every participant), column ``group``, and one boolean
+        column per row of the flow (its ``step``).
+    """
+    data = {"group": pd.Series(group, dtype=object).to_numpy()}
+    data.update({r.step: np.asarray(r.mask, dtype=bool) for r in rows})
+    index = pd.Index(person_id.astype(str).to_numpy(), name="person_id")
+    return pd.DataFrame(data, index=index)
 
 
 def short_coverage(frame: pd.DataFrame, horizons: tuple[int, ...]) -> pd.DataFrame:

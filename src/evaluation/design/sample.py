@@ -24,8 +24,11 @@ from evaluation.data.outcomes import (
     person_index,
 )
 from evaluation.data.sample_flow import (
+    coverage_step,
     exclusions,
     first_reasons,
+    flow_members,
+    flow_steps,
     flow_table,
     has_monthly_rows,
     short_coverage,
@@ -59,6 +62,10 @@ class AnalysisData:
         ``person_id``, ``group`` and ``reason`` of every excluded person.
     horizons, pre_months, min_pre_months
         The settings used.
+    members
+        Who is counted in each row of the flow (:func:`~evaluation.data.sample_flow.
+        flow_members`: index ``person_id`` of every participant, ``group``, one boolean
+        column per ``step``); person-level, for the disclosure ledger only.
     """
 
     frame: pd.DataFrame
@@ -69,6 +76,20 @@ class AnalysisData:
     horizons: tuple[int, ...]
     pre_months: int
     min_pre_months: int
+    members: pd.DataFrame | None = None
+
+    def persons(self, step: str, group: str | None = None) -> np.ndarray:
+        """The ids of the persons a row of the flow counts (of one group, or all)."""
+        if self.members is None:
+            raise ValueError("this analysis data carries no flow members")
+        hit = self.members[step].to_numpy(dtype=bool)
+        if group is not None:
+            hit = hit & (self.members["group"].to_numpy(dtype=object) == group)
+        return self.members.index.to_numpy()[hit]
+
+    def short_coverage_persons(self, horizon: int, group: str | None = None) -> np.ndarray:
+        """The analysed persons (of one group, or all) whose coverage ends before ``horizon``."""
+        return self.persons(coverage_step(horizon), group)
 
 
 def build_analysis(
@@ -117,18 +138,19 @@ def build_analysis(
     reason = first_reasons(steps, len(parts))
     analysed = reason == None  # noqa: E711 - element-wise on object array
 
-    frame = parts.drop(columns=["start_month"]).merge(
+    full = parts.drop(columns=["start_month"]).merge(
         outcomes, on="person_id", how="left", validate="one_to_one"
     )
-    frame = frame.loc[analysed].reset_index(drop=True)
+    after = full["months_after"].to_numpy(dtype=np.float64, na_value=np.nan)
+    frame = full.loc[analysed].reset_index(drop=True)
     start_year = month_index(frame["start_month"]).to_numpy(dtype=np.float64) // 12
     frame["treated"] = (frame["group"].to_numpy(dtype=object) == MENTORED).astype(np.int8)
     frame["age"] = start_year - pd.to_numeric(frame["birth_year"]).to_numpy(float)
     frame["years_in_sweden"] = start_year - pd.to_numeric(frame["arrival_year"]).to_numpy(float)
 
-    flow = flow_table(
-        group, steps, analysed, parts["pseudo_start"].to_numpy() == 1, frame, horizons
-    )
+    rows = flow_steps(steps, analysed, parts["pseudo_start"].to_numpy() == 1,
+                      np.where(analysed, after, np.nan), horizons)  # fmt: skip
+    flow = flow_table(group, rows)
     excluded = pd.DataFrame(
         {
             "person_id": parts["person_id"].to_numpy()[~analysed],
@@ -145,4 +167,5 @@ def build_analysis(
         horizons=horizons,
         pre_months=int(pre_months),
         min_pre_months=int(min_pre_months),
+        members=flow_members(parts["person_id"], group, rows),
     )

@@ -141,6 +141,10 @@ class StudyTables:
         What the validation output should say besides the summary: the sheet read from a
         workbook and why, survey columns kept and not used, how many mentored persons can
         be analysed.
+    file_columns
+        How many columns each table had as read (its file, or the frame given). The
+        normalised table may have more: an optional contract column absent from the file is
+        added, empty.
     """
 
     participants: pd.DataFrame
@@ -152,6 +156,7 @@ class StudyTables:
     survey_items: tuple[str, ...] = ()
     sheets: dict[str, str] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    file_columns: dict[str, int] = field(default_factory=dict)
 
     def summary(self) -> pd.DataFrame:
         """One row per contract table: file, rows, columns, extra columns and status.
@@ -159,9 +164,10 @@ class StudyTables:
         Returns
         -------
         pandas.DataFrame
-            Columns ``table``, ``file``, ``rows``, ``columns``, ``extra_columns`` (the
-            columns beyond the contract, kept as possible covariates) and ``status``
-            (``"valid"`` or ``"not given"``).
+            Columns ``table``, ``file``, ``rows``, ``columns`` (the columns of the table as
+            read, not those of the normalised table, which has every optional contract column
+            too), ``extra_columns`` (the columns beyond the contract, kept as possible
+            covariates) and ``status`` (``"valid"`` or ``"not given"``).
         """
         records = []
         for name in TABLES:
@@ -177,7 +183,7 @@ class StudyTables:
                     name,
                     "" if source is None else str(source),
                     len(frame),
-                    frame.shape[1],
+                    self.file_columns.get(name, frame.shape[1]),
                     ", ".join(map(str, extras)),
                     "valid",
                 )
@@ -339,6 +345,7 @@ def study_tables(
         survey_items=items,
         sheets={name: sheet for name, (sheet, _) in sheets.items() if name in checks},
         notes=tuple(notes),
+        file_columns={name: int(check.raw.shape[1]) for name, check in checks.items()},
     )
 
 
