@@ -99,10 +99,9 @@ rec.table("effects", ch.effects, title="Estimated effects (ATT) by outcome and e
 rec.number("se_methods", ch.se_methods,
            title="How each estimator's standard error was obtained (headline outcome)",
            made_by=fx.se_labels)
-if ch.bootstrap is not None:
-    rec.number("weighted_bootstrap", ch.bootstrap, title="Weighted bootstrap of IPW and AIPW "
-               "(propensity refitted per draw): settings and how many SEs it replaced",
-               made_by=fx.bootstrap_study)
+rec.number("weighted_bootstrap", ch.bootstrap, title="Weighted bootstrap of IPW and AIPW "
+           "(propensity refitted per draw): settings and how many SEs it replaced",
+           made_by=fx.bootstrap_study)
 rec.show("effects")
 
 # %% [markdown]
@@ -122,33 +121,30 @@ rec.show("effects")
 # propensity score in the same start quarter took to leave, plus one or six months
 # (`evaluation.estimate.esf`). Women and men are estimated apart, each with its own design; the
 # women-men difference of two independent estimates has the SE sqrt(se_w^2 + se_m^2). A site
-# without `end_month` has no leavers: the indicators are then not computed, and the report says
-# why.
+# without `end_month` has no leavers: the indicators are then not computed (each exhibit below
+# shows why), and the report says why.
 
 # %%
-if ch.esf_outcome is not None:
-    rec.number("esf_outcome", ch.esf_outcome, title="Outcome of the ESF longer-term result "
-               "indicator (employed six months after leaving)", made_by=esf.build_leaving_outcomes)
-    rec.number("esf_immediate_outcome", ch.esf_immediate_outcome, title="Outcome of the ESF "
-               "immediate result indicator (employed upon leaving)",
-               made_by=esf.build_leaving_outcomes)
-    rec.number("esf_definition", ch.esf_definition, title="How the ESF indicators and their "
-               "counterfactual are defined", made_by=esf.counterfactual_leaving)
-    rec.table("esf_indicator", ch.esf_indicator, title="ESF result indicators: mentored leavers "
-              "in work upon leaving and six months after leaving, by sex",
-              made_by=esf.indicator_counts)
-    rec.effects(ch.esf_results, made_by=esf.estimate_indicators)
-    rec.table("esf_by_sex", ch.esf_by_sex, title="Effect on the ESF result indicators, by sex",
-              made_by=esf.estimate_indicators)
-    rec.show("esf_indicator")
+rec.number("esf_outcome", ch.esf_outcome, title="Outcome of the ESF longer-term result "
+           "indicator (employed six months after leaving)", made_by=esf.build_leaving_outcomes)
+rec.number("esf_immediate_outcome", ch.esf_immediate_outcome, title="Outcome of the ESF "
+           "immediate result indicator (employed upon leaving)",
+           made_by=esf.build_leaving_outcomes)
+rec.number("esf_definition", ch.esf_definition, title="How the ESF indicators and their "
+           "counterfactual are defined", made_by=esf.counterfactual_leaving)
+rec.table("esf_indicator", ch.esf_indicator, title="ESF result indicators: mentored leavers "
+          "in work upon leaving and six months after leaving, by sex",
+          made_by=esf.indicator_counts)
+rec.show("esf_indicator")
 
 # %%
-if ch.esf_sex_difference is not None:
-    rec.number("esf_sex_difference", ch.esf_sex_difference, title="ESF indicator: women minus "
-               "men (headline estimator), with its SE and p-value", made_by=fx.sex_difference,
-               reveals=ch.esf_difference_facts)
-if ch.esf_by_sex is not None:
-    rec.show("esf_by_sex")
+rec.effects(ch.esf_results, made_by=esf.estimate_indicators)
+rec.table("esf_by_sex", ch.esf_by_sex, title="Effect on the ESF result indicators, by sex",
+          made_by=esf.estimate_indicators)
+rec.number("esf_sex_difference", ch.esf_sex_difference, title="ESF indicator: women minus "
+           "men (headline estimator), with its SE and p-value", made_by=fx.sex_difference,
+           reveals=ch.esf_difference_facts)
+rec.show("esf_by_sex")
 
 # %% [markdown]
 # ## Many outcomes at once: Romano–Wolf adjusted p-values
@@ -160,13 +156,12 @@ if ch.esf_by_sex is not None:
 # invalid).
 
 # %%
-if ch.multiplicity is not None:
-    rec.number("multiplicity", ch.multiplicity, title="Romano-Wolf adjusted p-values of the "
-               "headline estimator over all outcomes", made_by=romano_wolf,
-               reveals=ch.multiplicity_facts)
-    rec.table("effects_multiplicity", ch.multiplicity_table, title="Headline estimator by "
-              "outcome: bootstrap and Romano-Wolf adjusted p-values", made_by=romano_wolf)
-    rec.show("effects_multiplicity")
+rec.number("multiplicity", ch.multiplicity, title="Romano-Wolf adjusted p-values of the "
+           "headline estimator over all outcomes", made_by=romano_wolf,
+           reveals=ch.multiplicity_facts)
+rec.table("effects_multiplicity", ch.multiplicity_table, title="Headline estimator by "
+          "outcome: bootstrap and Romano-Wolf adjusted p-values", made_by=romano_wolf)
+rec.show("effects_multiplicity")
 
 # %% [markdown]
 # ## Randomisation test of the headline estimate
@@ -181,11 +176,10 @@ if ch.multiplicity is not None:
 # subsample, so `observed` is the estimate on that subsample.
 
 # %%
-if ch.permutation is not None:
-    rec.number("headline_permutation", ch.permutation, title="Randomisation test of the "
-               "headline estimate (assignments redrawn from the propensity score)",
-               made_by=fx.randomisation_headline, reveals=ch.permutation_facts)
-    rec.show("headline_permutation")
+rec.number("headline_permutation", ch.permutation, title="Randomisation test of the "
+           "headline estimate (assignments redrawn from the propensity score)",
+           made_by=fx.randomisation_headline, reveals=ch.permutation_facts)
+rec.show("headline_permutation")
 
 # %% [markdown]
 # ## The headline outcome across estimators

@@ -35,7 +35,7 @@ from evaluation.errors import EvaluationError
 from evaluation.estimate import effects as fx
 from evaluation.estimate import esf
 from evaluation.estimate.results import EffectResult
-from evaluation.protocol import Result, private, produced_by
+from evaluation.protocol import Result, Skipped, private, produced_by
 
 #: The statistics of an effect, published beside its sample sizes.
 STATISTICS = ("estimate", "se", "ci_low", "ci_high", "p_value")
@@ -60,10 +60,9 @@ class EffectsChapter(Result):
     se_methods
         Estimator -> how its SE on the headline outcome was obtained (a catalogue key).
     bootstrap
-        The weighted bootstrap's settings and how many SEs it checked and replaced
-        (``None`` when ``estimation.bootstrap.draws`` is 0).
+        The weighted bootstrap's settings and how many SEs it checked and replaced.
     esf_outcome, esf_immediate_outcome
-        The longer-term and the immediate ESF indicator (``None``: not computed).
+        The longer-term and the immediate ESF indicator.
     esf_definition
         How the indicators and their counterfactual are defined (for the report).
     esf_results
@@ -80,7 +79,10 @@ class EffectsChapter(Result):
     permutation
         The headline's conditional randomisation test.
     skipped
-        Analyses not done, and why.
+        Analyses not done, and why. An exhibit of such an analysis is
+        :class:`~evaluation.protocol.Skipped` (with the reason) instead of its value, so the
+        notebook records every exhibit without branching; so is ``esf_sex_difference`` when
+        an estimate of one sex is withheld.
     spec
         What was estimated (from the parameters).
     """
@@ -89,17 +91,17 @@ class EffectsChapter(Result):
     effects: PublishedTable
     headline: PublishedTable
     se_methods: dict[str, str]
-    bootstrap: dict[str, Any] | None
-    esf_outcome: str | None
-    esf_immediate_outcome: str | None
-    esf_definition: dict[str, Any] | None
-    esf_results: list[EffectResult]
-    esf_by_sex: PublishedTable | None
-    esf_indicator: PublishedTable | None
-    esf_sex_difference: dict[str, Any] | None
-    multiplicity: dict[str, Any] | None
-    multiplicity_table: PublishedTable | None
-    permutation: dict[str, Any] | None
+    bootstrap: dict[str, Any] | Skipped
+    esf_outcome: str | Skipped
+    esf_immediate_outcome: str | Skipped
+    esf_definition: dict[str, Any] | Skipped
+    esf_results: list[EffectResult] | Skipped
+    esf_by_sex: PublishedTable | Skipped
+    esf_indicator: PublishedTable | Skipped
+    esf_sex_difference: dict[str, Any] | Skipped
+    multiplicity: dict[str, Any] | Skipped
+    multiplicity_table: PublishedTable | Skipped
+    permutation: dict[str, Any] | Skipped
     skipped: dict[str, str]
     spec: fx.EffectsSpec
     esf_difference_facts: tuple[Fact, ...] = private(default=())
@@ -153,7 +155,7 @@ def effects_chapter(
     results = fx.estimate_study(data, outcome_list, spec)
     boot_params = dict(estimation["bootstrap"])
     boot = None
-    bootstrap = None
+    bootstrap: dict[str, Any] | Skipped = Skipped("estimation.bootstrap.draws is 0")
     if int(boot_params["draws"]) > 0:
         boot = fx.bootstrap_study(
             data, outcome_list, spec, draws=int(boot_params["draws"]),
@@ -170,14 +172,17 @@ def effects_chapter(
     esf_part = _esf_section(covariates, design_frame, monthly, data, spec, min_cell, skipped)
 
     family = fx.headline_family(data, results, outcome_list, spec, boot) if boot else None
-    multiplicity, multiplicity_table, multiplicity_facts = _multiplicity(family, results, spec)
     if family is None:
         skipped["multiplicity"] = (
             f"no joint bootstrap for the headline estimator {spec.headline_estimator} (or "
             "estimation.bootstrap.draws is 0)"
         )
+    multiplicity, multiplicity_table, multiplicity_facts = _multiplicity(
+        family, results, spec, skipped.get("multiplicity", "")
+    )
 
-    permutation, permutation_facts = None, ()
+    permutation: dict[str, Any] | Skipped = Skipped("estimation.permutation_draws is 0")
+    permutation_facts: tuple[Fact, ...] = ()
     draws = int(estimation["permutation_draws"])
     if draws > 0:
         perm_data = data.loc[data["in_subsample"]]
@@ -258,11 +263,6 @@ def _esf_section(covariates: pd.DataFrame, design_frame: pd.DataFrame, monthly: 
                  data: pd.DataFrame, spec: fx.EffectsSpec, k: int,
                  skipped: dict[str, str]) -> dict[str, Any]:  # fmt: skip
     """The ESF indicators: gross counts by sex, and their effects (see :mod:`.esf`)."""
-    empty: dict[str, Any] = {
-        "esf_outcome": None, "esf_immediate_outcome": None, "esf_definition": None,
-        "esf_results": [], "esf_by_sex": None, "esf_indicator": None,
-        "esf_sex_difference": None, "esf_difference_facts": (),
-    }  # fmt: skip
     persons = covariates.merge(design_frame[["person_id", "logit"]], on="person_id",
                                how="left", validate="one_to_one")  # fmt: skip
     built = esf.build_leaving_outcomes(persons, monthly, persons["logit"], spec.exact)
@@ -272,7 +272,11 @@ def _esf_section(covariates: pd.DataFrame, design_frame: pd.DataFrame, monthly: 
             "left the programme and the ESF indicators, counted after leaving, cannot be "
             "computed"
         )
-        return empty
+        none = Skipped(skipped["esf_indicators"])
+        return {name: none for name in (
+            "esf_outcome", "esf_immediate_outcome", "esf_definition", "esf_results",
+            "esf_by_sex", "esf_indicator", "esf_sex_difference")} | {
+            "esf_difference_facts": ()}  # fmt: skip
     everyone = persons.merge(built.frame, on="person_id", validate="one_to_one")
     sample = data.merge(built.frame, on="person_id", how="left", validate="one_to_one")
     by_sex = esf.estimate_indicators(sample, spec, min_cell=k)
@@ -295,7 +299,9 @@ def _esf_section(covariates: pd.DataFrame, design_frame: pd.DataFrame, monthly: 
         "esf_results": by_sex.results,
         "esf_by_sex": _effects_table(by_sex.results),
         "esf_indicator": _indicator_table(esf.indicator_counts(everyone), k),
-        "esf_sex_difference": None if diff is None else diff.to_dict(),
+        "esf_sex_difference": (
+            Skipped(skipped["sex_difference_esf"]) if diff is None else diff.to_dict()
+        ),  # fmt: skip
         "esf_difference_facts": () if diff is None else _difference_facts(longer, spec),
     }
 
@@ -343,7 +349,8 @@ def _difference_facts(results: Sequence[EffectResult], spec: fx.EffectsSpec
     """The women's and the men's samples behind the difference of their estimates."""
     out: list[Fact] = []
     for r in results:
-        if r.estimator == spec.headline_estimator and r.persons is not None:
+        if (r.estimator == spec.headline_estimator and r.subgroup.startswith("sex=")
+                and r.persons is not None):  # fmt: skip
             ids = np.concatenate(r.persons)
             out += [fact((col,), ids, "sample") for col in STATISTICS]
     return tuple(out)
@@ -352,11 +359,12 @@ def _difference_facts(results: Sequence[EffectResult], spec: fx.EffectsSpec
 # --- inference ---------------------------------------------------------------------------
 
 
-def _multiplicity(family, results: Sequence[EffectResult], spec: fx.EffectsSpec
-                  ) -> tuple[dict[str, Any] | None, PublishedTable | None, tuple[Fact, ...]]:  # fmt: skip
+def _multiplicity(family, results: Sequence[EffectResult], spec: fx.EffectsSpec, why: str
+                  ) -> tuple[dict[str, Any] | Skipped, PublishedTable | Skipped,
+                             tuple[Fact, ...]]:  # fmt: skip
     """The Romano-Wolf record and table, with the headline samples' facts."""
     if family is None:
-        return None, None, ()
+        return Skipped(why), Skipped(why), ()
     table = family.table.round(4)
     shown = {r.outcome: r for r in results
              if r.estimator == spec.headline_estimator and r.subgroup == "all"}  # fmt: skip
