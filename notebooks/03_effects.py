@@ -80,8 +80,8 @@ ch = effects_chapter(
     outcomes=outcomes, design=design, estimation=estimation, min_cell=disclosure["min_cell"],
     bootstrap_rng=stream(seed, "weighted_bootstrap"), permutation_rng=stream(seed, "permutation"),
 )
-for analysis, why in ch.skipped.items():
-    rec.skipped(analysis, why)
+for name, why in ch.skipped.items():
+    rec.skipped(name, why)
 
 # %% [markdown]
 # ## All estimators, all outcomes
