@@ -53,89 +53,98 @@ scratch_dir = "../data/synthetic/.evaluation-work/scratch/dev"  # person-level: 
 # %%
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import pandas as pd
-from IPython.display import display
 
-from evaluation.config import outcome_names
-from evaluation.disclosure.differencing import without_sample_sizes
+from evaluation.chapters.effects import effects_chapter
 from evaluation.estimate import effects as fx
-from evaluation.estimate.results import compare
-from evaluation.plots import theme as style
-from evaluation.report.labels import labels, outcome_label
+from evaluation.estimate import esf
+from evaluation.estimate.multiplicity import romano_wolf
+from evaluation.plots import effects as plots
+from evaluation.plots import theme
 from evaluation.results.recorder import Recorder
 from evaluation.rng import stream
+from evaluation.text import catalogue
 
-style.apply()
-rec = Recorder(run_dir, "03_effects", min_cell=disclosure["min_cell"], language=study["language"])
+theme.apply()
+rec = Recorder(run_dir, "03_effects", min_cell=disclosure["min_cell"], language=study["language"],
+               private_dir=scratch_dir)
 scratch = Path(scratch_dir)
-K = disclosure["min_cell"]
+ALT = catalogue(study["language"]).section("figure")
 
 # %%
-covs = pd.read_parquet(scratch / "design_data.parquet")
-outs = pd.read_parquet(scratch / "outcome_data.parquet")
-dsg = pd.read_parquet(scratch / "design.parquet")
-data = fx.analysis_sample(covs, outs, dsg)
-outcome_list = outcome_names(outcomes["horizons"])
-spec = fx.EffectsSpec.from_params(design, estimation)
+ch = effects_chapter(
+    pd.read_parquet(scratch / "design_data.parquet"),
+    pd.read_parquet(scratch / "outcome_data.parquet"),
+    pd.read_parquet(scratch / "design.parquet"),
+    pd.read_parquet(scratch / "monthly_panel.parquet", columns=["person_id", "month", "employed"]),
+    outcomes=outcomes, design=design, estimation=estimation, min_cell=disclosure["min_cell"],
+    bootstrap_rng=stream(seed, "weighted_bootstrap"), permutation_rng=stream(seed, "permutation"),
+)
+for name, why in ch.skipped.items():
+    rec.skipped(name, why)
 
 # %% [markdown]
 # ## All estimators, all outcomes
+# IPW and AIPW also get a weighted bootstrap that refits the propensity (and outcome) model in
+# every draw, beside the sandwich SE; it is shown instead of the sandwich when larger by more
+# than `estimation.bootstrap.use_when_ratio_above` (each result's spec keeps both). Its person
+# weights are shared by all outcomes: the joint draws of the multiplicity adjustment below.
+# Sample sizes are shown in the report and in `results.json` as published: one may still be
+# hidden when the run checks every published number together (the disclosure audit).
 
 # %%
-results = fx.estimate_study(data, outcome_list, spec)
-# IPW and AIPW: a weighted bootstrap that refits the propensity (and outcome) model in every
-# draw, beside the sandwich SE; shown instead of it when larger by more than
-# estimation.bootstrap.use_when_ratio_above (each result's spec keeps both). Its person
-# weights are shared by all outcomes: the joint draws of the multiplicity adjustment below.
-BOOT = estimation["bootstrap"]
-boot = None
-if BOOT["draws"] > 0:
-    boot = fx.bootstrap_study(data, outcome_list, spec, draws=BOOT["draws"],
-                              use_when_ratio_above=BOOT["use_when_ratio_above"],
-                              rng=stream(seed, "weighted_bootstrap"), scheme=BOOT["weights"])
-    results = fx.apply_bootstrap(results, boot)
-    rec.number("weighted_bootstrap", {
-        **BOOT, "n_bootstrap_shown": sum(r.spec.get("se_key") == "bootstrap_ps" for r in results),
-        "n_checked": sum("se_key" in r.spec for r in results)},
-        title="Weighted bootstrap of IPW and AIPW (propensity refitted per draw): settings and "
-        "how many SEs it replaced", made_by="evaluation.estimate.effects.bootstrap_study")
-rec.effects(results, made_by="evaluation.estimate.effects.estimate_study")
-table = fx.effects_table(results)
-rec.table("effects", table, title="Estimated effects (ATT) by outcome and estimator",
-          made_by="evaluation.estimate.results.compare")
-rec.number("se_methods", fx.se_labels(results, spec.headline_outcome),
+rec.effects(ch.results, made_by=fx.estimate_study)
+rec.table("effects", ch.effects, title="Estimated effects (ATT) by outcome and estimator",
+          made_by=fx.effects_table)
+rec.number("se_methods", ch.se_methods,
            title="How each estimator's standard error was obtained (headline outcome)",
-           made_by="evaluation.estimate.effects.se_labels")
-without_sample_sizes(table)  # sizes: in the report and results.json, after differencing control
+           made_by=fx.se_labels)
+rec.number("weighted_bootstrap", ch.bootstrap, title="Weighted bootstrap of IPW and AIPW "
+           "(propensity refitted per draw): settings and how many SEs it replaced",
+           made_by=fx.bootstrap_study)
+rec.show("effects")
 
 # %% [markdown]
-# ## The ESF result indicator: employed six months after start, by sex
-# The ESF indicator counts persons in employment or self-employment six months after; it is
-# shown on its own and split by sex, with the headline estimator.
+# ## The ESF result indicators, by sex
+# The European Social Fund counts participants in employment, self-employment included, **upon
+# leaving** (common immediate result indicator) and **six months after leaving** (common
+# longer-term result indicator), all broken down by gender: Regulation (EU) No 1304/2013, Annex
+# I; the Commission's guidance takes "upon leaving" as the four weeks after leaving. On monthly
+# data with `end_month` the last month in mentoring, they are being employed in the month after
+# `end_month` and in month `end_month + 6`. "Employed six months after start" is a different,
+# ordinary outcome of the study (often read while mentoring still goes on).
+#
+# First the indicators as ESF counts them: the mentored persons who left and whose month is
+# observed, and those of them in work. Then the effect of mentoring on them (naive difference
+# and the headline estimator, all and by sex). A comparison person has no leaving date: each is
+# read as many months after their (pseudo) start as the nearest mentored person on the
+# propensity score in the same start quarter took to leave, plus one or six months
+# (`evaluation.estimate.esf`). Women and men are estimated apart, each with its own design; the
+# women-men difference of two independent estimates has the SE sqrt(se_w^2 + se_m^2). A site
+# without `end_month` has no leavers: the indicators are then not computed (each exhibit below
+# shows why), and the report says why.
 
 # %%
-esf_outcome = f"employed_m{min(outcomes['horizons'])}"
-rec.number("esf_outcome", esf_outcome, title="Outcome of the ESF result indicator",
-           made_by="params: outcomes.horizons (the shortest)")
-esf = fx.estimate_by_sex(data, esf_outcome, spec, min_cell=K)
-rec.effects(esf.results, made_by="evaluation.estimate.effects.estimate_by_sex")
-for label, why in esf.withheld.items():
-    rec.skipped(f"esf_{label}", why)
-# women minus men: the two estimates rest on disjoint persons (each sex has its own design),
-# so the SE of the difference is sqrt(se_w^2 + se_m^2); withheld with either group
-esf_diff = fx.sex_difference(esf, spec.headline_estimator)
-if esf_diff is None:
-    rec.skipped("sex_difference_esf", "the women-men difference needs both estimates, and one "
-                "is withheld")
-else:
-    rec.number("esf_sex_difference", esf_diff.to_dict(), title="ESF indicator: women minus men "
-               "(headline estimator), with its SE and p-value",
-               made_by="evaluation.estimate.effects.sex_difference")
-esf_table = fx.effects_table(esf.results)
-rec.table("esf_by_sex", esf_table, title=f"ESF indicator ({esf_outcome}) by sex",
-          made_by="evaluation.estimate.effects.estimate_by_sex")
-without_sample_sizes(esf_table)
+rec.number("esf_outcome", ch.esf_outcome, title="Outcome of the ESF longer-term result "
+           "indicator (employed six months after leaving)", made_by=esf.build_leaving_outcomes)
+rec.number("esf_immediate_outcome", ch.esf_immediate_outcome, title="Outcome of the ESF "
+           "immediate result indicator (employed upon leaving)",
+           made_by=esf.build_leaving_outcomes)
+rec.number("esf_definition", ch.esf_definition, title="How the ESF indicators and their "
+           "counterfactual are defined", made_by=esf.counterfactual_leaving)
+rec.table("esf_indicator", ch.esf_indicator, title="ESF result indicators: mentored leavers "
+          "in work upon leaving and six months after leaving, by sex",
+          made_by=esf.indicator_counts)
+rec.show("esf_indicator")
+
+# %%
+rec.effects(ch.esf_results, made_by=esf.estimate_indicators)
+rec.table("esf_by_sex", ch.esf_by_sex, title="Effect on the ESF result indicators, by sex",
+          made_by=esf.estimate_indicators)
+rec.number("esf_sex_difference", ch.esf_sex_difference, title="ESF indicator: women minus "
+           "men (headline estimator), with its SE and p-value", made_by=fx.sex_difference,
+           reveals=ch.esf_difference_facts)
+rec.show("esf_by_sex")
 
 # %% [markdown]
 # ## Many outcomes at once: Romano–Wolf adjusted p-values
@@ -147,22 +156,12 @@ without_sample_sizes(esf_table)
 # invalid).
 
 # %%
-family = fx.headline_family(data, results, outcome_list, spec, boot) if boot else None
-if family is None:
-    rec.skipped("multiplicity", f"no joint bootstrap for the headline estimator "
-                f"{spec.headline_estimator} (or estimation.bootstrap.draws is 0)")
-else:
-    rec.number("multiplicity", {
-        "estimator": spec.headline_estimator, "method": family.method, "draws": family.draws,
-        "outcomes": list(family.table.index),
-        "p_romano_wolf": family.table["p_romano_wolf"].to_dict(),
-        "p_bootstrap": family.table["p_bootstrap"].to_dict()},
-        title="Romano-Wolf adjusted p-values of the headline estimator over all outcomes",
-        made_by="evaluation.estimate.multiplicity.romano_wolf")
-    rec.table("effects_multiplicity", family.table.round(4), title="Headline estimator by "
-              "outcome: bootstrap and Romano-Wolf adjusted p-values",
-              made_by="evaluation.estimate.multiplicity.romano_wolf")
-family.table.round(3) if family else None
+rec.number("multiplicity", ch.multiplicity, title="Romano-Wolf adjusted p-values of the "
+           "headline estimator over all outcomes", made_by=romano_wolf,
+           reveals=ch.multiplicity_facts)
+rec.table("effects_multiplicity", ch.multiplicity_table, title="Headline estimator by "
+          "outcome: bootstrap and Romano-Wolf adjusted p-values", made_by=romano_wolf)
+rec.show("effects_multiplicity")
 
 # %% [markdown]
 # ## Randomisation test of the headline estimate
@@ -177,34 +176,25 @@ family.table.round(3) if family else None
 # subsample, so `observed` is the estimate on that subsample.
 
 # %%
-perm_data = data.loc[data["in_subsample"]]
-if estimation["permutation_draws"] > 0:
-    perm = fx.randomisation_headline(perm_data, spec, n_draws=estimation["permutation_draws"],
-                                     rng=stream(seed, "permutation"))
-    rec.number("headline_permutation", fx.randomisation_record(perm, n_persons=len(perm_data)),
-               title="Randomisation test of the headline estimate (assignments redrawn from "
-               "the propensity score)", made_by="evaluation.estimate.effects.randomisation_headline")
-    display(fx.randomisation_record(perm, n_persons=len(perm_data)))
-else:
-    rec.skipped("headline_permutation", "estimation.permutation_draws is 0")
+rec.number("headline_permutation", ch.permutation, title="Randomisation test of the "
+           "headline estimate (assignments redrawn from the propensity score)",
+           made_by=fx.randomisation_headline, reveals=ch.permutation_facts)
+rec.show("headline_permutation")
 
 # %% [markdown]
 # ## The headline outcome across estimators
+# The figure is drawn from the table below it (the estimates of the headline outcome, one row
+# per estimator); an estimate withheld by the disclosure audit is drawn empty and marked.
 
 # %%
-fig = fx.forest_plot(results, spec.headline_outcome)
-L = labels(study["language"])
-fig.axes[0].set_xlabel(
-    L["effect_ci"].format(outcome=outcome_label(spec.headline_outcome, study["language"]))
-)
-fig.axes[0].set_yticklabels([L["est_" + t.get_text()] for t in fig.axes[0].get_yticklabels()])
-rec.figure("effects_forest", fig, title="Effect on the headline outcome by estimator",
-           alt=L["alt_effects_forest"],
-           made_by="evaluation.estimate.effects.forest_plot")
-plt.show()
+rec.table("effects_headline", ch.headline, title="Estimates of the headline outcome by "
+          "estimator (the forest plot's data)", made_by=effects_chapter)
+rec.plot("effects_forest", plots.forest, "effects_headline", title="Effect on the headline "
+         "outcome by estimator", alt=ALT["alt_effects_forest"], outcome=ch.spec.headline_outcome)
+rec.show("effects_forest")
 
 # %%
-without_sample_sizes(compare([r for r in results if r.outcome == spec.headline_outcome]))
+rec.show("effects_headline")
 
 # %%
 rec.save()

@@ -169,6 +169,20 @@ class Result:
         return title + self.to_frame().to_html(index=False, na_rep="")
 
 
+@dataclasses.dataclass(frozen=True)
+class Skipped:
+    """An exhibit a chapter did not compute, and why (instead of ``None``).
+
+    Given to :class:`~evaluation.results.recorder.Recorder` in place of a value, table or
+    list of estimates, it registers nothing (the report reads the key's absence), and
+    ``Recorder.show`` of the key shows the reason; the notebook records optional exhibits
+    without branching. The reason of the analysis goes into the run's ``skipped`` list
+    through the chapter's own ``skipped`` mapping.
+    """
+
+    reason: str
+
+
 def private(**kwargs: Any) -> Any:
     """A dataclass field kept for the disclosure audit and never recorded or shown."""
     return dataclasses.field(repr=False, compare=False, metadata={"private": True}, **kwargs)

@@ -241,7 +241,7 @@ def test_exhibit_list_in_the_language_and_wrapping_between_parts(results):
     page = render_html(res, "sv", run.run_dir)
     kinds = {r[1] for r in _table_cells(page, "tab-exhibits")}
     assert kinds <= {"tabell", "figur", "siffra"}
-    assert "evaluation.<wbr>estimate.<wbr>effects.<wbr>estimate_<wbr>by_<wbr>sex" in page
+    assert "evaluation.<wbr>estimate.<wbr>esf.<wbr>estimate_<wbr>indicators" in page
     css = (TEMPLATES / "report.css").read_text("utf-8")
     assert "break-word" not in css and "break-all" not in css
 

@@ -308,3 +308,103 @@ def panel_relative(participants: pd.DataFrame, monthly: pd.DataFrame) -> pd.Data
     out["rel_month"] = (month[keep] - start[pos[keep]]).astype(np.int16)
     out["treated"] = treated[pos[keep]]
     return out
+
+
+# --- the ESF common result indicators on employment -------------------------------------
+
+#: The ESF common result indicators on employment as outcomes: name -> the month, counted
+#: from the last month in the programme, in which ``employed`` is read. Regulation (EU)
+#: No 1304/2013, Annex I: "participants in employment, including self-employment, upon
+#: leaving" (immediate, CR04) and "... six months after leaving" (longer-term, CR06). The
+#: Commission's guidance sets the reference period of the immediate indicators to the four
+#: weeks after leaving, the month after the last month in the programme on monthly data.
+LEAVING_OUTCOMES: dict[str, int] = {"employed_at_leaving": 1, "employed_after_leaving_m6": 6}
+
+
+def months_to_leaving(participants: pd.DataFrame) -> np.ndarray:
+    """Months from ``start_month`` to ``end_month`` (the last month in the programme).
+
+    Parameters
+    ----------
+    participants
+        A table with ``start_month`` and, optionally, ``end_month`` (``'YYYY-MM'`` or
+        missing). Not modified.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``float64``, one per row: ``end - start`` in months (0 for a person who left in the
+        month they started), NaN where either month is missing or the table has no
+        ``end_month`` column (the contract makes it optional).
+    """
+    n = len(participants)
+    if "end_month" not in participants.columns:
+        return np.full(n, np.nan)
+    start = month_codes(participants["start_month"])
+    end = month_codes(participants["end_month"])
+    out = (end - start).astype(np.float64)
+    out[(start == NO_MONTH) | (end == NO_MONTH)] = np.nan
+    return out
+
+
+def leaving_outcomes(
+    participants: pd.DataFrame,
+    monthly: pd.DataFrame,
+    leaving: np.ndarray,
+    offsets: dict[str, int] | None = None,
+) -> pd.DataFrame:
+    """``employed`` a given number of months after each person's last month in the programme.
+
+    For a person with start month ``s`` and ``leaving[i] = L`` months from start to the last
+    month in the programme, outcome ``name`` with offset ``a`` is ``employed`` in calendar
+    month ``s + L + a``; NaN where ``L`` is NaN or that month is not in ``monthly``.
+    ``leaving`` is an input so that the same definition serves the mentored (their own
+    ``end_month``, :func:`months_to_leaving`) and a counterfactual leaving time for
+    comparison persons, who have none (:mod:`evaluation.estimate.esf`).
+
+    Parameters
+    ----------
+    participants
+        ``person_id`` (unique) and ``start_month`` (``'YYYY-MM'`` or missing). Not modified.
+    monthly
+        ``person_id``, ``month`` and ``employed`` (0/1: employed or self-employed in the
+        month, CONTRACT.md); at most one row per person and month.
+    leaving
+        Months from start to leaving, one per row of ``participants`` (NaN: none).
+    offsets
+        Outcome name -> months after the last month in the programme; default
+        :data:`LEAVING_OUTCOMES`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``person_id`` and one float column per outcome, in the order of ``participants``.
+    """
+    offsets = dict(LEAVING_OUTCOMES if offsets is None else offsets)
+    ids = person_index(participants)
+    n = len(ids)
+    leaving = np.asarray(leaving, dtype=np.float64)
+    if leaving.shape != (n,):
+        raise ValueError(f"leaving has {leaving.shape[0]} values for {n} participants")
+    start = month_codes(participants["start_month"])
+    person = row_positions(ids, monthly["person_id"])
+    month = month_codes(monthly["month"])
+    employed = monthly["employed"].to_numpy(dtype=np.float64, na_value=np.nan)
+    keep = (person >= 0) & (month != NO_MONTH)
+    # one key per person and month; looked up with a binary search (vectorised)
+    key = person[keep].astype(np.int64) * (1 << 32) + month[keep]
+    order = np.argsort(key, kind="stable")
+    key, employed = key[order], employed[keep][order]
+    known = np.isfinite(leaving) & (start != NO_MONTH)
+    columns: dict[str, object] = {"person_id": participants["person_id"].reset_index(drop=True)}
+    for name, offset in offsets.items():
+        out = np.full(n, np.nan)
+        rows = np.flatnonzero(known)
+        target = start[rows].astype(np.int64) + leaving[rows].astype(np.int64) + int(offset)
+        want = rows.astype(np.int64) * (1 << 32) + target
+        if len(key):
+            pos = np.minimum(np.searchsorted(key, want), len(key) - 1)
+            hit = key[pos] == want
+            out[rows[hit]] = employed[pos[hit]]
+        columns[name] = out
+    return pd.DataFrame(columns)

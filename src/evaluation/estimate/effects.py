@@ -3,8 +3,9 @@
 Orchestration over :func:`~evaluation.estimate.att.estimate_all`: which sample, which
 estimators and options (from the parameter file), subgroups and the women-men difference,
 the weighted bootstrap of IPW/AIPW, the Romano-Wolf adjusted p-values of the headline
-family, the conditional randomisation test of the headline, and the tables and figure that
-show them.
+family, the conditional randomisation test of the headline, and the table of estimates
+(the effects chapter, :mod:`evaluation.chapters.effects`, publishes them; the forest plot is
+:func:`evaluation.plots.effects.forest`).
 """
 
 from __future__ import annotations
@@ -325,7 +326,7 @@ def sex_difference(by_sex: SubgroupEffects, estimator: str) -> SexDifference | N
     diff = EffectResult.from_normal(
         estimate=w.estimate - m.estimate, se=float(np.hypot(w.se, m.se)), level=w.level,
         outcome=w.outcome, estimator=estimator, estimand="ATT(women) - ATT(men)",
-        n_treated=0, n_control=0,
+        n_treated=0, n_control=0, persons=_joint_persons(w, m),
     )  # fmt: skip
     return SexDifference(
         estimate=diff.estimate, se=diff.se, ci_low=diff.ci_low, ci_high=diff.ci_high,
@@ -333,6 +334,14 @@ def sex_difference(by_sex: SubgroupEffects, estimator: str) -> SexDifference | N
         se_method=f"difference of independent subgroup estimates: sqrt(se_w^2 + se_m^2) of "
         f"{w.se_method} (women) and {m.se_method} (men)",
     )  # fmt: skip
+
+
+def _joint_persons(a: EffectResult, b: EffectResult) -> tuple[np.ndarray, np.ndarray] | None:
+    """The treated and the control persons of two estimates together (``None`` if unknown)."""
+    if a.persons is None or b.persons is None:
+        return None
+    return (np.concatenate([a.persons[0], b.persons[0]]),
+            np.concatenate([a.persons[1], b.persons[1]]))  # fmt: skip
 
 
 def headline_family(
@@ -513,21 +522,3 @@ def effects_table(results: Sequence[EffectResult]) -> pd.DataFrame:
         frame[c] = frame[c].astype(float).round(4)
     frame["p_value"] = frame["p_value"].astype(float).round(4)
     return frame.set_index(["outcome", "estimator", "subgroup"])
-
-
-def forest_plot(results: Sequence[EffectResult], outcome: str, subgroup: str = "all"):
-    """Estimates and confidence intervals of one outcome, one row per estimator."""
-    import matplotlib.pyplot as plt
-
-    rows = [r for r in results if r.outcome == outcome and r.subgroup == subgroup]
-    fig, ax = plt.subplots(figsize=(6.5, 0.45 * len(rows) + 1.2))
-    y = np.arange(len(rows))[::-1]
-    for yi, r in zip(y, rows, strict=True):
-        colour = "#9a9a9a" if r.estimator == "naive" else "#1b6ca8"
-        ax.errorbar(r.estimate, yi, xerr=[[r.estimate - r.ci_low], [r.ci_high - r.estimate]],
-                    fmt="o", color=colour, capsize=3)  # fmt: skip
-    ax.axvline(0, color="black", linewidth=0.8)
-    ax.set_yticks(y, [r.estimator for r in rows])
-    ax.set_xlabel(f"Effect on {outcome} ({int(rows[0].level * 100) if rows else 95} % CI)")
-    fig.tight_layout()
-    return fig

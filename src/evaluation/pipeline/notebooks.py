@@ -87,7 +87,8 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
     NotebookSpec(
         "03_effects",
         "Effects: every estimator on every outcome, ESF indicator by sex, permutation p",
-        reads=("design_data.parquet", "outcome_data.parquet", "design.parquet"),
+        reads=("design_data.parquet", "outcome_data.parquet", "design.parquet",
+               "monthly_panel.parquet"),
     ),
     NotebookSpec(
         "05_bottomup",

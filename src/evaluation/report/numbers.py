@@ -248,7 +248,7 @@ class Numbers:
         return self.texts.category("outcome", outcome)
 
     def _unit_value(self, outcome: str, value: float, signed: bool) -> str:
-        if outcome.startswith("employed_m"):
+        if outcome.startswith("employed_"):  # a share: by horizon, or the ESF indicators
             return self.pp(value, 1, signed) + " " + self.texts["unit_pp"]
         if outcome.startswith("earnings_"):
             s = self.money(value)

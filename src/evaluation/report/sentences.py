@@ -76,7 +76,7 @@ class Sentences:
 
     def skipped(self, name: str) -> Sentence:
         """Why an analysis of the run's ``skipped`` list is not in the report."""
-        if name.startswith("esf_"):
+        if name.startswith("esf_") and name != "esf_indicators":
             group, _, estimator = name[4:].partition(":")
             fields: dict[str, Any] = {"group": self.texts.category("subgroup", group)}
             if estimator:

@@ -36,6 +36,7 @@ from evaluation.plots.theme import localise_axes
 from evaluation.protocol import (
     FILE_PREFIX,
     PARAMS_PREFIX,
+    Skipped,
     jsonable,
     made_by,
     resolve_made_by,
@@ -155,6 +156,7 @@ class Recorder:
         self._frames: dict[str, pd.DataFrame] = {}
         self._skipped: dict[str, str] = {}
         self._measured: dict[str, Any] = {}
+        self._absent: dict[str, str] = {}
         for sub in ("tables", "figures", "results"):
             (self.run_dir / sub).mkdir(parents=True, exist_ok=True)
 
@@ -163,6 +165,13 @@ class Recorder:
         if any(e.key == exhibit.key for e in self._exhibits):
             raise ValueError(f"exhibit '{exhibit.key}' registered twice in {self.notebook}")
         self._exhibits.append(exhibit)
+
+    def _absent_as(self, key: str, value: Any) -> bool:
+        """Note an exhibit a chapter did not compute (:class:`~evaluation.protocol.Skipped`)."""
+        if isinstance(value, Skipped):
+            self._absent[key] = value.reason
+            return True
+        return False
 
     def _reveal(self, prefix: tuple[Any, ...], reveals: Iterable[Fact]) -> None:
         self.ledger.extend(reveals, prefix=prefix)
@@ -180,8 +189,11 @@ class Recorder:
         """Register one number (or a dict of numbers) the report may quote.
 
         ``reveals``: facts whose paths are relative to the number (``()`` for the number
-        itself, ``("first",)`` for a field of it).
+        itself, ``("first",)`` for a field of it). A :class:`~evaluation.protocol.Skipped`
+        value registers nothing.
         """
+        if self._absent_as(key, value):
+            return value
         if key in self._numbers:
             raise ValueError(f"number '{key}' registered twice in {self.notebook}")
         self._numbers[key] = jsonable(value)
@@ -211,7 +223,10 @@ class Recorder:
         are not persons of the inputs.
 
         Returns what was stored (the count, or the suppressed label) for display.
+        A :class:`~evaluation.protocol.Skipped` count registers nothing.
         """
+        if self._absent_as(key, persons):
+            return persons
         if isinstance(persons, int | float) and not isinstance(persons, bool):
             n, reveals = int(persons), ()
         else:
@@ -273,8 +288,11 @@ class Recorder:
         Returns
         -------
         pandas.DataFrame
-            The table as written (what the notebook shows).
+            The table as written (what the notebook shows); empty for a
+            :class:`~evaluation.protocol.Skipped` table, which registers nothing.
         """
+        if self._absent_as(key, frame):
+            return pd.DataFrame()
         if isinstance(frame, PublishedTable):
             reveals = [*frame.facts, *reveals]
             made_by = frame if made_by is None else made_by
@@ -326,8 +344,12 @@ class Recorder:
         ``draw(table, language=..., min_cell=..., **options)`` returns a matplotlib figure;
         it sees only the published table, so the figure cannot show what the table hides,
         and the run can draw it again from the table as the audit leaves it. ``options``
-        must be JSON-ready. Returns the figure (closed: show it with :meth:`show`).
+        must be JSON-ready. Returns the figure (closed: show it with :meth:`show`). A source
+        table that was skipped (:class:`~evaluation.protocol.Skipped`) skips the figure too.
         """
+        if source in self._absent:
+            self._absent[key] = self._absent[source]
+            return None
         table = self.published(source)
         fig = draw(table, language=self.language, min_cell=self.min_cell, **options)
         files = self._save_figure(key, fig)
@@ -344,8 +366,10 @@ class Recorder:
 
         ``made_by`` defaults to each result's own maker (:func:`evaluation.protocol.made_by`).
         An effect that carries its persons (``EffectResult.persons``) records that its sample
-        sizes count them.
+        sizes count them. :class:`~evaluation.protocol.Skipped` records none.
         """
+        if isinstance(results, Skipped):
+            return pd.DataFrame()
         rows = []
         for r in results:
             d = r.to_dict()
@@ -375,8 +399,10 @@ class Recorder:
 
         The run's disclosure audit may hide more after all notebooks ran; it finds the
         outputs to redo by this tag, so the executed notebook never shows what the report
-        hides.
+        hides. An exhibit the chapter skipped shows why.
         """
+        if key in self._absent:
+            return _Shown(key, {"text/plain": f"not computed: {self._absent[key]}"})
         ex = next((e for e in self._exhibits if e.key == key), None)
         if ex is None:
             raise KeyError(f"no exhibit '{key}' registered in {self.notebook}")

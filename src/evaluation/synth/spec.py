@@ -15,7 +15,7 @@ import numpy as np
 from evaluation.data.outcomes import COMPARISON, MENTORED
 
 #: Version of the data-generating process; bump when any draw or parameter changes.
-GENERATOR_VERSION = "1.1.0"
+GENERATOR_VERSION = "1.2.0"
 
 #: The five contract tables written by :func:`write`, in order.
 TABLES = ("participants", "monthly", "survey", "sessions", "mentors")

@@ -10,7 +10,14 @@ import numpy as np
 import pandas as pd
 
 from evaluation.calendar import month_index, month_label
-from evaluation.data.outcomes import COMPARISON, MENTORED, build_outcomes
+from evaluation.data.outcomes import (
+    COMPARISON,
+    LEAVING_OUTCOMES,
+    MENTORED,
+    build_outcomes,
+    leaving_outcomes,
+    months_to_leaving,
+)
 from evaluation.synth.labour import Panel
 from evaluation.synth.spec import GENERATOR_VERSION, MENTORING, EffectSpec, SiteSpec
 
@@ -37,6 +44,10 @@ def compute_truth(
     outcome_0 = _outcomes_from(mentored, panel, m_rows, 0, site, horizons, pre_months)
     names = [c for c in outcome_1.columns if outcome_1[c].dtype.kind == "f"]
     diff = outcome_1[names] - outcome_0[names]
+    # the ESF indicators, read after each mentored person's own leaving month
+    leaving = months_to_leaving(mentored)
+    esf = [_leaving_from(mentored, panel, m_rows, arm, site, leaving) for arm in (1, 0)]
+    diff_esf = esf[0][list(LEAVING_OUTCOMES)] - esf[1][list(LEAVING_OUTCOMES)]
     female = mentored["sex"].to_numpy(dtype=object) == "female"
 
     observed = build_outcomes(participants, monthly, horizons, pre_months)
@@ -68,10 +79,20 @@ def compute_truth(
         "n_comparison": int((~is_m).sum()),
         "n_comparison_without_start": int(participants["start_month"].isna().sum()),
         "n_mentored_by_sex": {"female": int(female.sum()), "male": int((~female).sum())},
-        "att": att,
+        "att": {**att, **{c: float(diff_esf[c].mean()) for c in LEAVING_OUTCOMES}},
         "att_by_sex": {
-            "female": {c: float(diff.loc[female, c].mean()) for c in names},
-            "male": {c: float(diff.loc[~female, c].mean()) for c in names},
+            "female": {c: float(diff.loc[female, c].mean()) for c in names}
+            | {c: float(diff_esf.loc[female, c].mean()) for c in LEAVING_OUTCOMES},
+            "male": {c: float(diff.loc[~female, c].mean()) for c in names}
+            | {c: float(diff_esf.loc[~female, c].mean()) for c in LEAVING_OUTCOMES},
+        },
+        "esf_indicators": {
+            "definition": "employed (incl. self-employed) in the month after the last month "
+            "in mentoring (employed_at_leaving) and six months after it "
+            "(employed_after_leaving_m6), Regulation (EU) No 1304/2013 Annex I; the ATT "
+            "compares both potential outcomes in that calendar month",
+            "n_leavers": int(np.isfinite(leaving).sum()),
+            "employed_observed": {c: int(np.nansum(esf[0][c])) for c in LEAVING_OUTCOMES},
         },
         "effect_path": path,
         "population": _population(effect),
@@ -108,6 +129,36 @@ def _outcomes_from(
         }
     )
     return build_outcomes(persons, frame, horizons, pre_months)
+
+
+def _potential_monthly(
+    persons: pd.DataFrame, panel: Panel, rows: np.ndarray, arm: int, site: SiteSpec
+) -> pd.DataFrame:
+    """One arm's potential panel of ``persons`` as a ``monthly`` table."""
+    t = len(site.rel_months)
+    start = month_index(persons["start_month"]).to_numpy(dtype=np.int32)
+    months = (start[:, None] + site.rel_months[None, :]).ravel()
+    return pd.DataFrame(
+        {
+            "person_id": np.repeat(persons["person_id"].to_numpy(dtype=object), t),
+            "month": month_label(months),
+            "employed": (panel.employed_1 if arm else panel.employed_0)[rows].ravel(),
+            "earnings": (panel.earnings_1 if arm else panel.earnings_0)[rows].ravel(),
+        }
+    )
+
+
+def _leaving_from(
+    persons: pd.DataFrame,
+    panel: Panel,
+    rows: np.ndarray,
+    arm: int,
+    site: SiteSpec,
+    leaving: np.ndarray,
+) -> pd.DataFrame:
+    """``leaving_outcomes`` (the ESF indicators) on one arm's potential panel."""
+    monthly = _potential_monthly(persons, panel, rows, arm, site)
+    return leaving_outcomes(persons, monthly, leaving)
 
 
 def _population(effect: EffectSpec) -> dict[str, Any]:
