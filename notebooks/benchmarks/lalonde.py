@@ -44,8 +44,9 @@ import pandas as pd
 
 from evaluation.design.study import TRIMMING_RULES, matching_options
 from evaluation.estimate import benchmark as bm
-from evaluation.estimate.effects import effects_table, forest_plot
+from evaluation.estimate.effects import effects_table
 from evaluation.plots import theme as style
+from evaluation.plots.effects import forest
 from evaluation.results.recorder import Recorder
 
 style.apply()
@@ -98,14 +99,16 @@ for comparison in ("psid", "cps"):
 
 # %%
 for comparison in benchmark["comparisons"]:
-    fig = forest_plot(results, "re78", subgroup=comparison)
+    estimates = effects_table([r for r in results if r.subgroup == comparison])
+    fig = forest(estimates.reset_index(["outcome", "subgroup"], drop=True), language="en",
+                 min_cell=disclosure["min_cell"], outcome="re78")
     fig.axes[0].axvline(experimental.estimate, color="#c0392b", linestyle=":", linewidth=1)
     fig.axes[0].set_title(f"NSW treated vs {comparison} comparison (dotted: experiment)")
     rec.figure(f"lalonde_{comparison}", fig, title=f"Estimates against the {comparison} comparison",
                alt=f"Estimates and 95 % confidence intervals of the effect on 1978 earnings by "
                f"estimator, NSW treated against the {comparison} comparison group; a dotted line "
                "marks the experimental estimate.",
-               made_by="evaluation.estimate.effects.forest_plot")
+               made_by=forest)
     plt.show()
 
 # %%
