@@ -253,7 +253,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--design", type=Path, default=None, metavar="FROZEN",
         help="a design freeze (design_freeze.json of 'evaluation design', or its folder): "
         "refuse (exit 7) if the data or parameters the design needs differ from the frozen "
-        "ones; the design is recomputed and proved identical to the frozen one",
+        "ones; the design is recomputed and proved identical to the frozen one, and every "
+        "notebook is executed (as --force)",
     )  # fmt: skip
     run.set_defaults(func=_cmd_run)
 

@@ -305,7 +305,8 @@ def run_study(
         A design freeze (``evaluation design``): the run refuses (exit 7) before any notebook
         if the design parameters or the design's inputs differ from the frozen ones, and
         fails (exit 7) if its notebooks' design is not the frozen one
-        (:mod:`evaluation.pipeline.freeze`).
+        (:mod:`evaluation.pipeline.freeze`). Every notebook is executed (as with ``force``),
+        so that no result computed before the freeze is reused.
 
     Raises
     ------
@@ -335,6 +336,7 @@ def run_study(
         echo(f"[design] checking the data and parameters against the freeze "
              f"{frozen[1]['fingerprint'][:16]}… ...", flush=True)  # fmt: skip
         freeze.check_before_run(frozen[1], params, frozen[0])
+        force = True  # every notebook executed now, after the freeze: none reused from before it
     if isinstance(params, PoolingParams):  # the sites' bundles: checked before any notebook
 
         load_sites(params)
