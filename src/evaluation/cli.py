@@ -81,7 +81,7 @@ def _cmd_design(args: argparse.Namespace) -> int:
         print(f"Summary: {path}")
     print(f"The person-level design stays private: {done.private}")
     print(f"Register the fingerprint, then run the outcomes with: evaluation run --params "
-          f"{args.params} --design {done.freeze}")
+          f"{args.params} --design {done.freeze}")  # fmt: skip
     return 0
 
 
@@ -101,7 +101,7 @@ def _verify_design(args: argparse.Namespace) -> int:
     else:
         print("  design as frozen; headline and specification grid as frozen")
     print(f"  {len(after)} of {len(results.get('exhibits', []))} exhibits are not part of the "
-          "design (notebooks other than 02_design): decided with or after the outcomes")
+          "design (notebooks other than 02_design): decided with or after the outcomes")  # fmt: skip
     return 7 if problems else 0
 
 

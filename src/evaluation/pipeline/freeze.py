@@ -430,7 +430,7 @@ def write_design_freeze(
         raise
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     folder = out_root / f"{params_path.stem}-design-{stamp}-{fp[:8]}"
-    folder.mkdir(parents=True)
+    folder.mkdir(parents=True, exist_ok=True)  # the same second and fingerprint: the same freeze
     freeze_path = folder / FREEZE_FILE
     doc = {"fingerprint": fp, "content": content}
     freeze_path.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", "utf-8")
