@@ -103,7 +103,7 @@ def test_language_is_restricted():
         )
 
 
-@pytest.mark.parametrize("command", ["run", "validate"])
+@pytest.mark.parametrize("command", ["run", "validate", "design"])
 def test_cli_exit_code_2_without_traceback(tmp_path, command):
     doc = _default_doc()
     doc["typo_section"] = 1

@@ -1,12 +1,14 @@
-"""Command line: ``evaluation run | verify | synth | validate | exhibits | export``.
+"""Command line: ``evaluation design | run | verify | synth | validate | exhibits | export``.
 
 Errors the user can fix are printed as one message, without a traceback, with the exit code
 of their kind (2 parameters, 3 data contract, 4 run, 5 disclosure, 6 a verified run's input
-data changed); ``verify`` exits 1 when a number did not reproduce. A bug (exit 70) prints one
+data changed, 7 the data or parameters a frozen design needs differ from the frozen ones);
+``verify`` exits 1 when a number did not reproduce. A bug (exit 70) prints one
 line; its traceback goes to a file only the user can read, in the private work folder when
 the command has one (it may quote data).
 
-The commands that read or write study data (``run``, ``verify``, ``validate``, ``export``)
+The commands that read or write study data (``design``, ``run``, ``verify``, ``validate``,
+``export``)
 set the process's umask to ``0o077``: every folder and file they and their notebook kernels
 create is the user's alone (``0700``/``0600``) until the data owner's output check has
 cleared a run for sharing (README, "Where the outputs go").
@@ -60,11 +62,49 @@ def _cmd_run(args: argparse.Namespace) -> int:
         work_dir=args.work_dir,
         overrides=args.set,
         language=args.language,
+        design=args.design,
     )
+    if args.design is not None:
+        print(f"The run used the frozen design {args.design} (checked: design as frozen).")
     print(f"Run finished in {result.seconds:.1f} s: {result.run_dir}")
     if result.report is not None:
         print(f"Report: {result.report}")
     return 0
+
+
+def _cmd_design(args: argparse.Namespace) -> int:
+    from evaluation.pipeline.freeze import write_design_freeze
+
+    _private()
+    done = write_design_freeze(args.params, args.out, work_dir=args.work_dir)
+    print(f"Design frozen: {done.freeze}")
+    print(f"Fingerprint: {done.fingerprint}")
+    for path in done.summaries:
+        print(f"Summary: {path}")
+    print(f"The person-level design stays private: {done.private}")
+    print(f"Register the fingerprint, then run the outcomes with: evaluation run --params "
+          f"{args.params} --design {done.freeze}")  # fmt: skip
+    return 0
+
+
+def _verify_design(args: argparse.Namespace) -> int:
+    from evaluation.pipeline.freeze import load_freeze, verify_against_freeze
+
+    run = _finished_run(args.run)
+    doc = load_freeze(args.design)
+    results = json.loads((run / "results.json").read_text("utf-8"))
+    problems = verify_against_freeze(doc, results)
+    after = [e["key"] for e in results.get("exhibits", []) if e.get("notebook") != "02_design"]
+    print(f"Freeze {doc['fingerprint'][:16]}… (frozen {doc['content']['frozen_at']}) against "
+          f"{run.name}:")  # fmt: skip
+    if problems:
+        for line in problems:
+            print(f"  {line}")
+    else:
+        print("  design as frozen; headline and specification grid as frozen")
+    print(f"  {len(after)} of {len(results.get('exhibits', []))} exhibits are not part of the "
+          "design (notebooks other than 02_design): decided with or after the outcomes")  # fmt: skip
+    return 7 if problems else 0
 
 
 def _finished_run(folder: Path) -> Path:
@@ -78,6 +118,8 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     from evaluation.pipeline.verify import report_lines, verify_run
 
     _private()
+    if args.design is not None:
+        return _verify_design(args)
     _finished_run(args.run)
     _terminate_as_interrupt()
     print(f"Re-executing {args.run} from its parameters and data ...", flush=True)
@@ -286,7 +328,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--work-dir", type=Path, default=None, help=WORK_DIR_HELP)
     _add_overrides(run)
+    run.add_argument(
+        "--design", type=Path, default=None, metavar="FROZEN",
+        help="a design freeze (design_freeze.json of 'evaluation design', or its folder): "
+        "refuse (exit 7) if the data or parameters the design needs differ from the frozen "
+        "ones; the design is recomputed and proved identical to the frozen one, and every "
+        "notebook is executed (as --force)",
+    )  # fmt: skip
     run.set_defaults(func=_cmd_run)
+
+    des = sub.add_parser(
+        "design",
+        help="freeze the design stage before any outcome is read",
+        description=(
+            "Run the data and design stages on what the design reads only (the participants "
+            "and the monthly rows before each person's start; no post-start month is needed) "
+            "and write a design freeze: design_freeze.json, one SHA-256 fingerprint over the "
+            "design parameters, the SHA-256 of the design inputs, the propensity model, the "
+            "trimming and matching decisions (aggregates), balance, the specification grid and "
+            "the headline, and the code version; with a one-page summary (en, sv). The "
+            "person-level design stays in the private work folder. Then: evaluation run "
+            "--design FROZEN."
+        ),
+    )
+    des.add_argument("--params", required=True, type=Path, help="parameter file (YAML)")
+    des.add_argument(
+        "--out", default=Path("outputs"), type=Path,
+        help="folder for the freeze's folder (default: outputs)",
+    )  # fmt: skip
+    des.add_argument("--work-dir", type=Path, default=None, help=WORK_DIR_HELP)
+    des.set_defaults(func=_cmd_design)
 
     ver = sub.add_parser(
         "verify",
@@ -304,6 +375,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--keep", type=Path, default=None, help="keep the re-executed run under this folder"
     )
     ver.add_argument("--work-dir", type=Path, default=None, help=WORK_DIR_HELP)
+    ver.add_argument(
+        "--design", type=Path, default=None, metavar="FROZEN",
+        help="instead of re-executing, check the run against a design freeze: prints 'design "
+        "as frozen' (exit 0) or each difference (exit 7)",
+    )  # fmt: skip
     ver.set_defaults(func=_cmd_verify)
 
     syn = sub.add_parser(

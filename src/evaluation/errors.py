@@ -36,3 +36,13 @@ class DisclosureError(EvaluationError):
     """An output would disclose a person identifier or an unsuppressed small count."""
 
     exit_code = 5
+
+
+class FreezeError(EvaluationError):
+    """Data or parameters the frozen design needs differ from those it was frozen with.
+
+    ``evaluation run --design FROZEN`` refuses to run (and ``verify --design`` reports) when
+    the design it would use is not the frozen one; the message names what differs.
+    """
+
+    exit_code = 7

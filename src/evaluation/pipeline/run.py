@@ -44,8 +44,8 @@ from evaluation.config import (
 from evaluation.data.identifiers import identifiers
 from evaluation.disclosure.differencing import HIDDEN, protect_results
 from evaluation.disclosure.privacy import scan_run_folder
-from evaluation.errors import EvaluationError, RunError
-from evaluation.pipeline import cache, locks, provenance, workdir
+from evaluation.errors import EvaluationError, FreezeError, ParamsError, RunError
+from evaluation.pipeline import cache, freeze, locks, provenance, workdir
 from evaluation.pipeline.execute import WORKERS, Stage, run_notebooks, upstream
 from evaluation.pipeline.execute import execute_notebook as execute_notebook  # re-exported
 from evaluation.pipeline.inputs import (
@@ -278,6 +278,7 @@ def run_study(
     work_dir: Path | str | None = None,
     overrides: Sequence[str] = (),
     language: str | None = None,
+    design: Path | str | None = None,
 ) -> RunResult:
     """Run the study described by a parameter file; return the finished run folder.
 
@@ -309,6 +310,12 @@ def run_study(
         applied, so that ``verify`` re-executes the variant.
     language
         The report's language (``--language``), overriding ``study.language``.
+    design
+        A design freeze (``evaluation design``): the run refuses (exit 7) before any notebook
+        if the design parameters or the design's inputs differ from the frozen ones, and
+        fails (exit 7) if its notebooks' design is not the frozen one
+        (:mod:`evaluation.pipeline.freeze`). Every notebook is executed (as with ``force``),
+        so that no result computed before the freeze is reused.
 
     Raises
     ------
@@ -330,6 +337,16 @@ def run_study(
     private = workdir.resolve_work_dir(params, base, out_root, work_dir)
     generated = ensure_synthetic(params)
     check_input_files(params, source=params_path)
+    frozen = None
+    if design is not None:  # before anything is written: a refused run leaves nothing behind
+        if not isinstance(params, Params):
+            raise ParamsError(f"{params_path}: --design is for study runs; kind {params.kind} "
+                              "has no design stage.")  # fmt: skip
+        frozen = (Path(design).resolve(), freeze.load_freeze(design))
+        echo(f"[design] checking the data and parameters against the freeze "
+             f"{frozen[1]['fingerprint'][:16]}… ...", flush=True)  # fmt: skip
+        freeze.check_before_run(frozen[1], params, frozen[0])
+        force = True  # every notebook executed now, after the freeze: none reused from before it
     if isinstance(params, PoolingParams):  # the sites' bundles: checked before any notebook
 
         load_sites(params)
@@ -378,6 +395,7 @@ def run_study(
                 generated=generated, validated_before=validated_before, tidied=tidied,
                 versions=versions, base=base, started=started,
                 render=render, verbose=verbose, echo=echo, force=force, workers=workers,
+                frozen=frozen,
             )  # fmt: skip
         finally:
             shutil.rmtree(private / workdir.SCRATCH / scratch_lock.name, ignore_errors=True)
@@ -422,6 +440,7 @@ def _run_reserved(
     echo: Any,
     force: bool,
     workers: int,
+    frozen: tuple[Path, dict[str, Any]] | None = None,
 ) -> RunResult:
     out_root = lock.out_root
     final_dir = out_root / lock.name
@@ -471,6 +490,14 @@ def _run_reserved(
         with _stderr_to(work_dir / "kernels.log"):
             prov["notebooks"] = run_notebooks(specs, run_stage, on_done=done)
         stage = "results"
+        if isinstance(params, Params):  # the design the notebooks used, for verify --design
+            prov["design"] = freeze.design_record(scratch_dir, params)
+            if frozen is not None:
+                stage = "design freeze"
+                prov["design_freeze"] = freeze.freeze_provenance(
+                    frozen[1], frozen[0], prov["design"], params
+                )
+                stage = "results"
         prov["finished"] = provenance.utc_now()
         # when the numbers were computed: the notebooks' own executions, reused ones included
         # (the report shows this, so a rerun from the cache renders the same report)
@@ -508,7 +535,8 @@ def _run_reserved(
         before = (f"The last good run is untouched: {latest} -> {latest.resolve().name}"
                   if latest.exists() else
                   f"There is no earlier good run of {params_path.name} in {out_root}.")  # fmt: skip
-        raise RunError(
+        kind = FreezeError if isinstance(exc, FreezeError) else RunError
+        raise kind(
             f"{message}\nThe run folder is kept, marked failed: {failed}\n{before}"
         ) from None
     except BaseException as exc:
