@@ -236,6 +236,7 @@ def test_a_point_of_the_job_curve_counts_those_with_a_job_by_then(ch, recorded, 
             (f,) = _facts_at(ledger, "tables", "time_to_job_steps", row_key(row["month"]), label)
             assert f.kind == "count" and np.array_equal(f.persons, person_ids(who))
             assert f.n >= K, "a published point follows at least K events"
+            assert len(g) - f.n >= K, "and leaves at least K of the group without a job"
             checked += 1
     assert checked >= 2
     # the shares the report reads off the curves count the persons of the point they read

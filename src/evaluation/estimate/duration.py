@@ -110,8 +110,10 @@ def disclosure_steps(km: KaplanMeier, grid: np.ndarray, min_cell: int) -> pd.Dat
     """The curve at grid times, keeping a point only where it rests on enough persons.
 
     A grid time is shown when at least ``min_cell`` persons had their event since the
-    previous point shown and at least ``min_cell`` were still at risk, so no step of a
-    published curve reveals fewer than ``min_cell`` persons' event times.
+    previous point shown and at least ``min_cell`` were still at risk without it after the
+    last event time before it, so no step of a published curve reveals fewer than
+    ``min_cell`` persons' event times, and the persons of the group without the event by a
+    point (its complement in the group's published size) are never fewer than ``min_cell``.
 
     Returns
     -------
@@ -120,11 +122,14 @@ def disclosure_steps(km: KaplanMeier, grid: np.ndarray, min_cell: int) -> pd.Dat
     """
     t = km.table["time"].to_numpy()
     ev = np.concatenate([[0], np.cumsum(km.table["persons_events"].to_numpy())])
+    # persons still at risk without the event just after each event time (those at risk
+    # then, less those who had it then); before the first event time, everyone at risk
     risk = km.table["persons_at_risk"].to_numpy()
+    left = risk - km.table["persons_events"].to_numpy()
     rows, last = [(0.0, 1.0)], 0
     for g in np.asarray(grid, dtype=np.float64):
         k = np.searchsorted(t, g, side="right")
-        at_risk = risk[k - 1] if k > 0 else (risk[0] if len(risk) else 0)
+        at_risk = left[k - 1] if k > 0 else (risk[0] if len(risk) else 0)
         if ev[k] - ev[last] >= min_cell and at_risk >= min_cell:
             rows.append((float(g), float(km.survival_at(np.array([g]))[0])))
             last = k
