@@ -55,7 +55,7 @@ robustness = {
     "fake_start_shift": 12,
     "fake_start_horizons": [6, 12],
     "rosenbaum_gamma_max": 3.0,
-    "specifications": "../params/specifications.yaml",
+    "specifications": None,  # None: the built-in grid; the runner passes the resolved path
     "workers": 2,
     "compare_sequential": False,
 }
