@@ -5,11 +5,18 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 from statsmodels.duration.hazard_regression import PHReg
 
-from evaluation.estimate.duration import cox_ph, disclosure_steps, kaplan_meier
+from evaluation.estimate.duration import (
+    cox_ph,
+    disclosure_steps,
+    kaplan_meier,
+    last_point,
+    step_shares,
+)
 
 #: Exact arithmetic examples: only floating-point error is allowed.
 EXACT = 1e-12
@@ -97,3 +104,25 @@ def test_disclosure_steps_rest_on_enough_persons():
     assert len(pts) > 2
     assert np.all(np.diff(events_at[idx]) >= 5)
     assert_allclose(pts["survival"].iloc[1:], km.survival_at(pts["time"].iloc[1:]), atol=EXACT)
+
+
+def test_published_points_read_and_tabulated_as_a_reader_sees_them():
+    pts = {"a": pd.DataFrame({"time": [0.0, 2.0, 5.0], "survival": [1.0, 0.8, 0.5]}),
+           "b": pd.DataFrame({"time": [0.0, 3.0], "survival": [1.0, 0.6]})}  # fmt: skip
+    assert last_point(pts["a"], 1) is None, "the start is not a published reading"
+    assert last_point(pts["a"], 4) == (2.0, 0.8)
+    assert last_point(pts["a"], 12) == (5.0, 0.5)
+    table = step_shares(pts)
+    assert table.index.tolist() == [0, 2, 3, 5] and table.index.name == "month"
+    assert_allclose(table["a"].to_numpy(), [0.0, 0.2, np.nan, 0.5], atol=EXACT)
+    assert_allclose(table["b"].to_numpy(), [0.0, np.nan, 0.4, np.nan], atol=EXACT)
+
+
+def test_no_point_leaves_fewer_than_k_persons_without_the_event():
+    # 12 persons: events at 1 (x3), 2 (x3), 3 (x4), then two persons censored at 9.
+    # At month 3 the step is 4 events (>= 3) and 6 were at risk at 3, but only 2 are left
+    # without the event after it: the complement of the published point would be 2 < 3.
+    time = np.array([1, 1, 1, 2, 2, 2, 3, 3, 3, 3, 9, 9], dtype=float)
+    event = np.array([1] * 10 + [0, 0], dtype=float)
+    pts = disclosure_steps(kaplan_meier(time, event), np.arange(1, 10), 3)
+    assert pts["time"].tolist() == [0.0, 1.0, 2.0]

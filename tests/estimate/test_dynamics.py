@@ -226,3 +226,15 @@ def test_weight_bootstrap_with_unit_weights_returns_the_estimate(exact_panel):
     assert real.n_failed == 0 and (real.se > 0).all()
     with pytest.raises(ValueError, match="odds weights"):
         dy.event_study_weight_bootstrap(inf, d, x, e, 2 * np.ones(len(ids)), Ones(len(ids), 3, 0))
+
+
+def test_an_event_time_knows_the_persons_observed_then(exact_panel):
+    # persons whose panel stops early are not observed in the last months
+    cut = exact_panel.loc[~((exact_panel["person_id"].isin(["p0", "p1", "p50"]))
+                            & (exact_panel["rel_month"] > 2))]  # fmt: skip
+    es = dy.event_study(cut, outcome="y", weight="w", leads=LEADS, lags=LAGS)
+    assert (len(es.persons[0]), len(es.persons[1])) == (es.n_treated, es.n_control) == (40, 160)
+    treated, control = es.persons_at[LAGS]
+    assert len(treated) == 38 and len(control) == 159
+    assert not {"p0", "p1", "p50"} & (set(treated) | set(control))
+    assert [len(p) for p in es.persons_at[0]] == [40, 160]

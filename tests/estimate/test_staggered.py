@@ -200,3 +200,19 @@ def test_a_separated_small_cohort_is_listed_not_silently_dropped(data):
     assert {g for g, _, _ in gt.failed} == {6}
     assert 6 not in set(gt.table["cohort"])
     assert not st.att_gt(panel, method="or", control="never", pre=1, post=1).failed
+
+
+def test_each_cell_carries_the_persons_it_counts(data):
+    panel = to_panel(data)
+    gt = st.att_gt(panel, method="or", control="never", pre=2, post=3)
+    assert len(gt.cell_persons) == len(gt.table)
+    for (treated, control), row in zip(gt.cell_persons, gt.table.itertuples(), strict=True):
+        assert (len(treated), len(control)) == (row.n_treated, row.n_control)
+        assert (panel.cohort[treated] == row.cohort).all()
+        assert (panel.cohort[control] == st.NEVER).all()
+    # an event time rests on the union of its cells' persons: every cohort reaching it
+    treated, control = gt.event_time_persons(0)
+    assert set(panel.cohort[treated]) == set(gt.table.loc[gt.table["event_time"] == 0, "cohort"])
+    assert len(control) == int((panel.cohort == st.NEVER).sum())
+    everyone = gt.all_persons()
+    assert set(everyone[0]) >= set(treated) and len(everyone[1]) == len(control)

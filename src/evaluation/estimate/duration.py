@@ -21,12 +21,16 @@ Rubin, D. B. (1981). The Bayesian bootstrap. *Annals of Statistics* 9(1), 130-13
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from evaluation.design.matching import match_nearest
+from evaluation.design.study import matching_options
 from evaluation.estimate.att import robust_scale
 
 
@@ -106,8 +110,10 @@ def disclosure_steps(km: KaplanMeier, grid: np.ndarray, min_cell: int) -> pd.Dat
     """The curve at grid times, keeping a point only where it rests on enough persons.
 
     A grid time is shown when at least ``min_cell`` persons had their event since the
-    previous point shown and at least ``min_cell`` were still at risk, so no step of a
-    published curve reveals fewer than ``min_cell`` persons' event times.
+    previous point shown and at least ``min_cell`` were still at risk without it after the
+    last event time before it, so no step of a published curve reveals fewer than
+    ``min_cell`` persons' event times, and the persons of the group without the event by a
+    point (its complement in the group's published size) are never fewer than ``min_cell``.
 
     Returns
     -------
@@ -116,15 +122,60 @@ def disclosure_steps(km: KaplanMeier, grid: np.ndarray, min_cell: int) -> pd.Dat
     """
     t = km.table["time"].to_numpy()
     ev = np.concatenate([[0], np.cumsum(km.table["persons_events"].to_numpy())])
+    # persons still at risk without the event just after each event time (those at risk
+    # then, less those who had it then); before the first event time, everyone at risk
     risk = km.table["persons_at_risk"].to_numpy()
+    left = risk - km.table["persons_events"].to_numpy()
     rows, last = [(0.0, 1.0)], 0
     for g in np.asarray(grid, dtype=np.float64):
         k = np.searchsorted(t, g, side="right")
-        at_risk = risk[k - 1] if k > 0 else (risk[0] if len(risk) else 0)
+        at_risk = left[k - 1] if k > 0 else (risk[0] if len(risk) else 0)
         if ev[k] - ev[last] >= min_cell and at_risk >= min_cell:
             rows.append((float(g), float(km.survival_at(np.array([g]))[0])))
             last = k
     return pd.DataFrame(rows, columns=["time", "survival"])
+
+
+class StepPoint(NamedTuple):
+    """A published point of a step curve: the time and the survival there."""
+
+    time: float
+    survival: float
+
+
+def last_point(points: pd.DataFrame, time: float) -> StepPoint | None:
+    """The last published point at or before ``time`` other than the start (``None``: none).
+
+    What a reader of the published step curve sees at ``time``: the curve stays at its last
+    point until the next.
+    """
+    shown = points.loc[(points["time"] >= 1) & (points["time"] <= time)]
+    if shown.empty:
+        return None
+    last = shown.iloc[-1]
+    return StepPoint(float(last["time"]), float(last["survival"]))
+
+
+def step_shares(points: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """The published points of several curves as one table of shares with the event.
+
+    Parameters
+    ----------
+    points
+        Per group, the points of :func:`disclosure_steps` (``time``, ``survival``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``month`` (the times of any group's points, as whole months), one column per
+        group: ``1 - survival`` where the group's curve has a point, missing elsewhere.
+    """
+    cols = {g: pd.Series(1.0 - p["survival"].to_numpy(),
+                         index=p["time"].to_numpy().astype(np.int64))
+            for g, p in points.items()}  # fmt: skip
+    out = pd.DataFrame(cols)
+    out.index.name = "month"
+    return out.sort_index()
 
 
 @dataclass(frozen=True)
@@ -274,6 +325,70 @@ class MatchedSetBootstrap:
     se: float
     n_failed: int
     method: str
+
+    def interval(self, estimate: float, level: float = 0.95) -> dict[str, float]:
+        """Hazard-ratio interval and p-value of a log hazard ratio with the bootstrap SE.
+
+        A Wald interval on the log scale, ``exp(estimate ± z * se)``, and the two-sided
+        normal p-value of ``estimate / se``.
+        """
+        z = float(stats.norm.ppf(0.5 + level / 2))
+        return {"ci_low": float(np.exp(estimate - z * self.se)),
+                "ci_high": float(np.exp(estimate + z * self.se)),
+                "p_value": float(2 * stats.norm.sf(abs(estimate) / self.se))}  # fmt: skip
+
+
+def matched_set_pairs(
+    persons: pd.DataFrame, *, matching: Mapping[str, Any], exact: str | None
+) -> pd.DataFrame:
+    """The design stage's matched sets, matched again from its hand-over.
+
+    Matching is deterministic: the same trimmed persons, score and options give the same
+    sets. The matching weights this gives are checked against the hand-over's
+    ``match_weight``, so the sets are those of the design stage.
+
+    Parameters
+    ----------
+    persons
+        The trimmed persons (one row each, in the design stage's order by ``person_id``):
+        ``person_id``, ``treated``, ``logit`` (the propensity logit), ``match_weight`` and
+        the ``exact`` column.
+    matching, exact
+        The parameter file's ``estimation.matching`` and ``design.exact``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (mentored, comparison) link: ``treated`` and ``control`` (ids) and the
+        pair ``weight`` (input of :func:`pair_rows`).
+
+    Raises
+    ------
+    ValueError
+        If matching again does not give back the hand-over's matching weights.
+    """
+    rows = persons.reset_index(drop=True)
+    m = match_nearest(rows, "treated", distance=rows["logit"],
+                      **matching_options(matching, exact))  # fmt: skip
+    if not np.allclose(m.weights.to_numpy(), rows["match_weight"].to_numpy()):
+        raise ValueError("matching again on the trimmed persons does not reproduce the design "
+                         "stage's weights")  # fmt: skip
+    t, c, w = m.pair_positions
+    ids = rows["person_id"].to_numpy()
+    return pd.DataFrame({"treated": ids[t], "control": ids[c], "weight": w})
+
+
+def pair_rows(pairs: pd.DataFrame, person_id: pd.Series
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """Row positions of the pairs among ``person_id``.
+
+    Pairs with a person missing are left out; the result is the ``pairs`` argument of
+    :func:`cox_matched_set_bootstrap`.
+    """
+    pos = pd.Index(person_id.to_numpy())
+    keep = pairs["treated"].isin(pos) & pairs["control"].isin(pos)
+    sp = pairs.loc[keep]
+    return pos.get_indexer(sp["treated"]), pos.get_indexer(sp["control"]), sp["weight"].to_numpy()
 
 
 def cox_matched_set_bootstrap(

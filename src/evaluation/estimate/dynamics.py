@@ -28,14 +28,19 @@ heterogeneous treatment effects. *American Economic Review* 110(9), 2964-2996.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from linearmodels import PanelOLS
 from scipy import stats
 
+from evaluation.design.propensity import design_matrix
 from evaluation.estimate.att import BootstrapWeights, logit_refits, robust_scale
+
+#: The mentored and the comparison persons (ids) a statistic rests on.
+Persons = tuple[np.ndarray, np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,11 @@ class EventStudy:
         Mentored and comparison persons with a positive weight, and person-months.
     level
         Confidence level of the pointwise intervals.
+    persons
+        The ids of the persons ``n_treated`` and ``n_control`` count (mentored, comparison).
+    persons_at
+        For each event time, the ids of the mentored and comparison persons of the sample
+        observed in that month (those its coefficient rests on).
     """
 
     table: pd.DataFrame
@@ -68,6 +78,8 @@ class EventStudy:
     n_control: int
     n_obs: int
     level: float
+    persons: Persons = field(default=(np.array([], str), np.array([], str)), repr=False)
+    persons_at: dict[int, Persons] = field(default_factory=dict, repr=False)
 
 
 def event_study(
@@ -145,11 +157,21 @@ def event_study(
                         "ci_low": [0.0], "ci_high": [0.0]})
     table = pd.concat([table, ref]).sort_values("event_time").reset_index(drop=True)
     persons = sub.drop_duplicates("person_id")
+    person_ids = sub["person_id"].astype(str).to_numpy()
     return EventStudy(
         table=table, cov=cov, reference=reference, outcome=outcome,
         n_treated=int((persons["treated"] == 1).sum()),
         n_control=int((persons["treated"] != 1).sum()), n_obs=int(len(sub)), level=level,
-    )
+        persons=_by_group(persons["person_id"].astype(str).to_numpy(),
+                          persons["treated"].to_numpy() == 1),
+        persons_at={k: _by_group(person_ids[rel == k], treated[rel == k])
+                    for k in range(-leads, lags + 1)},
+    )  # fmt: skip
+
+
+def _by_group(ids: np.ndarray, treated: np.ndarray) -> Persons:
+    """Unique ids of the mentored and of the comparison persons among ``ids``."""
+    return np.unique(ids[treated]), np.unique(ids[~treated])
 
 
 @dataclass(frozen=True)
@@ -244,13 +266,47 @@ def multiplier_bootstrap(
 
 @dataclass(frozen=True)
 class Twfe:
-    """The static two-way fixed-effects estimate ``y_it = a_i + l_t + d D_it + e_it``."""
+    """The static two-way fixed-effects estimate ``y_it = a_i + l_t + d D_it + e_it``.
+
+    ``persons``: the ids of the mentored and comparison persons ``n_treated`` and
+    ``n_control`` count.
+    """
 
     estimate: float
     se: float
     n_treated: int
     n_control: int
     n_obs: int
+    persons: Persons = field(default=(np.array([], str), np.array([], str)), repr=False)
+
+
+def twfe_panel(periods: pd.DataFrame, persons: pd.DataFrame, *, pre: int, post: int
+               ) -> pd.DataFrame:  # fmt: skip
+    """The person-periods of the staggered design for :func:`twfe`.
+
+    Parameters
+    ----------
+    periods
+        ``person_id``, ``period`` and outcomes (:func:`~evaluation.estimate.staggered.
+        period_panel`).
+    persons
+        ``person_id``, ``treated`` and ``start_period`` (one row per person).
+    pre, post
+        Periods kept before the earliest and after the latest start: from ``pre + 1``
+        before the earliest start period (the base period of its earliest pre-period cell)
+        to ``post`` after the latest, as the staggered DiD's cells reach.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows of ``periods`` in that window with ``treated``, ``start_period`` and
+        ``cohort`` (the start period of a mentored person, -1 for a comparison person).
+    """
+    starts = persons.loc[persons["treated"] == 1, "start_period"]
+    lo, hi = int(starts.min()) - pre - 1, int(starts.max()) + post
+    out = periods.merge(persons[["person_id", "treated", "start_period"]], on="person_id")
+    out["cohort"] = np.where(out["treated"] == 1, out["start_period"], -1)
+    return out.loc[out["period"].between(lo, hi)]
 
 
 def _twfe_frame(panel: pd.DataFrame) -> pd.DataFrame:
@@ -288,9 +344,10 @@ def twfe(panel: pd.DataFrame, *, outcome: str) -> Twfe:
         entity_effects=True, time_effects=True,
     ).fit(cov_type="clustered", cluster_entity=True)
     persons = f.drop_duplicates("person_id")
+    started = persons["cohort"].to_numpy() >= 0
     return Twfe(float(fit.params["post"]), float(fit.std_errors["post"]),
-                int((persons["cohort"] >= 0).sum()), int((persons["cohort"] < 0).sum()),
-                int(len(f)))
+                int(started.sum()), int((~started).sum()), int(len(f)),
+                _by_group(persons["person_id"].astype(str).to_numpy(), started))  # fmt: skip
 
 
 def _two_way_residual(v: np.ndarray, a: np.ndarray, b: np.ndarray, tol: float = 1e-12,
@@ -452,6 +509,17 @@ class WeightBootstrap:
     n_failed: int
     method: str
 
+    def summary(self, clustered_se: np.ndarray) -> dict[str, Any]:
+        """The bootstrap beside the clustered SEs (same coefficients, same order).
+
+        ``se_ratio_median`` and ``se_ratio_max``: the median and largest ratio of the
+        bootstrap SE to the clustered SE over the coefficients.
+        """
+        ratio = self.se / np.asarray(clustered_se, dtype=float)
+        return {"draws": int(self.draws.shape[0]), "n_failed": self.n_failed,
+                "se_ratio_median": float(np.median(ratio)), "se_ratio_max": float(np.max(ratio)),
+                "method": self.method}  # fmt: skip
+
 
 def event_study_weight_bootstrap(
     inf: EventStudyInfluence,
@@ -507,3 +575,48 @@ def event_study_weight_bootstrap(
         "propensity model refitted and odds weights recomputed in every draw; coefficients "
         "to first order; SE = IQR / 1.349)",
     )  # fmt: skip
+
+
+def odds_weight_bootstrap(
+    panel: pd.DataFrame,
+    persons: pd.DataFrame,
+    *,
+    outcome: str,
+    covariates: list[str],
+    leads: int,
+    lags: int,
+    draws: int,
+    rng: np.random.Generator,
+    scheme: str = "exponential",
+    weight: str = "ipw_weight",
+) -> WeightBootstrap:
+    """The odds-weighted event study's bootstrap with the propensity model refitted per draw.
+
+    Builds the influences of the weighted event study (:func:`event_study_influence`) and
+    runs :func:`event_study_weight_bootstrap` with the persons' propensity design, the
+    design stage's score and their design weights.
+
+    Parameters
+    ----------
+    panel
+        As for :func:`event_study`, with the odds weights in ``weight``.
+    persons
+        One row per person: ``person_id``, ``treated``, ``pscore``, ``subsample_weight`` and
+        the ``covariates`` of the propensity model.
+    outcome, leads, lags
+        As for :func:`event_study`.
+    covariates
+        The propensity model's covariates (``design.covariates``).
+    draws, rng, scheme
+        Bootstrap draws, their generator, and the weights
+        (:class:`~evaluation.estimate.att.BootstrapWeights`).
+    weight
+        The column of odds weights (mentored 1, comparison ``d e / (1 - e)``).
+    """
+    inf = event_study_influence(panel, outcome=outcome, weight=weight, leads=leads, lags=lags)
+    who = persons.set_index("person_id").loc[inf.person_id]
+    return event_study_weight_bootstrap(
+        inf, who["treated"].to_numpy(), design_matrix(who, covariates).frame.to_numpy(),
+        who["pscore"].to_numpy(), who["subsample_weight"].to_numpy(),
+        BootstrapWeights.draw(len(inf.person_id), draws, rng, scheme),  # type: ignore[arg-type]
+    )

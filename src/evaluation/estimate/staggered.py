@@ -29,6 +29,9 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from evaluation.calendar import month_index, month_label, quarter_label
+from evaluation.design.propensity import design_matrix
+
 #: Cohort code of persons who are never treated (the comparison group).
 NEVER = -1
 #: Comparison persons with a propensity score at or above this are dropped (DRDID default).
@@ -111,6 +114,44 @@ def period_panel(
     out = grouped[list(means)].mean().join(grouped[list(sums)].sum())
     out = out.loc[grouped.size() == 3].reset_index()
     return out
+
+
+def period_label(period: int, unit: Literal["month", "quarter"]) -> str:
+    """The calendar label of a period number: ``'2018Q2'`` (quarter) or ``'2018-05'``."""
+    if unit == "quarter":
+        return str(quarter_label([int(period) * 3])[0])
+    return str(month_label([int(period)])[0])
+
+
+def cohort_persons(
+    persons: pd.DataFrame, *, covariates: Sequence[str], unit: Literal["month", "quarter"]
+) -> tuple[pd.DataFrame, list[str]]:
+    """The person table of :func:`cohort_panel`: start period and numeric covariates.
+
+    Parameters
+    ----------
+    persons
+        One row per person: ``person_id``, ``treated``, ``logit`` (the design stage's
+        propensity logit), ``start_month`` (``'YYYY-MM'``, the pseudo start of comparison
+        persons) and the ``covariates``.
+    covariates
+        The design covariates; categories enter as dummies
+        (:func:`~evaluation.design.propensity.design_matrix`), prefixed ``x_``.
+    unit
+        ``"quarter"`` or ``"month"``: the period of ``start_period``.
+
+    Returns
+    -------
+    tuple
+        The table (``person_id``, ``treated``, ``logit``, the ``x_`` columns,
+        ``start_period``) in the order of ``persons``, and the names of the ``x_`` columns.
+    """
+    persons = persons.reset_index(drop=True)
+    start = month_index(persons["start_month"]).to_numpy(dtype=np.int64)
+    dm = design_matrix(persons, list(covariates)).frame.add_prefix("x_")
+    out = pd.concat([persons[["person_id", "treated", "logit"]], dm], axis=1).assign(
+        start_period=start // (3 if unit == "quarter" else 1))
+    return out, list(dm.columns)
 
 
 def cohort_panel(
@@ -277,6 +318,9 @@ class GroupTime:
         ``(cohort, period, reason)`` of cells that could not be estimated (a singular
         regression, or a propensity logit that does not converge because the covariates
         separate a small cohort from its comparison persons); they are left out.
+    cell_persons
+        For each cell (row of ``table``), the row positions of its treated and its
+        comparison persons in the panel (those ``n_treated`` and ``n_control`` count).
     """
 
     table: pd.DataFrame
@@ -287,6 +331,27 @@ class GroupTime:
     method: str
     control: str
     failed: tuple[tuple[int, int, str], ...] = ()
+    cell_persons: tuple[tuple[np.ndarray, np.ndarray], ...] = ()
+
+    def event_time_persons(self, event_time: int) -> tuple[np.ndarray, np.ndarray]:
+        """Row positions of the treated and comparison persons of the cells at an event time.
+
+        Those the event-time aggregate rests on.
+        """
+        cells = np.flatnonzero(self.table["event_time"].to_numpy() == event_time)
+        return _union(self, cells)
+
+    def all_persons(self) -> tuple[np.ndarray, np.ndarray]:
+        """Row positions of the treated and comparison persons of any cell."""
+        return _union(self, np.arange(len(self.table)))
+
+
+def _union(gt: GroupTime, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    empty = np.array([], dtype=np.int64)
+    treated = [gt.cell_persons[c][0] for c in cells]
+    control = [gt.cell_persons[c][1] for c in cells]
+    return (np.unique(np.concatenate([empty, *treated])),
+            np.unique(np.concatenate([empty, *control])))  # fmt: skip
 
 
 def _controls(panel: CohortPanel, g: int, t: int, b: int, control: Control) -> np.ndarray:
@@ -337,7 +402,7 @@ def att_gt(
         raise ValueError(f"method must be 'or' or 'dr', got {method!r}")
     x_all = np.ones((n, 1)) if panel.x is None else np.column_stack([np.ones(n), panel.x])
     z_all = None if panel.z is None else np.column_stack([np.ones(n), panel.z])
-    rows, infs, failed = [], [], []
+    rows, infs, failed, members = [], [], [], []
     for g in np.unique(panel.cohort[panel.cohort != NEVER]):
         for e in range(-pre, post + 1):
             t = int(g + e)
@@ -370,6 +435,7 @@ def att_gt(
             inf = np.zeros(n)
             inf[idx] = cell.influence * n / len(idx)
             infs.append(inf)
+            members.append((np.flatnonzero(treat), np.flatnonzero(ctrl)))
             rows.append({"cohort": int(g), "period": t, "event_time": e, "base": b,
                          "att": cell.att, "se": float(np.sqrt(np.sum(inf**2)) / n),
                          "n_treated": int(treat.sum()), "n_control": int(ctrl.sum())})
@@ -386,6 +452,7 @@ def att_gt(
         method=method,
         control=control,
         failed=tuple(failed),
+        cell_persons=tuple(members),
     )
 
 

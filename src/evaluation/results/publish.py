@@ -18,12 +18,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+import matplotlib as mpl
 import matplotlib.pyplot as plt
 import nbformat
 import pandas as pd
 
 from evaluation.disclosure.audit import AuditResult, apply, audit, is_hidden
 from evaluation.disclosure.ledger import Ledger
+from evaluation.plots import theme
 from evaluation.protocol import resolve_made_by
 from evaluation.results.recorder import EXHIBIT_METADATA, table_html, write_figure
 
@@ -106,9 +108,11 @@ def redraw_figures(run_dir: Path, results: dict[str, Any], changed: set[str], *,
             continue
         draw = resolve_made_by(ex["draw"])
         table = table_frame(results["tables"][ex["source"]], exhibits[ex["source"]])
-        fig = draw(table, language=language, min_cell=min_cell, **(ex.get("options") or {}))
-        write_figure(run_dir, ex["key"], fig, language)
-        plt.close(fig)
+        with mpl.rc_context():  # the notebooks' theme, as when the figure was first drawn
+            theme.apply()
+            fig = draw(table, language=language, min_cell=min_cell, **(ex.get("options") or {}))
+            write_figure(run_dir, ex["key"], fig, language)
+            plt.close(fig)
         redrawn.add(ex["key"])
     return redrawn
 
