@@ -2,7 +2,7 @@
 
 Four data-generating processes (DGPs), each replicated many times at 50 mentored:
 
-* ``default``: the project's own generator (``evaluation.data.synth.generate``, 3 000
+* ``default``: the project's own generator (``evaluation.synth.generate``, 3 000
   comparison persons) run through the notebooks' chain (analysis data, outcome-blind design
   with trimming, the effects notebook's estimators), as ``bench/montecarlo_study.py`` does;
 * ``strong``: a cross-section shaped like the analysis frame (the study's covariates and
@@ -48,12 +48,12 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # small matrices: threads on
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from evaluation.data.synth import EffectSpec, generate  # noqa: E402
+from evaluation.synth import EffectSpec, generate  # noqa: E402
 from scipy.special import expit  # noqa: E402
 from scipy.stats import norm  # noqa: E402
 
 from evaluation.config import load_params  # noqa: E402
-from evaluation.data.outcomes import build_analysis  # noqa: E402
+from evaluation.design.sample import build_analysis  # noqa: E402
 from evaluation.design import study_design  # noqa: E402
 from evaluation.design.study import TREATMENT  # noqa: E402
 from evaluation.estimate import effects as fx  # noqa: E402

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pandas as pd
 import yaml
-from evaluation.data.synth import generate
+from evaluation.synth import generate
 
-from evaluation.data.outcomes import build_analysis
+from evaluation.design.sample import build_analysis
 from evaluation.design.study import study_design
 from evaluation.estimate.effects import (
     EffectsSpec,

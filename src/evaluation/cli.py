@@ -15,8 +15,11 @@ cleared a run for sharing (README, "Where the outputs go").
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
+import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -64,7 +67,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _finished_run(folder: Path) -> Path:
     """The folder, if it holds a finished run; otherwise a clear error (exit 4)."""
-    from evaluation.pipeline.run import finished_run_folder
+    from evaluation.results.runfolder import finished_run_folder
 
     return finished_run_folder(folder)
 
@@ -130,7 +133,6 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_exhibits(args: argparse.Namespace) -> int:
-    import json
 
     from evaluation.results.recorder import exhibit_list_markdown, replace_readme_section
 
@@ -345,8 +347,6 @@ def _error_folder(args: argparse.Namespace) -> Path | None:
 
 def _write_traceback(args: argparse.Namespace) -> Path:
     """Write the current exception's traceback to a new file only the user can read."""
-    import tempfile
-    import time
     import traceback
 
     folder = _error_folder(args)

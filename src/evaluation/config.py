@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -27,6 +28,7 @@ from pydantic import (
 )
 
 from evaluation.errors import ParamsError
+from evaluation.specgrid import read_grid
 
 Language = Literal["en", "sv"]
 Estimator = Literal["naive", "regression", "ra", "ipw", "aipw", "matching"]
@@ -691,8 +693,6 @@ def check_specification_grid(params: Params, *, source: Path) -> None:
     Otherwise notebook 06 would stop after five notebooks had run, for a mismatch known from
     the parameters alone.
     """
-    from evaluation.robustness.speccurve import read_grid  # heavy: only when checking
-
     name = params.robustness.specifications
     path = Path(name) if Path(name).is_absolute() else NOTEBOOK_FOLDER / name
     grid = read_grid(path)
@@ -757,7 +757,6 @@ class Pooling(_Section):
     @field_validator("outcomes")
     @classmethod
     def _contract_outcomes(cls, v: list[str]) -> list[str]:
-        import re
 
         bad = [o for o in v if not re.fullmatch(r"(employed_m|months_employed_|earnings_)\d+", o)]
         if not v or bad or len(set(v)) != len(v):

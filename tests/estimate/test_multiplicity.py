@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from evaluation.data.synth import EffectSpec, generate
+from evaluation.synth import EffectSpec, generate
 
 from evaluation.config import outcome_names
-from evaluation.data.outcomes import build_analysis
+from evaluation.design.sample import build_analysis
 from evaluation.design.study import study_design
 from evaluation.estimate import effects as fx
 from evaluation.estimate.montecarlo import split_frame

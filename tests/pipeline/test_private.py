@@ -25,7 +25,7 @@ import pandas as pd
 import pytest
 
 from evaluation.cli import main
-from evaluation.report.privacy import file_text
+from evaluation.disclosure.privacy import file_text
 
 pytestmark = pytest.mark.slow
 

@@ -49,6 +49,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from evaluation.disclosure.ledger import Fact, Where, row_key
 from evaluation.disclosure.rules import SECONDARY_LABEL, suppressed_label, withheld_label
@@ -116,7 +117,6 @@ class AuditResult(Result):
         return {"facts": self.n_facts, "sets_shown": self.n_sets, "hidden": self.by_rule}
 
     def to_frame(self):  # noqa: D102 - the protocol's table
-        import pandas as pd
 
         return pd.DataFrame([self.by_rule])
 

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import fcntl
+import gc
 from pathlib import Path
 from typing import Any
 
+from evaluation import synth
 from evaluation.config import AnyParams, Params
+from evaluation.data.contract import load_study
+from evaluation.data.sample_flow import SampleRule
 from evaluation.errors import ParamsError, RunError
 
 
@@ -52,7 +56,6 @@ def _generate_missing(params: Params, target: Path) -> list[str]:
             + f". Point them at {target}/<table>.{syn.format}, or set "
             "synthetic.generate_if_missing: false and give existing files."
         )
-    from evaluation import synth
 
     study = synth.generate(params.seed, n_mentored=syn.n_mentored, n_comparison=syn.n_comparison)
     written = synth.write(study, target, fmt=syn.format)
@@ -76,8 +79,6 @@ def validate_inputs(params: AnyParams) -> Any:
     """
     if not isinstance(params, Params):
         return None
-    from evaluation.data.contract import load_study
-    from evaluation.data.sample_flow import SampleRule
 
     settings = validation_settings(params)
     return load_study(
@@ -110,7 +111,6 @@ def release_memory() -> None:
     stay at the validation's peak (GiB at register scale) beside every kernel's.
     """
     import ctypes
-    import gc
 
     gc.collect()
     try:
@@ -125,33 +125,3 @@ def release_memory() -> None:
         pass
 
 
-def identifiers(params: AnyParams, study: Any) -> tuple[Any, list[str]]:
-    """The person and mentor identifiers the privacy scan looks for in the run folder.
-
-    When the inputs were not validated in this run (validated by the same code before), only
-    the participants and mentors tables are read: the large monthly table is not needed.
-    """
-    if not isinstance(params, Params):
-        return None, []
-    if study is not None:
-        return study.participants[["person_id"]], _mentor_ids(study)
-    from evaluation.data.io import read_table
-
-    sources = params.data.sources()
-    participants = read_table(sources["participants"], table="participants")
-    participants = participants.assign(person_id=participants["person_id"].astype(str))
-    ids = participants["mentor_id"].dropna().astype(str).tolist() if (
-        "mentor_id" in participants) else []  # fmt: skip
-    if sources["mentors"] is not None:
-        mentors = read_table(sources["mentors"], table="mentors")
-        ids += mentors["mentor_id"].dropna().astype(str).tolist()
-    return participants[["person_id"]], sorted(set(ids))
-
-
-def _mentor_ids(study: Any) -> list[str]:
-    ids: list[str] = []
-    if "mentor_id" in study.participants:
-        ids += study.participants["mentor_id"].dropna().astype(str).tolist()
-    if study.mentors is not None:
-        ids += study.mentors["mentor_id"].dropna().astype(str).tolist()
-    return sorted(set(ids))

@@ -41,20 +41,24 @@ from evaluation.config import (
     parse_params,
     read_params_text,
 )
+from evaluation.data.identifiers import identifiers
 from evaluation.disclosure.differencing import HIDDEN, protect_results
+from evaluation.disclosure.privacy import scan_run_folder
 from evaluation.errors import EvaluationError, RunError
 from evaluation.pipeline import cache, locks, provenance, workdir
 from evaluation.pipeline.execute import WORKERS, Stage, run_notebooks, upstream
 from evaluation.pipeline.execute import execute_notebook as execute_notebook  # re-exported
 from evaluation.pipeline.inputs import (
     ensure_synthetic,
-    identifiers,
     release_memory,
     validate_inputs,
     validation_settings,
 )
 from evaluation.pipeline.notebooks import PIPELINES, NotebookSpec, PreparedNotebook, prepare
+from evaluation.pooling.pool import load_sites
+from evaluation.report.render import render_all
 from evaluation.results.publish import audit_run
+from evaluation.results.runfolder import finished_run_folder  # noqa: F401  (re-exported)
 from evaluation.results.schema import check_results
 
 log = logging.getLogger("evaluation.run")
@@ -118,47 +122,6 @@ SIZES_HIDDEN_NOTE = (
     "estimates whose denominator is such a size can still narrow it: before publishing this "
     "run, have its outputs checked by the data owner's output-checking routine."
 )
-
-
-def finished_run_folder(
-    folder: Path, needs: tuple[str, ...] = ("results.json", "params.yaml")
-) -> Path:
-    """``folder`` if it holds a finished run of ``evaluation run``; else one clear error.
-
-    The commands that read a run folder (``verify``, ``exhibits``, ``export``) call this first;
-    ``needs`` are the files the command reads.
-
-    Raises
-    ------
-    RunError
-        The folder is missing or not a folder, its run failed (``status.json``: the stage and
-        the first line of the message), or it lacks a file of ``needs``.
-    """
-    give = "Give a finished run folder of `evaluation run` (for example outputs/default-latest)."
-    if not folder.exists():
-        raise RunError(f"{folder}: no such run folder. {give}")
-    if not folder.is_dir():
-        raise RunError(f"{folder}: not a folder. {give}")
-    status_file = folder / "status.json"
-    if status_file.is_file():
-        try:
-            info = json.loads(status_file.read_text("utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-            info = {}
-        info = info if isinstance(info, dict) else {}
-        if info.get("status") != "succeeded":
-            where = f" at stage '{info['stage']}'" if info.get("stage") else ""
-            first = str(info.get("message", "")).splitlines()[:1]
-            raise RunError(
-                f"{folder}: this run {info.get('status') or 'did not finish'}{where} "
-                f"(status.json)" + (f":\n  {first[0]}" if first else "") + "\nOnly a run that "
-                "succeeded can be used: fix the cause and rerun `evaluation run --params ...`, "
-                "or give the last good run (<out>/<params>-latest)."
-            )
-    missing = [name for name in needs if not (folder / name).is_file()]
-    if missing:
-        raise RunError(f"{folder}: no {' / '.join(missing)}, so not a finished run folder. {give}")
-    return folder
 
 
 def merge_results(
@@ -358,7 +321,6 @@ def run_study(
     generated = ensure_synthetic(params)
     check_input_files(params, source=params_path)
     if isinstance(params, PoolingParams):  # the sites' bundles: checked before any notebook
-        from evaluation.pooling.pool import load_sites
 
         load_sites(params)
     inputs = (
@@ -518,14 +480,12 @@ def _run_reserved(
         report_path = None
         if render:
             stage = "report"
-            from evaluation.report.render import render_all
 
             t0 = time.time()
             echo("[report] rendering ...", end="", flush=True)
             report_path = render_all(work_dir, results, params, memo_dir=memo_dir)
             echo(f" {time.time() - t0:.1f} s")
         stage = "privacy scan"
-        from evaluation.report.privacy import scan_run_folder
 
         scan_run_folder(work_dir, scan_ids[0], mentor_ids=scan_ids[1], memo_dir=memo_dir)
         _write_status(work_dir, "succeeded", finished=provenance.utc_now())

@@ -25,6 +25,7 @@ from typing import Any
 from evaluation.config import Params, PoolingParams, parse_params
 from evaluation.errors import EvaluationError
 from evaluation.pipeline import locks, provenance, workdir
+from evaluation.pipeline.run import run_study
 
 #: Floats must agree to this relative tolerance ...
 REL_TOL = 1e-9
@@ -202,8 +203,6 @@ def verify_run(
     InputsChangedError
         If an input file is missing or its SHA-256 changed.
     """
-    from evaluation.pipeline.run import run_study
-
     run_dir = Path(run_dir).resolve()
     for needed in ("params.yaml", "results.json"):
         if not (run_dir / needed).is_file():

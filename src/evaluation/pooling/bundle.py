@@ -9,7 +9,7 @@ definitions, and provenance hashes. Aggregates only.
 Every bundle, at export and again when a pooling run reads it, passes :func:`check_bundle`:
 
 1. it is JSON and holds no field named like a person identifier and no text shaped like a
-   Swedish personal identity number (:data:`evaluation.report.privacy.PIN_PATTERN`);
+   Swedish personal identity number (:data:`evaluation.disclosure.privacy.PIN_PATTERN`);
 2. it meets the schema (:class:`Bundle`, unknown keys refused, schema version checked);
 3. no count below the disclosure threshold is shown unsuppressed, and no effect rests on
    fewer treated persons than the threshold;
@@ -57,9 +57,9 @@ from evaluation.disclosure.differencing import (  # noqa: F401  (re-exported for
     recoveries,
     secondary_suppress,
 )
+from evaluation.disclosure.privacy import PIN_PATTERN
 from evaluation.disclosure.rules import SECONDARY_LABEL, suppressed_label
 from evaluation.errors import ContractError, DisclosureError
-from evaluation.report.privacy import PIN_PATTERN
 
 #: The bundle format's name and version (bump the version when a field changes meaning).
 SCHEMA = "evaluation.pooling.site-bundle"

@@ -19,6 +19,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from evaluation import synth
 from evaluation.config import validation_lines
 from evaluation.errors import EvaluationError, ParamsError
 
@@ -77,8 +78,6 @@ def read_spec(path: str | Path) -> SitesSpec:
 
 def generate_site(key: str, site: SyntheticSite, out_dir: Path) -> dict[str, Path]:
     """Generate one synthetic site into ``out_dir / key`` (CSV tables and truth.json)."""
-    from evaluation import synth
-
     effect = synth.EffectSpec(size=site.effect_size)
     market = synth.LabourMarket(employment_shift=site.employment_shift,
                                 earnings_scale=site.earnings_per_sek, currency=site.currency)

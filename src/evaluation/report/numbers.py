@@ -18,6 +18,7 @@ from typing import Any
 
 from markupsafe import Markup
 
+from evaluation.disclosure.audit import is_hidden
 from evaluation.errors import RunError
 from evaluation.text import Catalogue, catalogue
 from evaluation.text.numbers import MissingNumberError, format_number
@@ -90,6 +91,10 @@ def localise_numbers(text: str, language: str) -> str:
 def _fmt_cell_number(value: float, decimals: int, language: str) -> str:
     """A table cell's number: whole from a thousand on, otherwise with its own decimals."""
     return fmt_number(value, language, 0 if abs(value) >= 1000 else decimals)
+
+
+#: A statistic withheld by disclosure control (:func:`evaluation.disclosure.rules.withheld_label`).
+_WITHHELD = re.compile(r"withheld \(n<(\d+)\)")
 
 
 class Numbers:
@@ -172,12 +177,25 @@ class Numbers:
         """A count (a suppressed count is shown as registered, e.g. ``<5``)."""
         value = self.raw(key)
         if isinstance(value, str):  # escaped here, so not again by the template ('&lt;5')
-            return Markup(html.escape(value))
+            return self.hidden(value)
         return fmt_number(float(value), self.language, 0)
 
     def x(self, key: str, decimals: int = 1) -> str:
-        """A number with decimals."""
-        return fmt_number(float(self.raw(key)), self.language, decimals)
+        """A number with decimals (a value the disclosure audit hid: its label)."""
+        value = self.raw(key)
+        if isinstance(value, str) and is_hidden(value):
+            return self.hidden(value)
+        return fmt_number(float(value), self.language, decimals)
+
+    def hidden(self, value: str) -> Markup:
+        """How a value hidden by disclosure control reads: ``<5``, ``..``, or withheld (n<5).
+
+        Escaped here, so not again by the template (``&lt;5``).
+        """
+        withheld = _WITHHELD.fullmatch(value.strip())
+        text = self.texts.format("disclosure_withheld", k=withheld.group(1)) if withheld \
+            else value
+        return Markup(html.escape(text))
 
     def text(self, key: str) -> str:
         """A registered text value (a month, a name)."""
@@ -311,6 +329,8 @@ class Numbers:
             return ""
         if column in VERBATIM_COLUMNS:
             return str(value)
+        if isinstance(value, str) and is_hidden(value):
+            return self.hidden(value)
         category = CELL_CATEGORIES.get((table, column))
         if category == "characteristic":
             return localise_numbers(self.texts.characteristic(str(value)), self.language)

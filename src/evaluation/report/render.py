@@ -14,13 +14,17 @@ is a category value's label, ``say`` holds the decisions and ``num`` the numbers
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import jinja2
+import nbformat
 from markupsafe import Markup
 
+from evaluation.memo import Memo, key
 from evaluation.report.numbers import (
     VERBATIM_COLUMNS,
     Numbers,
@@ -166,13 +170,8 @@ def render_pdf(html_text: str, out: Path, base_url: Path, memo_dir: Path | None 
 
     The page is self-contained (figures inlined), so the PDF is a function of its text and
     the WeasyPrint version: with ``memo_dir`` a page rendered before gets its PDF back (a
-    rerun from the cache renders the same page; see :mod:`evaluation.pipeline.memo`).
+    rerun from the cache renders the same page; see :mod:`evaluation.memo`).
     """
-    import logging
-    from importlib.metadata import version
-
-    from evaluation.pipeline.memo import Memo, key
-
     memo = Memo(memo_dir, "pdf")
     k = key("pdf", version("weasyprint"), html_text)
     pdf = memo.get(k)
@@ -200,12 +199,8 @@ def render_notebooks(run_dir: Path, memo_dir: Path | None = None) -> list[Path]:
     an evaluator's secure environment has no internet. With ``memo_dir`` (the runner's cache
     folder) a notebook whose exact bytes were rendered before by the same nbconvert and page
     template gets that page back instead of a new conversion (a notebook reused from the
-    cache is byte-identical; see :mod:`evaluation.pipeline.memo`).
+    cache is byte-identical; see :mod:`evaluation.memo`).
     """
-    from importlib.metadata import version
-
-    from evaluation.pipeline.memo import Memo, key
-
     memo = Memo(memo_dir, "html")
     exporter = None
     out = []
@@ -217,7 +212,6 @@ def render_notebooks(run_dir: Path, memo_dir: Path | None = None) -> list[Path]:
         if body is None:
             if exporter is None:  # imported only when a page must be made (slow import)
                 import nbconvert
-                import nbformat
 
                 exporter = nbconvert.HTMLExporter(
                     template_name="lab",

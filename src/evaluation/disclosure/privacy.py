@@ -20,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from evaluation.errors import DisclosureError
+from evaluation.memo import Memo, fingerprint, key
 
 #: YYMMDD-NNNN, YYMMDD+NNNN, YYYYMMDD-NNNN, YYYYMMDDNNNN (month 01-12, day 01-31 or 61-91),
 #: not inside a longer token and not the digits of a decimal number (0.2312210415).
@@ -93,10 +94,8 @@ def scan_run_folder(
 
     With ``memo_dir`` (the runner's cache folder) a file whose exact bytes already passed
     this scan, against the same identifiers and with the same scanner code, is not read
-    again (see :mod:`evaluation.pipeline.memo`); a hit is never memoised.
+    again (see :mod:`evaluation.memo`); a hit is never memoised.
     """
-    from evaluation.pipeline.memo import Memo, fingerprint, key
-
     ids = set() if participants is None else {str(x) for x in participants["person_id"].dropna()}
     ids |= {str(x) for x in mentor_ids}
     ids = {i for i in ids if len(i) >= MIN_SCANNABLE}

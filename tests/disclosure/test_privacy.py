@@ -7,8 +7,8 @@ import json
 import pandas as pd
 import pytest
 
+from evaluation.disclosure.privacy import PIN_PATTERN, scan_run_folder
 from evaluation.errors import DisclosureError
-from evaluation.report.privacy import PIN_PATTERN, scan_run_folder
 
 
 @pytest.fixture

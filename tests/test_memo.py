@@ -12,8 +12,9 @@ import pandas as pd
 import pytest
 
 from evaluation.errors import DisclosureError
-from evaluation.pipeline.memo import Memo, fingerprint, key
-from evaluation.report import privacy, render
+from evaluation.memo import Memo, fingerprint, key
+from evaluation.disclosure import privacy
+from evaluation.report import render
 
 
 def test_keys_separate_their_parts():
