@@ -3,8 +3,9 @@
 A reader of the run folder knows how the bottom-up chapter's counts relate: everyone counted
 at baseline answered at baseline, everyone scored on a factor answered, a profile table's
 groups split the persons scored on a factor, an item's answerers split into agreeing and
-not. The attack reads only the published files (``results/05_bottomup.json`` and
-``tables/*.csv``) and tries
+not. The attack reads only the published files (``results/05_bottomup.json``,
+``tables/*.csv`` and the report's bottom-up chapter, rendered from the audited results as the
+runner renders it) and tries
 
 * **differences**: two published counts of the same wave or subgroup a few apart (50
   answered at baseline, 49 scored on self-efficacy: one person; women scored on goals 22, on
@@ -20,7 +21,9 @@ persons who skipped a factor; after the audit, on the files the run publishes, i
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +35,9 @@ from evaluation import synth
 from evaluation.config import load_params
 from evaluation.disclosure.ledger import Ledger
 from evaluation.pipeline.notebooks import NOTEBOOKS
+from evaluation.report.render import make_environment, report_context
 from evaluation.results.publish import audit_run
+from evaluation.text import catalogue
 
 K = 5
 NOTEBOOK = "05_bottomup"
@@ -76,8 +81,27 @@ def _csv(run_dir: Path, key: str) -> pd.DataFrame:
     return frame.set_index(frame.columns[0])
 
 
-def published_counts(run_dir: Path) -> list[Count]:
-    """Every count of persons of the survey and profile parts, from the published files."""
+def report_change_counts(report: str, language: str = "en") -> dict[str, str]:
+    """Factor → the cell "Persons" of the report's change table (a count, or a hidden label)."""
+    table = re.search(r'id="tab-bottomup-change">(.*?)</table>', report, re.S)
+    assert table, "the report's bottom-up chapter has no change table"
+    label = {catalogue(language).category("factor", f, default=f): f
+             for f in ("goal", "barrier", "network", "efficacy", "mentor")}  # fmt: skip
+    out = {}
+    for row in re.findall(r"<tr>(.*?)</tr>", table.group(1), re.S):
+        cells = [html.unescape(re.sub(r"<[^>]+>", "", c)).strip()
+                 for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]  # fmt: skip
+        if len(cells) == 8:
+            out[label[cells[0]]] = cells[-1]
+    return out
+
+
+def published_counts(run_dir: Path, report: str | None = None) -> list[Count]:
+    """Every count of persons of the survey and profile parts, from the published files.
+
+    ``report``: the HTML of the report's bottom-up chapter, whose change table shows the
+    persons with both scores of each factor.
+    """
     part = json.loads((run_dir / "results" / f"{NOTEBOOK}.json").read_text("utf-8"))
     nums = part["numbers"]
     out: list[Count] = []
@@ -101,6 +125,9 @@ def published_counts(run_dir: Path) -> list[Count]:
         if isinstance(c, dict):
             add(("numbers", "bottomup_change", f, "n"), c["n"], BASE, FOLLOW)
     add(("numbers", "bottomup_n_both"), nums["bottomup_n_both"], BASE, FOLLOW)
+    if report is not None:
+        for f, cell in report_change_counts(report).items():
+            add(("report", "bottomup_change", f, "n"), cell.replace(",", ""), BASE, FOLLOW)
     if "bottomup_moderation" in nums:
         add(("numbers", "bottomup_moderation", "n_treated"), nums["bottomup_moderation"]["n_treated"],
             BASE)  # fmt: skip
@@ -132,6 +159,7 @@ def _surely_inside(big: Count, small: Count) -> bool:
         f = b[3]
         return (s[:3] == ("numbers", "bottomup_scoring", "n_incomplete_baseline") and s[3] == f) \
             or (s[:3] == ("numbers", "bottomup_change", f)) \
+            or (s[:3] == ("report", "bottomup_change", f)) \
             or (s[0] == "tables" and s[1].startswith("bottomup_profile_table_") and s[2] == f) \
             or s == ("numbers", "bottomup_moderation", "n_treated") or s[0] == "effects"  # fmt: skip
     if b[:2] == ("tables", "bottomup_agreement") and b[3] == "n":
@@ -139,9 +167,10 @@ def _surely_inside(big: Count, small: Count) -> bool:
     return False
 
 
-def attack(run_dir: Path, truth: dict[tuple, set] | None) -> list[Recovery]:
+def attack(run_dir: Path, truth: dict[tuple, set] | None, report: str | None = None
+           ) -> list[Recovery]:  # fmt: skip
     """Every count of 1 to k-1 persons the published files give back (see the module)."""
-    counts = published_counts(run_dir)
+    counts = published_counts(run_dir, report)
     found: list[Recovery] = []
     for big in counts:
         for small in counts:
@@ -150,9 +179,9 @@ def attack(run_dir: Path, truth: dict[tuple, set] | None) -> list[Recovery]:
                 continue
             if _surely_inside(big, small):
                 found.append(Recovery(f"{big.where} - {small.where}", d))
-            elif truth is not None and big.where in truth and small.where in truth:
-                inside = truth[small.where] <= truth[big.where]
-                if inside and len(truth[big.where] - truth[small.where]) == d:
+            elif truth is not None and _known(big.where, truth) and _known(small.where, truth):
+                b, s = truth[_ledger(big.where)], truth[_ledger(small.where)]
+                if s <= b and len(b - s) == d:
                     found.append(Recovery(f"{big.where} - {small.where} (guessed nesting)", d))
     shown = {c.where: c.value for c in counts}
     # sums: a split whose total and every part but one are shown
@@ -189,6 +218,22 @@ def attack(run_dir: Path, truth: dict[tuple, set] | None) -> list[Recovery]:
             if 0 < value < K:
                 found.append(Recovery(f"answer group {item}/{hidden[0]} from the shares", value))
     return found
+
+
+def _ledger(where: tuple) -> tuple:
+    """Where a published count is in the ledger (the report shows the numbers' values)."""
+    return ("numbers", *where[1:]) if where[0] == "report" else where
+
+
+def _known(where: tuple, truth: dict[tuple, set]) -> bool:
+    return _ledger(where) in truth
+
+
+def _chapter_html(run_dir: Path, results: dict, language: str = "en") -> str:
+    """The report's bottom-up chapter, rendered from ``results`` as the runner renders it."""
+    env = make_environment()
+    page = env.from_string("{% include 'chapters/bottomup.html.j2' %}")
+    return page.render(**report_context(results, language, run_dir, env))
 
 
 def _share(cell: str) -> float | None:
@@ -247,7 +292,7 @@ def unaudited_run(tmp_path_factory, make_params):
 def test_the_attack_recovers_small_counts_before_the_audit_and_none_after(unaudited_run):
     run_dir, scratch, names = unaudited_run
     truth = _truth(scratch)
-    before = attack(run_dir, truth)
+    before = attack(run_dir, truth, _chapter_html(run_dir, _merge(run_dir, names)))
     assert any("efficacy" in r.how for r in before), (
         "the planted difference (answered at baseline, not scored on self-efficacy) is not "
         f"found: the attack would pass vacuously; found {before}"
@@ -255,11 +300,13 @@ def test_the_attack_recovers_small_counts_before_the_audit_and_none_after(unaudi
     merged = _merge(run_dir, names)
     result = audit_run(run_dir, merged, scratch, min_cell=K, language="en")
     assert result.decisions, "the audit hid nothing"
-    after = attack(run_dir, truth)
+    report = _chapter_html(run_dir, merged)  # the audited results, as the runner renders them
+    assert report_change_counts(report), "the change table of the report shows no row"
+    after = attack(run_dir, truth, report)
     assert after == [], f"counts below {K} recovered from the published files: {after}"
 
 
 def test_the_published_files_of_a_whole_run_give_no_small_count_back(finished_run):
     """The default-sized run as the runner publishes it (the audit ran on every notebook)."""
     run, _ = finished_run
-    assert attack(run.run_dir, truth=None) == []
+    assert attack(run.run_dir, truth=None, report=run.report.read_text("utf-8")) == []
