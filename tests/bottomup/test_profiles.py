@@ -9,7 +9,7 @@ from scipy import stats
 
 from evaluation.bottomup.profiles import (
     agreement,
-    answer_groups,
+    answer_shares,
     collapse_small,
     paired_change,
     profile_by,
@@ -32,16 +32,16 @@ def test_agreement_ranks_and_protects_small_counts():
     assert out.loc["b", "not_agree"] != "17"  # recoverable from the total: hidden as well
 
 
-def test_answer_groups_never_show_a_segment_of_one_to_four_persons():
+def test_answer_shares_never_show_a_segment_of_one_to_four_persons():
     coded = pd.DataFrame({"a": [1] * 2 + [3] * 10 + [5] * 10, "b": [2] * 6 + [3] * 6 + [4] * 10})
-    shares, hidden = answer_groups(coded.astype(float), ["a", "b"], min_cell=K)
-    assert np.isnan(shares.loc["a", "disagree"])  # 2 persons
-    # the smallest other cell is hidden too; together they rest on 12 persons
-    assert np.isnan(shares.loc["a", "neutral"]) or np.isnan(shares.loc["a", "agree"])
-    assert_allclose(hidden["a"], 12 / 22)
-    assert_allclose(shares.loc["b"].to_numpy(), [6 / 22, 6 / 22, 10 / 22])
-    assert hidden["b"] == 0
-    assert_allclose(shares.fillna(0).sum(axis=1) + hidden, 1.0)
+    shares = answer_shares(coded.astype(float), ["a", "b"], min_cell=K)
+    assert shares.loc["a", "disagree"] == f"<{K}"  # 2 persons
+    # the smallest other cell is hidden too (it would give the 2 back from the item's total)
+    assert shares.loc["a", "neutral"] == ".." and shares.loc["a", "agree"] == round(10 / 22, 3)
+    assert_allclose(shares.loc["b"].to_numpy(float), np.round([6 / 22, 6 / 22, 10 / 22], 3))
+    shown = shares.map(lambda c: 0.0 if isinstance(c, str) else c).sum(axis=1)
+    assert_allclose(shown["b"], 1.0, atol=2e-3)  # nothing hidden: the shares make the whole
+    assert_allclose(1 - shown["a"], 12 / 22, atol=2e-3)  # the hidden cells: 12 persons of 22
 
 
 def test_collapse_small_and_profiles_rest_on_enough_persons():

@@ -30,7 +30,7 @@ splines). Springer.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -38,7 +38,16 @@ import pandas as pd
 from evaluation.bottomup.moderation import MIN_MENTORS, TREATMENT, adjust_pvalues, modified_att
 from evaluation.design.propensity import design_matrix
 
-__all__ = ["MIN_MENTORS", "associations", "attach", "dose_curve", "dose_slopes", "mentoring_dose"]
+__all__ = [
+    "MIN_MENTORS",
+    "analysed",
+    "analysed_persons",
+    "associations",
+    "attach",
+    "dose_curve",
+    "dose_slopes",
+    "mentoring_dose",
+]
 
 
 def mentoring_dose(sessions: pd.DataFrame, mentors: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -90,10 +99,44 @@ def attach(frame: pd.DataFrame, extra: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([base, joined], axis=1)
 
 
-def _prepare(frame: pd.DataFrame, outcome: str, covariates: Sequence[str], needed: Sequence[str]):
+def analysed(frame: pd.DataFrame, outcome: str, needed: Sequence[str]) -> pd.Series:
+    """The rows an analysis of this module uses.
+
+    The outcome is observed, and for the mentored every column of ``needed`` (a dose, a
+    feature) too.
+
+    Parameters
+    ----------
+    frame
+        Mentored and comparison persons (``treated``, the outcome, the needed columns).
+    outcome
+        The outcome column.
+    needed
+        Columns the mentored must have.
+
+    Returns
+    -------
+    pandas.Series
+        Boolean, aligned with ``frame``.
+    """
     treated = frame[TREATMENT] == 1
-    ok = frame[outcome].notna() & (~treated | frame[list(needed)].notna().all(axis=1))
-    data = frame.loc[ok]
+    return frame[outcome].notna() & (~treated | frame[list(needed)].notna().all(axis=1))
+
+
+def analysed_persons(frame: pd.DataFrame, outcome: str, needed: Sequence[str]
+                     ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """The ids of the mentored and of the comparison persons an analysis uses.
+
+    Those of :func:`analysed`: the persons its ``n_treated`` and its sample count.
+    """
+    data = frame.loc[analysed(frame, outcome, needed)]
+    ids = data["person_id"].astype(str).to_numpy()
+    d = (data[TREATMENT] == 1).to_numpy()
+    return ids[d], ids[~d]
+
+
+def _prepare(frame: pd.DataFrame, outcome: str, covariates: Sequence[str], needed: Sequence[str]):
+    data = frame.loc[analysed(frame, outcome, needed)]
     d = (data[TREATMENT] == 1).to_numpy()
     x = design_matrix(data, list(covariates)).frame.to_numpy()
     y = data[outcome].to_numpy(dtype=float)
@@ -118,6 +161,12 @@ class DoseCurve:
         ``ci_high``, ``p_value``, ``withheld`` (fewer than ``min_cell`` mentored).
     dose, outcome, se_method, level
         What was analysed and how.
+    treated_bin
+        The bin of each mentored person inside the edges, indexed by ``person_id`` (the
+        persons each bin's ``n_treated`` counts), when the frame has ``person_id``.
+        Person-level: for the disclosure audit, never published.
+    control_ids
+        The comparison persons used, when the frame has ``person_id``.
     """
 
     bins: pd.DataFrame
@@ -125,6 +174,8 @@ class DoseCurve:
     outcome: str
     se_method: str
     level: float
+    treated_bin: pd.Series | None = field(default=None, repr=False, compare=False)
+    control_ids: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 
 def dose_curve(
@@ -181,7 +232,14 @@ def dose_curve(
         bins, se_method = fit.terms.reindex(labels), fit.se_method
     bins.insert(0, "n_treated", counts.astype(int))
     bins["withheld"] = counts < min_cell
-    return DoseCurve(bins=bins, dose=dose, outcome=outcome, se_method=se_method, level=level)
+    treated_bin = control_ids = None
+    if "person_id" in data:
+        ids = data["person_id"].astype(str).to_numpy()
+        treated_bin = pd.Series(binned[d].astype(str).to_numpy(), index=pd.Index(ids[d],
+                                name="person_id"), name=dose)  # fmt: skip
+        control_ids = ids[~d]
+    return DoseCurve(bins=bins, dose=dose, outcome=outcome, se_method=se_method, level=level,
+                     treated_bin=treated_bin, control_ids=control_ids)  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -341,3 +341,31 @@ def exploratory_factors(
         converged=converged,
         iterations=iterations,
     )
+
+
+def fewest_joint(items: pd.DataFrame, factors: Mapping[str, Sequence[str]]) -> pd.Index:
+    """The persons behind :attr:`FactorAnalysis.n`.
+
+    Those answering the item pair (of the items of ``factors``) that the fewest persons
+    answered together. ``n`` is the size of this set; a published ``n`` gives it away (a count of persons, for
+    the disclosure audit). Ties go to the first pair in the mapping's item order.
+
+    Parameters
+    ----------
+    items
+        One column per item (NaN where not answered), indexed by person; not modified.
+    factors
+        Intended factor → items, as given to :func:`exploratory_factors`.
+
+    Returns
+    -------
+    pandas.Index
+        The persons (the index values of ``items``).
+    """
+    names = [i for its in factors.values() for i in its]
+    answered = items[names].notna()
+    a = answered.astype("int64").to_numpy()
+    joint = a.T @ a
+    i, j = np.unravel_index(int(np.argmin(joint)), joint.shape)
+    both = answered.iloc[:, i].to_numpy() & answered.iloc[:, j].to_numpy()
+    return items.index[both]

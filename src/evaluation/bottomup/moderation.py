@@ -60,7 +60,7 @@ MIT Press.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -320,6 +320,10 @@ class Moderation:
         What was analysed and how the p-values were corrected.
     n_treated, n_control, se_method, level, n_clusters
         As in :class:`ModifiedATT`.
+    persons
+        The ids of the mentored and the comparison persons used (those ``n_treated`` and
+        ``n_control`` count), when the frame has ``person_id``; ``None`` otherwise. For the
+        disclosure audit: person-level, never published.
     """
 
     table: pd.DataFrame
@@ -332,6 +336,8 @@ class Moderation:
     se_method: str
     level: float
     n_clusters: int | None = None
+    persons: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False,
+                                                          compare=False)  # fmt: skip
 
     @property
     def flagged(self) -> list[str]:
@@ -408,6 +414,7 @@ def moderation_by_factors(
     table = fit.terms.loc[list(factors)].copy()
     table["p_adjusted"] = adjust_pvalues(table["p_value"].to_numpy(), correction)
     table["flagged"] = table["p_adjusted"] < 1 - level
+    ids = data["person_id"].astype(str).to_numpy() if "person_id" in data else None
     split = []
     for f in factors:
         median = float(s.loc[d, f].median())
@@ -421,6 +428,7 @@ def moderation_by_factors(
                 " (regression adjustment)",
                 n_treated=r.n_treated, n_control=r.n_control, se_method=r.se_method,
                 subgroup=f"{f}={label}", spec={"median_score": median},
+                persons=None if ids is None else (ids[keep & d], ids[keep & ~d]),
             ))  # fmt: skip
     return Moderation(
         table=table,
@@ -433,4 +441,5 @@ def moderation_by_factors(
         se_method=fit.se_method,
         level=level,
         n_clusters=fit.n_clusters,
+        persons=None if ids is None else (ids[d], ids[~d]),
     )

@@ -77,10 +77,14 @@ def agreement(
     return out
 
 
-def answer_groups(
-    coded: pd.DataFrame, items: Sequence[str], *, min_cell: int
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+def answer_shares(
+    coded: pd.DataFrame, items: Sequence[str], *, min_cell: int, decimals: int = 3
+) -> pd.DataFrame:
     """Shares of each item's answers in the groups of :data:`ANSWER_GROUPS`, protected.
+
+    The counts pass :func:`~evaluation.disclosure.rules.protect_counts` (the item's answers
+    as the margin), so that no share rests on fewer than ``min_cell`` persons and no hidden
+    count can be worked out from the item's other groups.
 
     Parameters
     ----------
@@ -90,26 +94,26 @@ def answer_groups(
         Items.
     min_cell
         Disclosure threshold.
+    decimals
+        Rounding of the shares.
 
     Returns
     -------
-    shares : pandas.DataFrame
-        Items × groups: the share of the item's answers; NaN where the count is suppressed
-        (primary or secondary), so no bar rests on fewer than ``min_cell`` persons.
-    hidden : pandas.Series
-        Per item: the share of answers in suppressed cells together (drawn as one grey
-        "not shown" segment; it rests on at least ``min_cell`` persons or on none).
+    pandas.DataFrame
+        Items × the groups of :data:`ANSWER_GROUPS` (object): the share of the item's answers
+        in the group, or the label of the count hiding it (``<k`` below the threshold, ``..``
+        hidden so that it cannot be worked out from the others). The hidden cells of a row
+        together hold ``1 -`` the sum of its shown shares.
     """
     counts = pd.DataFrame(
         {g: coded[list(items)].isin(v).sum() for g, v in ANSWER_GROUPS.items()}
     ).astype("int64")
     counts[TOTAL] = counts.sum(axis=1)
     shown = protect_counts(counts, min_cell).table.drop(columns=TOTAL)
-    body = counts.drop(columns=TOTAL)
-    shares = body.div(counts[TOTAL], axis=0).astype(float)
-    mask = ~shown.map(str.isdigit)
-    hidden = shares.where(mask).sum(axis=1)
-    return shares.mask(mask), hidden
+    shares = counts.drop(columns=TOTAL).div(counts[TOTAL], axis=0).astype(float).round(decimals)
+    out = shares.astype(object).where(shown.map(str.isdigit), shown)
+    out.index.name = "item"
+    return out
 
 
 def collapse_small(values: pd.Series, min_cell: int, other: str = "other") -> pd.Series:
@@ -203,6 +207,14 @@ class PairedChange:
     r_rb: float
 
 
+def pairs(baseline: pd.Series, follow_up: pd.Series) -> pd.DataFrame:
+    """The persons with both scores: columns ``b`` (baseline) and ``f`` (follow-up).
+
+    The sample of :func:`paired_change`: its index is the persons ``PairedChange.n`` counts.
+    """
+    return pd.concat([baseline.rename("b"), follow_up.rename("f")], axis=1, join="inner").dropna()
+
+
 def paired_change(baseline: pd.Series, follow_up: pd.Series) -> PairedChange:
     """Paired t and Wilcoxon tests and effect sizes for one score (aligned by person).
 
@@ -215,7 +227,7 @@ def paired_change(baseline: pd.Series, follow_up: pd.Series) -> PairedChange:
     -------
     PairedChange
     """
-    pair = pd.concat([baseline.rename("b"), follow_up.rename("f")], axis=1, join="inner").dropna()
+    pair = pairs(baseline, follow_up)
     b, f = pair["b"].to_numpy(float), pair["f"].to_numpy(float)
     diff = f - b
     t = stats.ttest_rel(f, b)

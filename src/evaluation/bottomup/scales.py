@@ -140,12 +140,16 @@ class Scores:
         Per factor: persons scored from only part of the items.
     min_answered
         The rule: the least share of a factor's items that must be answered.
+    incomplete
+        Persons × factors: ``True`` where the person is scored from only part of the
+        factor's items (the persons ``n_incomplete`` counts), index as ``scores``.
     """
 
     scores: pd.DataFrame
     n_scored: pd.Series
     n_incomplete: pd.Series
     min_answered: float
+    incomplete: pd.DataFrame | None = None
 
 
 def factor_scores(
@@ -179,19 +183,21 @@ def factor_scores(
     if not 0 < min_answered <= 1:
         raise ValueError("min_answered is a share in (0, 1]")
     coded = reverse_code(answers, reverse)
-    cols, n_scored, n_part = {}, {}, {}
+    cols, n_scored, part = {}, {}, {}
     for factor, items in factors.items():
         block = coded[list(items)]
         answered = block.notna().sum(axis=1)
         enough = answered >= min_answered * len(items) - 1e-9
         cols[factor] = block.mean(axis=1).where(enough & (answered > 0))
         n_scored[factor] = int(cols[factor].notna().sum())
-        n_part[factor] = int((enough & (answered > 0) & (answered < len(items))).sum())
+        part[factor] = enough & (answered > 0) & (answered < len(items))
+    incomplete = pd.DataFrame(part, index=answers.index, columns=list(factors), dtype=bool)
     return Scores(
         scores=pd.DataFrame(cols, index=answers.index),
         n_scored=pd.Series(n_scored),
-        n_incomplete=pd.Series(n_part),
+        n_incomplete=incomplete.sum().astype(int),
         min_answered=float(min_answered),
+        incomplete=incomplete,
     )
 
 

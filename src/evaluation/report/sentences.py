@@ -178,6 +178,8 @@ class Sentences:
         """One ranked survey item, in the instrument's wording, with the share agreeing."""
         text = self.num.raw("bottomup_item_text")[b["item"]][self.num.language]
         key = "bu_share_item_reverse" if b["reverse"] else "bu_share_item"
+        if isinstance(b["share"], str):  # hidden by the run's disclosure audit: its label
+            return S(f"{key}_hidden", text=text, label=b["share"])
         return S(key, text=text, share=b["share"])
 
     def moderation_flagged(self, flagged: Sequence[str]) -> Sentence:
