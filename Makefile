@@ -2,7 +2,7 @@
 #   make report  - set up .venv (first time), run the whole study on the synthetic data, print the report path
 #   make test    - set up .venv (first time), run the test suite
 #   make lab     - open JupyterLab on the notebooks (jupytext .py files open as notebooks)
-#   make clean   - remove run outputs and generated synthetic data (keeps .venv)
+#   make clean   - remove run outputs, generated synthetic data and their work folders (keeps .venv)
 #   make pooling - three synthetic partner sites: study run and bundle each, then the pooled report
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -62,5 +62,11 @@ pooling: $(STAMP)
 	done
 	$(BIN)/evaluation run --params params/benchmarks/pooling.yaml
 
+# run outputs (the .locks/.incomplete folders included), the generated synthetic data, and the
+# private work folders (notebook cache, person-level scratch) beside the synthetic data and the
+# benchmark parameter files; real data's work folder (data/raw/.evaluation-work) is the data
+# owner's to delete: `rm -rf data/raw/.evaluation-work`
 clean:
-	rm -rf outputs/* data/synthetic/*.csv data/synthetic/*.parquet data/synthetic/*.json data/synthetic-sites
+	rm -rf outputs/* outputs/.cache outputs/.scratch outputs/.locks outputs/.incomplete \
+	  data/synthetic/*.csv data/synthetic/*.parquet data/synthetic/*.json \
+	  data/synthetic/.evaluation-work data/synthetic-sites params/benchmarks/.evaluation-work

@@ -62,7 +62,8 @@ def simulate(n_control: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndar
 
 def ours(y: np.ndarray, d: np.ndarray, x: np.ndarray) -> list[dict[str, float]]:
     """Our estimates and times for each specification."""
-    from evaluation.design.matching import match_nearest, matching_att
+    from evaluation.design.matching import match_nearest
+    from evaluation.estimate.matching import matching_att
 
     df = pd.DataFrame({"d": d, "x1": x[:, 0], "x2": x[:, 1], "x3": x[:, 2]})
     out = []

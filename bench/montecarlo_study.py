@@ -28,8 +28,8 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # small matrices: threads on
 import pandas as pd  # noqa: E402
 
 from evaluation.config import load_params, outcome_names  # noqa: E402
-from evaluation.data.synth import EffectSpec  # noqa: E402
 from evaluation.estimate.montecarlo import simulate_many, summarise  # noqa: E402
+from evaluation.synth import EffectSpec  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 

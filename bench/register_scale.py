@@ -83,10 +83,12 @@ def make_data(folder: Path, n_comparison: int, seed: int) -> dict[str, Path]:
 
 def stages(tables: dict[str, Path], params_file: Path) -> list[dict[str, Any]]:
     """Time the run's stages on the data with the study's default parameters."""
+    from evaluation.calendar import month_index
     from evaluation.config import load_params
     from evaluation.data.contract import load_study
-    from evaluation.data.outcomes import build_analysis, month_index, panel_relative
+    from evaluation.data.outcomes import panel_relative
     from evaluation.design import study_design
+    from evaluation.design.sample import build_analysis
     from evaluation.estimate import dynamics as dy
     from evaluation.pipeline import provenance
     from evaluation.rng import stream
@@ -262,7 +264,7 @@ def main() -> None:
     if args.parts:
         from evaluation.config import load_params
         from evaluation.data.contract import load_study
-        from evaluation.data.outcomes import build_analysis
+        from evaluation.design.sample import build_analysis
         from evaluation.rng import stream
 
         p = load_params(ROOT / "params" / "default.yaml")

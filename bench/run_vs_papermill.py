@@ -33,8 +33,7 @@ def papermill_loop(params_file: Path, out: Path) -> float:
     import papermill
 
     from evaluation.config import load_params
-    from evaluation.pipeline.execute import injected_parameters
-    from evaluation.pipeline.notebooks import PIPELINES, read_notebook
+    from evaluation.pipeline.notebooks import PIPELINES, injected_parameters, read_notebook
 
     t0 = time.perf_counter()
     params = load_params(params_file)
@@ -77,11 +76,13 @@ def main() -> None:
     try:
         for r in range(args.reps):
             rows["papermill loop"].append(papermill_loop(args.params, work / f"pm{r}"))
-            s, _ = runner(args.params, work / f"force{r}", force=True, render=False)
+            # each its own work folder (cache), so that the first run starts cold
+            s, _ = runner(args.params, work / f"force{r}", force=True, render=False,
+                          work_dir=work / f"force{r}-work")  # fmt: skip
             rows["evaluation run --force"].append(s)
-            s, _ = runner(args.params, work / f"cache{r}")
+            s, _ = runner(args.params, work / f"cache{r}", work_dir=work / f"cache{r}-work")
             rows["first run (report)"].append(s)
-            s, prov = runner(args.params, work / f"cache{r}")
+            s, prov = runner(args.params, work / f"cache{r}", work_dir=work / f"cache{r}-work")
             rows["cached rerun (report)"].append(s)
             assert not any(i["executed"] for i in prov.values()), prov
     finally:

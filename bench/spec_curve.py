@@ -20,7 +20,7 @@ import pandas as pd
 
 from evaluation.config import load_params
 from evaluation.data.contract import load_study
-from evaluation.data.outcomes import build_analysis
+from evaluation.design.sample import build_analysis
 from evaluation.rng import stream
 from evaluation.robustness import speccurve as sc
 

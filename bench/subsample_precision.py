@@ -37,7 +37,7 @@ Each replication r generates, with seed ``stream(seed, "subsample_precision/rep{
 
 * the null study (``EffectSpec(null=True)``: same selection, same draws, no effect) with
   the same chain, and the headline's permutation test
-  (``evaluation.estimate.effects.permutation_headline``, matching, permuted within start
+  (``evaluation.estimate.effects.randomisation_headline``, matching, assignments redrawn from the propensity score within start
   quarters, ``stream(seed, "permutation")``) on the whole trimmed pool and on each
   subsample, as notebook 03 runs it. The rejection rate of ``p <= alpha`` is reported.
   With ``--draws`` B such that ``alpha * (B + 1)`` is a whole number, the p-value
@@ -114,21 +114,21 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from evaluation.config import load_params  # noqa: E402
-from evaluation.data.outcomes import build_analysis  # noqa: E402
-from evaluation.data.synth import EffectSpec, generate  # noqa: E402
 from evaluation.design import study_design  # noqa: E402
 from evaluation.design.propensity import design_matrix  # noqa: E402
+from evaluation.design.sample import build_analysis  # noqa: E402
 from evaluation.design.study import TREATMENT, comparison_subsample  # noqa: E402
 from evaluation.errors import EvaluationError  # noqa: E402
 from evaluation.estimate.att import estimate_att  # noqa: E402
 from evaluation.estimate.effects import (  # noqa: E402
     EffectsSpec,
     analysis_sample,
-    permutation_headline,
+    randomisation_headline,
     supported,
 )
 from evaluation.estimate.montecarlo import mentored_used, split_frame, unit_effects  # noqa: E402
 from evaluation.rng import stream  # noqa: E402
+from evaluation.synth import EffectSpec, generate  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 OUTCOME = "employed_m12"
@@ -234,7 +234,7 @@ def replicate(rep: int, args, params, spec: EffectsSpec) -> tuple[list[dict], li
         for label, frame in labelled:
             row = {"rep": rep, "seed": seed, "sample": label, "n_persons": int(len(frame))}
             try:
-                perm = permutation_headline(
+                perm = randomisation_headline(
                     frame, spec, n_draws=args.draws, rng=stream(seed, "permutation")
                 )
             except EvaluationError as exc:  # a permuted draw the estimator cannot fit

@@ -33,9 +33,18 @@ data = {
     "mentors": "../data/synthetic/mentors.csv",
 }
 outcomes = {"horizons": [6, 12, 24], "pre_months": 12, "min_pre_months": 12}
+bottomup = {
+    "factors": {
+        "goal": ["goal_1", "goal_2", "goal_3"],
+        "barrier": ["barrier_1", "barrier_2", "barrier_3", "barrier_4", "barrier_5"],
+        "network": ["network_1", "network_2", "network_3"],
+        "efficacy": ["efficacy_1", "efficacy_2", "efficacy_3"],
+        "mentor": ["mentor_1", "mentor_2", "mentor_3", "mentor_4"],
+    },
+}
 disclosure = {"min_cell": 5}
 run_dir = "../outputs/dev"
-scratch_dir = "../outputs/.scratch/dev"
+scratch_dir = "../data/synthetic/.evaluation-work/scratch/dev"  # person-level: beside the data
 
 # %%
 from pathlib import Path
@@ -43,13 +52,13 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from evaluation.config import outcome_names
+from evaluation.config import outcome_names, survey_items
 from evaluation.data import describe
 from evaluation.data.contract import load_study
-from evaluation.data.outcomes import build_analysis
-from evaluation.report import style
-from evaluation.report.exhibits import Recorder
+from evaluation.design.sample import build_analysis
+from evaluation.plots import theme as style
 from evaluation.report.labels import labels
+from evaluation.results.recorder import Recorder
 from evaluation.rng import stream
 
 style.apply()
@@ -63,8 +72,8 @@ L = labels(study["language"])
 # ## The input tables against the data contract
 
 # %%
-tables = {k: (Path(v) if v else None) for k, v in data.items()}
-tables_data = load_study(tables)
+# the survey's items are those of bottomup.factors; its other columns are kept, not used
+tables_data = load_study(data, survey_items=survey_items(bottomup["factors"]))
 validation = tables_data.summary()
 # file names only: a full path can name the evaluator's machine or user
 validation["file"] = validation["file"].map(lambda f: Path(f).name if isinstance(f, str) else f)
@@ -106,7 +115,7 @@ flow = rec.table(
     "sample_flow",
     describe.protect_flow(analysis.flow, K),
     title="Sample flow: persons in, excluded and why, analysed",
-    made_by="evaluation.data.outcomes.build_analysis",
+    made_by="evaluation.design.sample.build_analysis",
 )
 flow
 
@@ -116,16 +125,16 @@ groups = frame["treated"].map({1: "mentored", 0: "comparison"})
 n_mentored = int((frame["treated"] == 1).sum())
 n_comparison = int((frame["treated"] == 0).sum())
 rec.count("n_mentored", n_mentored, title="Mentored persons analysed",
-          made_by="evaluation.data.outcomes.build_analysis")
+          made_by="evaluation.design.sample.build_analysis")
 rec.count("n_comparison", n_comparison, title="Comparison persons analysed",
-          made_by="evaluation.data.outcomes.build_analysis")
+          made_by="evaluation.design.sample.build_analysis")
 rec.count("n_pseudo_starts", int(analysis.n_pseudo_starts),
           title="Comparison persons given a pseudo start month",
-          made_by="evaluation.data.outcomes.assign_pseudo_starts")
+          made_by="evaluation.design.pseudo_starts.assign_pseudo_starts")
 rec.number("start_months", {"first": str(frame.loc[frame.treated == 1, "start_month"].min()),
                             "last": str(frame.loc[frame.treated == 1, "start_month"].max())},
            title="First and last start month of the mentored",
-           made_by="evaluation.data.outcomes.build_analysis")
+           made_by="evaluation.design.sample.build_analysis")
 
 # %% [markdown]
 # Persons whose coverage does not reach a horizon keep their row; their outcome at that horizon
@@ -138,7 +147,7 @@ rec.table(
         analysis.short_coverage, ["mentored", "comparison", "total"], K, total_column="total"
     ),
     title="Persons whose data do not cover each horizon",
-    made_by="evaluation.data.outcomes.build_analysis",
+    made_by="evaluation.design.sample.build_analysis",
 )
 
 # %% [markdown]
@@ -186,7 +195,7 @@ rec.figure(
     fig,
     title="Employment history before start, by group",
     alt=L["alt_pre_employment"],
-    made_by="notebooks/01_data.py",
+    made_by="evaluation.data.describe.binned_shares",
 )
 plt.show()
 

@@ -42,8 +42,13 @@ design = {
     "covariates": ["age", "sex", "education", "swedish_level", "years_in_sweden",
                    "origin_region", "pre_months_employed_12", "pre_earnings_12",
                    "pre_employed_m1"],
+    "exact": "start_quarter",
 }
-estimation = {"level": 0.95}
+estimation = {
+    "level": 0.95,
+    "matching": {"neighbours": 4, "replace": True, "caliper": 0.2, "bias_correction": True},
+    "bootstrap": {"draws": 999, "use_when_ratio_above": 1.05, "weights": "exponential"},
+}
 timing = {
     "leads": 12,
     "lags": 24,
@@ -56,7 +61,7 @@ timing = {
 }
 disclosure = {"min_cell": 5}
 run_dir = "../outputs/dev"
-scratch_dir = "../outputs/.scratch/dev"
+scratch_dir = "../data/synthetic/.evaluation-work/scratch/dev"  # person-level: beside the data
 
 # %%
 import time
@@ -65,17 +70,22 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from scipy import stats
 
+from evaluation.calendar import month_index, month_label, quarter_label
 from evaluation.data.io import read_handed_over_panel
-from evaluation.data.outcomes import month_index, month_label, panel_relative, quarter_label
+from evaluation.data.outcomes import panel_relative
+from evaluation.design.matching import match_nearest
 from evaluation.design.propensity import design_matrix
+from evaluation.design.study import matching_options
 from evaluation.estimate import duration as du
 from evaluation.estimate import dynamics as dy
 from evaluation.estimate import staggered as st
+from evaluation.estimate.att import BootstrapWeights
 from evaluation.estimate.results import EffectResult
-from evaluation.report import style
-from evaluation.report.exhibits import Recorder
+from evaluation.plots import theme as style
 from evaluation.report.labels import labels as report_labels
+from evaluation.results.recorder import Recorder
 from evaluation.rng import stream
 
 started = time.perf_counter()
@@ -115,8 +125,19 @@ dsg = pd.read_parquet(scratch / "design.parquet")
 persons = covs.merge(dsg, on="person_id", how="inner", validate="one_to_one")
 assert len(persons) == len(covs) == len(dsg), "the hand-over files cover different persons"
 persons = persons.loc[persons["keep"]].sort_values("person_id", kind="mergesort")
+# the design stage's matched sets, matched again on the same trimmed persons (deterministic;
+# checked against the hand-over's matching weights): the bootstrap of the Cox model below
+# resamples them
+matched_sets = match_nearest(persons.reset_index(drop=True), "treated",
+                             distance=persons["logit"].reset_index(drop=True),
+                             **matching_options(estimation["matching"], design.get("exact")))
+assert np.allclose(matched_sets.weights.to_numpy(), persons["match_weight"].to_numpy()), \
+    "matching again on the trimmed persons does not reproduce the design stage's weights"
+set_pairs = pd.DataFrame({"treated": persons["person_id"].to_numpy()[matched_sets.pair_positions[0]],
+                          "control": persons["person_id"].to_numpy()[matched_sets.pair_positions[1]],
+                          "weight": matched_sets.pair_positions[2]})
 rec.count("timing_n_persons", len(persons), title="Persons in the timing analyses (trimmed)",
-          made_by="notebooks/04_timing.py")
+          made_by="evaluation.estimate.effects.analysis_sample")
 # the matched persons (matched event study, time to first job) and the design stage's
 # comparison subsample (weighted event study, staggered DiD, TWFE; the whole pool unless it
 # is larger than design.subsample_comparison). The odds weights of sampled comparison persons
@@ -173,16 +194,43 @@ for sample, wcol in SAMPLES.items():
             "sup_t": band.critical_value, "n_treated": es.n_treated, "n_control": es.n_control,
             "n_obs": es.n_obs}, title=f"Event study ({sample}, {outcome}): pre-trend test and "
             "sup-t critical value", made_by="evaluation.estimate.dynamics.pretrend_test")
+# The weighted (ipw) sample's odds weights are estimated: a weighted bootstrap refits the
+# propensity model in every draw and recomputes the weights; the coefficients follow to
+# first order (evaluation.estimate.dynamics.event_study_weight_bootstrap). Its SEs go beside
+# the clustered ones in the event-study table.
+es_boot = {}
+if estimation["bootstrap"]["draws"] > 0:
+    by_id = persons.set_index("person_id")
+    for outcome in ("employed", "earnings"):
+        inf = dy.event_study_influence(panel, outcome=outcome, weight="ipw_weight",
+                                       leads=timing["leads"], lags=timing["lags"])
+        who = by_id.loc[inf.person_id]
+        es_boot[outcome] = dy.event_study_weight_bootstrap(
+            inf, who["treated"].to_numpy(), design_matrix(who, design["covariates"]).frame.to_numpy(),
+            who["pscore"].to_numpy(), who["subsample_weight"].to_numpy(),
+            BootstrapWeights.draw(len(inf.person_id), estimation["bootstrap"]["draws"],
+                                  stream(seed, f"es_weights_{outcome}"), estimation["bootstrap"]["weights"]))
+        clustered = studies["ipw", outcome].table.dropna(subset=["se"])["se"].to_numpy()
+        rec.number(f"es_ipw_{outcome}_bootstrap", {
+            "draws": int(estimation["bootstrap"]["draws"]), "n_failed": es_boot[outcome].n_failed,
+            "se_ratio_median": float(np.median(es_boot[outcome].se / clustered)),
+            "se_ratio_max": float(np.max(es_boot[outcome].se / clustered)),
+            "method": es_boot[outcome].method},
+            title=f"Weighted event study ({outcome}): bootstrap SEs with the weights re-estimated, "
+            "relative to the clustered SEs", made_by="evaluation.estimate.dynamics.event_study_weight_bootstrap")
 rec.number("es_window", {"leads": timing["leads"], "lags": timing["lags"]},
            title="Event-study window (months)", made_by="params: timing.leads, timing.lags")
 shown = [k for k in (3, 6, 12, 18, 24) if k <= timing["lags"]]
 rec.number("es_months_shown", shown, title="Event-study months tabulated in the report",
-           made_by="notebooks/04_timing.py")
+           made_by="params: timing.lags")
 es_table = pd.concat(
     {f"{sample}_{outcome}": b.table.set_index("event_time")[
         ["estimate", "se", "ci_low", "ci_high", "band_low", "band_high"]]
      for (sample, outcome), b in bands.items()}, axis=1)
 es_table.columns = [f"{a}_{b}" for a, b in es_table.columns]
+for outcome, b in es_boot.items():  # the bootstrap SE beside the clustered SE (reference: NaN)
+    times = studies["ipw", outcome].table.dropna(subset=["se"])["event_time"].to_numpy()
+    es_table[f"ipw_{outcome}_se_bootstrap"] = pd.Series(b.se, index=times).reindex(es_table.index)
 rec.table("event_study", es_table.round(6), title="Event-study coefficients by month since start "
           "(matched and weighted samples; employment and monthly earnings), pointwise and uniform "
           "bands", made_by="evaluation.estimate.dynamics.event_study")
@@ -307,7 +355,7 @@ rec.count("cs_n_cohorts", int(len(size)), title="Start cohorts in the staggered 
 rec.number("cs_cohorts_withheld", {"cohorts": sorted(cohort_label(g) for g in size.index
                                                     if size[g] < K), "min_cell": K},
            title=f"Start cohorts with fewer than {K} mentored (own estimate withheld)",
-           made_by="notebooks/04_timing.py")
+           made_by="evaluation.estimate.staggered.att_gt")
 pd.DataFrame([r.to_dict() for r in cs_rows])[["outcome", "estimator", "estimate", "se"]].head(12)
 
 # %% [markdown]
@@ -430,6 +478,34 @@ rec.number("cox_hazard_ratio", {"hr": hr["hazard_ratio"], "ci_low": hr["ci_low"]
            title="Hazard ratio of a first job (Cox, matched sample)",
            made_by="evaluation.estimate.duration.cox_ph")
 hr
+
+# %% [markdown]
+# The robust sandwich above treats the matching weights as fixed. A bootstrap of the matched
+# sets (each mentored person with their matches, exponential weights per set; a comparison
+# person's weight recomputed from the sets they serve) lets the weights vary with the sample;
+# the interval on the log scale uses its SE (IQR / 1.349 of the draws).
+
+# %%
+if estimation["bootstrap"]["draws"] > 0:
+    rows = surv.reset_index(drop=True)
+    pos = pd.Index(rows["person_id"])
+    keep_pairs = set_pairs["treated"].isin(pos) & set_pairs["control"].isin(pos)
+    sp = set_pairs.loc[keep_pairs]
+    cox_boot = du.cox_matched_set_bootstrap(
+        rows["months_to_job"], rows["job_found"], rows[["treated"]],
+        (pos.get_indexer(sp["treated"]), pos.get_indexer(sp["control"]), sp["weight"].to_numpy()),
+        stream(seed, "cox_matched_sets"), draws=estimation["bootstrap"]["draws"])
+    zq = float(stats.norm.ppf(0.5 + LEVEL / 2))
+    rec.number("cox_bootstrap", {
+        "se_log_hr_robust": float(cox.se[0]), "se_log_hr_bootstrap": cox_boot.se,
+        "ci_low": float(np.exp(cox.params[0] - zq * cox_boot.se)),
+        "ci_high": float(np.exp(cox.params[0] + zq * cox_boot.se)),
+        "p_value": float(2 * stats.norm.sf(abs(cox.params[0]) / cox_boot.se)),
+        "draws": int(estimation["bootstrap"]["draws"]), "n_failed": cox_boot.n_failed,
+        "method": cox_boot.method},
+        title="Hazard ratio of a first job: interval from the bootstrap of matched sets",
+        made_by="evaluation.estimate.duration.cox_matched_set_bootstrap")
+    print(f"log HR SE: robust {cox.se[0]:.4f}, matched-set bootstrap {cox_boot.se:.4f}")
 
 # %%
 rec.save()

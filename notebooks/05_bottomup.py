@@ -62,7 +62,7 @@ bottomup = {
 }
 disclosure = {"min_cell": 5}
 run_dir = "../outputs/dev"
-scratch_dir = "../outputs/.scratch/dev"
+scratch_dir = "../data/synthetic/.evaluation-work/scratch/dev"  # person-level: beside the data
 
 # %%
 import textwrap
@@ -80,14 +80,15 @@ from evaluation.bottomup.factors import HEYWOOD_CAP, exploratory_factors
 from evaluation.bottomup.instrument import FACTOR_LABELS, load_instrument, mapping_differences
 from evaluation.bottomup.moderation import moderation_by_factors
 from evaluation.bottomup.scales import ALPHA_ACCEPTABLE, cronbach_alpha, factor_scores, reverse_code
+from evaluation.config import survey_items
 from evaluation.data.contract import load_study
+from evaluation.disclosure.differencing import without_sample_sizes
+from evaluation.disclosure.rules import TOTAL, protect_counts, suppressed_label
 from evaluation.estimate.effects import analysis_sample, withheld_reason
 from evaluation.estimate.results import EffectResult
-from evaluation.report import style
-from evaluation.report.differencing import without_sample_sizes
-from evaluation.report.disclosure import TOTAL, protect_counts, suppressed_label
-from evaluation.report.exhibits import Recorder
+from evaluation.plots import theme as style
 from evaluation.report.labels import labels as report_labels
+from evaluation.results.recorder import Recorder
 
 style.apply()
 rec = Recorder(run_dir, "05_bottomup", min_cell=disclosure["min_cell"], language=study["language"])
@@ -121,8 +122,8 @@ ALT = report_labels(LANG)
 # %%
 # every table but the monthly one (not used here; the runner and notebook 01 validated it, and
 # on a register-sized pool reading it again would dominate this notebook)
-tables = load_study({k: (Path(v) if v else None) for k, v in data.items() if k != "monthly"},
-                    required=("participants",))
+tables = load_study({k: v for k, v in data.items() if k != "monthly"}, required=("participants",),
+                    survey_items=survey_items(B["factors"]))
 present = {n: getattr(tables, n) is not None for n in ("survey", "sessions", "mentors")}
 rec.number("bottomup_inputs", present, title="Optional inputs present for the bottom-up chapter",
            made_by="evaluation.data.contract.load_study")
@@ -174,16 +175,16 @@ if present["survey"]:
     rec.number("bottomup_item_text",
                {i: {"en": e, "sv": s} for i, e, s in instrument.items[["item", "text_en", "text_sv"]]
                 .itertuples(index=False)},
-               title="Wording of the survey items", made_by=f"data/instruments/{instrument.name}.csv")
+               title="Wording of the survey items", made_by=f"file: data/instruments/{instrument.name}.csv")
     sv = tables.survey.assign(person_id=tables.survey["person_id"].astype(str))
     items_all = [i for its in B["factors"].values() for i in its]
     waves = {w: sv.loc[sv["wave"] == w].set_index("person_id")[items_all] for w in ("baseline", "follow_up")}
     coded = {w: reverse_code(a, B["reverse"]) for w, a in waves.items()}
     n_base, n_follow = len(waves["baseline"]), len(waves["follow_up"])
     rec.count("bottomup_n_baseline", n_base, title="Mentored persons answering at baseline",
-              made_by="survey table")
+              made_by="evaluation.data.contract.load_study")
     rec.count("bottomup_n_follow_up", n_follow, title="Mentored persons answering at follow-up",
-              made_by="survey table")
+              made_by="evaluation.data.contract.load_study")
     rows, item_rows = [], []
     for factor, its in B["factors"].items():
         wave = "follow_up" if factor in B["follow_up_factors"] else "baseline"
@@ -349,15 +350,41 @@ if present["survey"]:
 # mentored above and at-or-below the median of each score.
 
 # %%
+# Standard errors clustered by mentor (CR2, Bell-McCaffrey t; each comparison person a
+# cluster of their own): the mentor of most sessions, else the participants' mentor_id; with
+# fewer than dz.MIN_MENTORS mentors the moderation is not estimated, without any mentor
+# identifiers it is estimated with HC3 and says so.
+moder = None
 if present["survey"]:
     frame = sample.join(scores_b, on="person_id")
-    moder = moderation_by_factors(frame, OUTCOME, COVS, list(baseline_factors),
-                                  correction=B["correction"], level=LEVEL)
+    mentor_of = (dz.mentoring_dose(tables.sessions)["mentor_id"] if present["sessions"]
+                 else people["mentor_id"])  # fmt: skip
+    frame = frame.assign(mentor_id=frame["person_id"].map(mentor_of))
+    scored = (frame["treated"] == 1) & frame[list(baseline_factors)].notna().all(axis=1)
+    mod_mentors = int(frame.loc[scored, "mentor_id"].dropna().nunique())
+    mod_cluster = "mentor_id" if mod_mentors > 0 else None
+    if mod_cluster and mod_mentors < dz.MIN_MENTORS:
+        rec.number("bottomup_moderation_mentors",
+                   {"n": suppressed_label(K) if 0 < mod_mentors < K else mod_mentors,
+                    "min": dz.MIN_MENTORS},
+                   title="Mentors of the mentored with baseline scores, and the fewest analysed",
+                   made_by="evaluation.bottomup.moderation.moderation_by_factors")
+        rec.skipped("bottomup_moderation", f"the mentored with baseline scores had fewer than "
+                    f"{dz.MIN_MENTORS} mentors: the moderation analysis clusters by mentor")
+    else:
+        moder = moderation_by_factors(frame, OUTCOME, COVS, list(baseline_factors),
+                                      correction=B["correction"], cluster=mod_cluster,
+                                      level=LEVEL)  # fmt: skip
+if moder is not None:
     mod_rows = {f: {k: (bool(v) if k == "flagged" else float(v)) for k, v in r.items()}
                 for f, r in moder.table.iterrows()}
     rec.number("bottomup_moderation", {"factors": mod_rows, "n_treated": moder.n_treated,
                                        "n_control": moder.n_control, "flagged": moder.flagged,
-                                       "att_at_mean": moder.att_at_mean.to_dict()},
+                                       "att_at_mean": moder.att_at_mean.to_dict(),
+                                       "se_method": moder.se_method,
+                                       "n_mentors": (suppressed_label(K)
+                                                     if moder.n_clusters and moder.n_clusters < K
+                                                     else moder.n_clusters)},
                title="Change in the effect per SD of each baseline factor score (interactions)",
                made_by="evaluation.bottomup.moderation.moderation_by_factors")
     inter = [EffectResult.from_normal(
@@ -508,7 +535,7 @@ if present["survey"] and "mentor" in B["factors"] and n_scored >= K:
 # %%
 components = mm.mentorship_model(
     associations=assoc, slopes=slopes,
-    moderation=(mod_rows if present["survey"] else None), relationship=relationship,
+    moderation=(mod_rows if moder is not None else None), relationship=relationship,
     level=LEVEL, suggestive_p=B["suggestive_p"],
 )
 rec.number("bottomup_model", [c.to_dict() for c in components],

@@ -44,7 +44,8 @@ design = {
 estimation = {
     "estimators": ["naive", "regression", "ra", "ipw", "aipw", "matching"],
     "headline": {"estimator": "matching", "outcome": "employed_m12", "subgroup": "all"},
-    "matching": {"neighbours": 4, "replace": True, "caliper": 0.2, "bias_correction": True},
+    "matching": {"neighbours": 4, "replace": True, "caliper": 0.2, "bias_correction": True,
+                 "se": "ai2006"},
     "level": 0.95,
 }
 robustness = {
@@ -68,7 +69,7 @@ costs = {
 report = {"budget_sek": 3254321, "planned_participants": 50}
 disclosure = {"min_cell": 5}
 run_dir = "../outputs/dev"
-scratch_dir = "../outputs/.scratch/dev"
+scratch_dir = "../data/synthetic/.evaluation-work/scratch/dev"  # person-level: beside the data
 
 # %%
 import time
@@ -80,12 +81,12 @@ import pandas as pd
 from IPython.display import display
 
 from evaluation.data.io import read_handed_over_panel, read_table
+from evaluation.disclosure.differencing import without_sample_sizes
+from evaluation.disclosure.rules import suppressed_label
 from evaluation.estimate import effects as fx
-from evaluation.report import style
-from evaluation.report.differencing import without_sample_sizes
-from evaluation.report.disclosure import suppressed_label
-from evaluation.report.exhibits import Recorder
+from evaluation.plots import theme as style
 from evaluation.report.labels import labels as report_labels
+from evaluation.results.recorder import Recorder
 from evaluation.robustness import costs as cst
 from evaluation.robustness import placebo as pl
 from evaluation.robustness import power as pw
@@ -300,8 +301,9 @@ plt.show()
 # %% [markdown]
 # ## Sensitivity to hidden confounding
 # **E-value** (VanderWeele and Ding 2017) of the headline estimate. The risk difference is
-# converted to a risk ratio with the matched comparison persons' share employed as the
-# baseline: RR = (p0 + RD) / p0, p0 held fixed for the confidence limits.
+# converted to a risk ratio with the counterfactual share employed of the mentored that the
+# (bias-corrected) estimate implies as the baseline: p0 = p1 - ATT, with p1 the share employed
+# among the mentored the estimate is about; RR = p1 / p0, p0 held fixed for the limits.
 # **Rosenbaum bounds** for the matched pairs on the binary outcome: the study matches four
 # comparison persons with replacement, so for this test each mentored person is re-matched to
 # one comparison person without replacement (greedy, same score, quarter and caliper), giving
@@ -312,9 +314,8 @@ hy = spec.headline_outcome
 est_sample = fx.supported(sample.loc[sample[hy].notna()], spec.covariates)
 binary = bool(est_sample[hy].isin([0, 1]).all())
 if binary:
-    ctrl = est_sample.loc[(est_sample.treated == 0) & (est_sample.match_weight > 0)]
-    p0 = float(np.average(ctrl[hy], weights=ctrl["match_weight"]))
-    ev = sens.evalue_risk_difference(headline.estimate, headline.ci_low, headline.ci_high, p0)
+    p1 = sens.treated_risk(headline, est_sample, hy)
+    ev = sens.evalue_att(headline.estimate, headline.ci_low, headline.ci_high, treated_risk=p1)
     rec.number("evalue", {"rd": ev.rd, "baseline": ev.baseline, "rr": ev.rr,
                           "rr_low": ev.rr_low, "rr_high": ev.rr_high, "evalue": ev.evalue,
                           "evalue_ci": ev.evalue_ci, "ci_covers_null": ev.evalue_ci == 1.0},
@@ -396,9 +397,9 @@ if robustness["compare_sequential"] and robustness["workers"] > 1:
     assert np.allclose(one.table["estimate"], curve.table["estimate"], equal_nan=True)
     timing |= {"sequential_seconds": one.wall_seconds,
                "speedup": one.wall_seconds / curve.wall_seconds}
-rec.number("timing_spec_curve", timing,
-           title="Specification curve: wall time in parallel and one by one (seconds)",
-           made_by="evaluation.robustness.speccurve.run_grid")
+rec.measured("timing_spec_curve", timing,
+             title="Specification curve: wall time in parallel and one by one (seconds; "
+             "in provenance.measured)", made_by="evaluation.robustness.speccurve.run_grid")
 table = curve.table.copy()
 small = (table["n_treated"] < K) | (table["n_control"] < K)
 table.loc[small, ["estimate", "se", "ci_low", "ci_high", "p_value"]] = np.nan

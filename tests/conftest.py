@@ -28,6 +28,7 @@ def write_params(folder: Path, **overrides) -> Path:
     doc = yaml.safe_load((ROOT / "params" / "default.yaml").read_text("utf-8"))
     doc["synthetic"]["n_comparison"] = N_COMPARISON
     doc["estimation"]["permutation_draws"] = 99
+    doc["estimation"]["bootstrap"]["draws"] = 199
     for table in doc["data"]:
         doc["data"][table] = f"data/{table}.csv"
     for key, value in overrides.items():

@@ -29,7 +29,8 @@ def _default_doc() -> dict:
 def test_default_is_valid_and_resolves_paths_against_its_folder():
     p = load_params(DEFAULT, check_files=False)
     assert isinstance(p, Params)
-    assert p.data.participants == (ROOT / "data" / "synthetic" / "participants.csv").resolve()
+    assert p.data.participants.path == (ROOT / "data" / "synthetic" / "participants.csv").resolve()
+    assert p.data.tables()["participants"] == p.data.participants.path
     assert p.estimation.headline.estimator == "matching"
     assert p.estimation.headline.outcome == "employed_m12"
     assert p.outcomes.horizons == [6, 12, 24]
@@ -136,3 +137,47 @@ def test_specification_grid_horizons_must_be_outcomes(tmp_path):
     (tmp_path / "grid.yaml").write_text(yaml.safe_dump(grid), "utf-8")
     doc["robustness"]["specifications"] = str(tmp_path / "grid.yaml")
     assert load_params(_write(tmp_path, doc)).outcomes.horizons == [6, 12, 36]
+
+
+def test_a_table_is_a_path_or_a_path_with_reading_options(tmp_path):
+    doc = _default_doc()
+    doc["data"]["participants"] = {"path": "data/p.xlsx", "sheet": "Deltagare"}
+    p = load_params(_write(tmp_path, doc), check_files=False)
+    assert p.data.participants.path == (tmp_path / "data" / "p.xlsx").resolve()
+    assert p.data.sources()["participants"] == {
+        "path": (tmp_path / "data" / "p.xlsx").resolve(),
+        "sheet": "Deltagare",
+    }
+    dumped = p.notebook_parameters()["data"]
+    assert dumped["participants"] == {
+        "path": str(tmp_path / "data" / "p.xlsx"),
+        "sheet": "Deltagare",
+    }
+    # the short form is dumped as before: a notebook and the cache see the same values
+    assert dumped["monthly"] == str(
+        (tmp_path / ".." / "data" / "synthetic" / "monthly.csv").resolve()
+    )
+    assert parse_params(yaml.safe_dump({"data": dumped}), source=tmp_path / "x.yaml").data == p.data
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ({"path": "p.csv", "sheet": "Data"}, "sheet is an option of Excel workbooks"),
+        ({"path": "p.xlsx", "separator": ";"}, "data.participants.separator: unknown key"),
+        ({"sheet": "Data"}, "data.participants.path: required key is missing"),
+    ],
+)
+def test_reading_options_are_checked(tmp_path, value, words):
+    doc = _default_doc()
+    doc["data"]["participants"] = value
+    with pytest.raises(ParamsError) as exc:
+        load_params(_write(tmp_path, doc), check_files=False)
+    assert words in str(exc.value)
+    assert "data.participants" in str(exc.value)
+
+
+def test_the_survey_items_are_those_of_the_factors():
+    p = load_params(DEFAULT, check_files=False)
+    assert len(p.bottomup.items()) == 18 and p.bottomup.items()[:2] == ["goal_1", "goal_2"]
+    assert p.design.min_mentored == 10

@@ -30,12 +30,13 @@ benchmark = {
     "comparisons": ["experimental", "psid", "cps"],
     "estimators": ["naive", "regression", "ra", "ipw", "aipw", "matching"],
     "trimming": "common_support",
-    "matching": {"neighbours": 1, "replace": True, "caliper": None, "bias_correction": False},
+    "matching": {"neighbours": 1, "replace": True, "caliper": None, "bias_correction": False,
+                 "se": "ai2006"},
     "level": 0.95,
 }
 disclosure = {"min_cell": 5}
 run_dir = "../../outputs/dev-lalonde"
-scratch_dir = "../../outputs/.scratch/dev-lalonde"
+scratch_dir = "../../params/benchmarks/.evaluation-work/scratch/dev-lalonde"
 
 # %%
 import matplotlib.pyplot as plt
@@ -44,13 +45,14 @@ import pandas as pd
 from evaluation.design.study import TRIMMING_RULES, matching_options
 from evaluation.estimate import benchmark as bm
 from evaluation.estimate.effects import effects_table, forest_plot
-from evaluation.report import style
-from evaluation.report.exhibits import Recorder
+from evaluation.plots import theme as style
+from evaluation.results.recorder import Recorder
 
 style.apply()
 rec = Recorder(run_dir, "lalonde", min_cell=disclosure["min_cell"])
 m = benchmark["matching"]
-options = {"matching": {**matching_options(m, None), "bias_adjust": bool(m["bias_correction"])}}
+options = {"matching": {**matching_options(m, None), "bias_adjust": bool(m["bias_correction"]),
+                        "se": m["se"]}}
 
 # %% [markdown]
 # ## Every estimator against every comparison group

@@ -59,13 +59,14 @@ currency = {
 headline = {"estimator": "matching", "outcome": "employed_m12", "subgroup": "pooled"}
 disclosure = {"min_cell": 5}
 run_dir = "../../outputs/dev-pooling"
-scratch_dir = "../../outputs/.scratch/dev-pooling"
+scratch_dir = "../../params/benchmarks/.evaluation-work/scratch/dev-pooling"
 
 # %%
 import matplotlib.pyplot as plt
 import pandas as pd
 
 from evaluation.config import PoolingParams
+from evaluation.plots import theme as style
 from evaluation.pooling import figures
 from evaluation.pooling.pool import load_sites, pool_outcome, size_weighted_truth
 from evaluation.pooling.report import (
@@ -75,9 +76,8 @@ from evaluation.pooling.report import (
     site_table,
     tau2_table,
 )
-from evaluation.report import style
-from evaluation.report.exhibits import Recorder
 from evaluation.report.labels import labels
+from evaluation.results.recorder import Recorder
 
 style.apply()
 params = PoolingParams.model_validate(

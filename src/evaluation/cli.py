@@ -2,18 +2,37 @@
 
 Errors the user can fix are printed as one message, without a traceback, with the exit code
 of their kind (2 parameters, 3 data contract, 4 run, 5 disclosure, 6 a verified run's input
-data changed); ``verify`` exits 1 when a number did not reproduce.
+data changed); ``verify`` exits 1 when a number did not reproduce. A bug (exit 70) prints one
+line; its traceback goes to a file only the user can read, in the private work folder when
+the command has one (it may quote data).
+
+The commands that read or write study data (``run``, ``verify``, ``validate``, ``export``)
+set the process's umask to ``0o077``: every folder and file they and their notebook kernels
+create is the user's alone (``0700``/``0600``) until the data owner's output check has
+cleared a run for sharing (README, "Where the outputs go").
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
+import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from evaluation import __version__
 from evaluation.errors import EvaluationError
+
+#: The umask of the commands that read or write study data (see the module's docstring).
+PRIVATE_UMASK = 0o077
+
+
+def _private() -> None:
+    """Everything created from here on is the user's alone (folders 0700, files 0600)."""
+    os.umask(PRIVATE_UMASK)
 
 
 def _terminate_as_interrupt() -> None:
@@ -29,6 +48,7 @@ def _terminate_as_interrupt() -> None:
 def _cmd_run(args: argparse.Namespace) -> int:
     from evaluation.pipeline.run import run_study
 
+    _private()
     _terminate_as_interrupt()
     result = run_study(
         args.params,
@@ -37,6 +57,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         verbose=args.verbose,
         force=args.force,
         workers=args.workers,
+        work_dir=args.work_dir,
     )
     print(f"Run finished in {result.seconds:.1f} s: {result.run_dir}")
     if result.report is not None:
@@ -46,7 +67,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _finished_run(folder: Path) -> Path:
     """The folder, if it holds a finished run; otherwise a clear error (exit 4)."""
-    from evaluation.pipeline.run import finished_run_folder
+    from evaluation.results.runfolder import finished_run_folder
 
     return finished_run_folder(folder)
 
@@ -54,10 +75,11 @@ def _finished_run(folder: Path) -> Path:
 def _cmd_verify(args: argparse.Namespace) -> int:
     from evaluation.pipeline.verify import report_lines, verify_run
 
+    _private()
     _finished_run(args.run)
     _terminate_as_interrupt()
     print(f"Re-executing {args.run} from its parameters and data ...", flush=True)
-    result = verify_run(args.run, keep=args.keep)
+    result = verify_run(args.run, keep=args.keep, work_dir=args.work_dir)
     for line in report_lines(result):
         print(line)
     if result.rerun_dir is not None:
@@ -66,7 +88,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
 
 def _cmd_synth(args: argparse.Namespace) -> int:
-    from evaluation.data import synth
+    from evaluation import synth
     from evaluation.errors import ParamsError
 
     if args.n_mentored < 1 or args.n_comparison < 1:
@@ -85,6 +107,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
 def _cmd_validate(args: argparse.Namespace) -> int:
     from evaluation.config import Params, PoolingParams, load_params
 
+    _private()
     params = load_params(args.params, check_files=True)
     if isinstance(params, PoolingParams):
         from evaluation.pooling.pool import load_sites
@@ -99,18 +122,19 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         print(f"{args.params}: kind {params.kind} reads no input tables of its own (its data come "
               "from a PyPI package); nothing to validate.")  # fmt: skip
         return 0
-    from evaluation.data.contract import load_study
+    from evaluation.pipeline.inputs import validate_inputs
 
-    study = load_study(params.data.tables())
+    study = validate_inputs(params)
     print(study.summary().to_string(index=False))
-    print("The input tables meet the data contract.")
+    for note in study.notes:
+        print(note)
+    print("The input tables meet the data contract and the design's needs.")
     return 0
 
 
 def _cmd_exhibits(args: argparse.Namespace) -> int:
-    import json
 
-    from evaluation.report.exhibits import exhibit_list_markdown, replace_readme_section
+    from evaluation.results.recorder import exhibit_list_markdown, replace_readme_section
 
     results_path = _finished_run(args.run) / "results.json"
     table = exhibit_list_markdown(json.loads(results_path.read_text("utf-8")))
@@ -126,6 +150,7 @@ def _cmd_exhibits(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     from evaluation.pooling.export import export_bundle
 
+    _private()
     done = export_bundle(args.run, args.out, price_year=args.price_year)
     scanned = (f"scanned for {done.identifiers_scanned} person/mentor identifiers of the inputs"
                if done.identifiers_scanned else "input tables not found: scanned for "
@@ -135,6 +160,13 @@ def _cmd_export(args: argparse.Namespace) -> int:
     print(f"Written: {done.path}")
     print("Send this file to the pooling study; it holds aggregates only.")
     return 0
+
+
+WORK_DIR_HELP = (
+    "private work folder for the person-level scratch files and the notebook cache, never "
+    "inside --out (default: .evaluation-work beside the participants table; for runs "
+    "without person-level inputs, beside the parameter file)"
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -169,19 +201,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--force",
         action="store_true",
         help="execute every notebook, even those whose inputs are unchanged (default: reuse "
-        "them from <out>/.cache)",
+        "them from the cache in the work folder)",
     )
     run.add_argument(
         "--workers", type=int, default=2, help="notebooks executed at once (default 2)"
     )
+    run.add_argument("--work-dir", type=Path, default=None, help=WORK_DIR_HELP)
     run.set_defaults(func=_cmd_run)
 
     ver = sub.add_parser(
         "verify",
         help="re-execute a finished run and check that every number reproduces",
         description=(
-            "Re-execute a run folder from its recorded parameters (params.yaml) into a "
-            "temporary folder, without the cache, and compare every value of results.json "
+            "Re-execute a run folder from its recorded parameters (params.yaml) in the private "
+            "work folder, without the cache, and compare every value of results.json "
             "except provenance: integers and strings exactly, floats to 1e-9 relative. Prints "
             "'reproduced' (exit 0) or each difference as path: old -> new (exit 1). Refuses, "
             "with exit 6, if an input file is missing or its SHA-256 differs from the recorded one."
@@ -191,6 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     ver.add_argument(
         "--keep", type=Path, default=None, help="keep the re-executed run under this folder"
     )
+    ver.add_argument("--work-dir", type=Path, default=None, help=WORK_DIR_HELP)
     ver.set_defaults(func=_cmd_verify)
 
     syn = sub.add_parser(
@@ -274,16 +308,55 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("interrupted; the last good run is untouched.", file=sys.stderr)
         return 130
     except Exception as exc:  # noqa: BLE001 - a bug: one line for the user, details in a file
-        import tempfile
-        import time
-        import traceback
-
-        log = Path(tempfile.gettempdir()) / f"evaluation-error-{time.strftime('%Y%m%dT%H%M%S')}.txt"
-        log.write_text(traceback.format_exc(), "utf-8")
+        log = _write_traceback(args)
         print(f"internal error ({type(exc).__name__}: {exc}). This is a bug, not your input: "
-              f"please report it with the details written to {log}. Earlier runs are untouched.",
-              file=sys.stderr)  # fmt: skip
+              f"please report it with the details written to {log}. Earlier runs are "
+              "untouched. That file is readable by you only and may quote your data: check "
+              "it before sending it.", file=sys.stderr)  # fmt: skip
         return 70
+
+
+def _error_folder(args: argparse.Namespace) -> Path | None:
+    """The private work folder's ``errors/`` of a command that has one, else ``None``."""
+    from evaluation.pipeline import workdir
+
+    try:
+        if getattr(args, "params", None) is not None:
+            from evaluation.config import load_params
+
+            params_path = Path(args.params)
+            params = load_params(params_path, check_files=False)
+            work = workdir.resolve_work_dir(
+                params, params_path.resolve().parent, None, getattr(args, "work_dir", None)
+            )
+        elif getattr(args, "work_dir", None) is not None:
+            work = Path(args.work_dir).resolve()
+        elif getattr(args, "run", None) is not None:  # a run folder: its recorded parameters
+            from evaluation.config import parse_params
+            from evaluation.pipeline.verify import recorded_params
+
+            text, params_file, base = recorded_params(Path(args.run).resolve())
+            params = parse_params(text, source=params_file, base=base)
+            work = workdir.resolve_work_dir(params, base, None)
+        else:
+            return None
+        return workdir.private_dir(work / workdir.ERRORS)
+    except Exception:  # noqa: BLE001 - the bug report must not fail on a second problem
+        return None
+
+
+def _write_traceback(args: argparse.Namespace) -> Path:
+    """Write the current exception's traceback to a new file only the user can read."""
+    import traceback
+
+    folder = _error_folder(args)
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    # mkstemp: a new file, mode 0600 whatever the umask, never an existing one (nor a link)
+    fd, name = tempfile.mkstemp(prefix=f"evaluation-error-{stamp}-", suffix=".txt",
+                                dir=None if folder is None else str(folder))  # fmt: skip
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(traceback.format_exc())
+    return Path(name)
 
 
 if __name__ == "__main__":

@@ -10,13 +10,25 @@ starts: papermill itself would only warn about an unknown parameter.
 from __future__ import annotations
 
 import hashlib
+import os
+import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from evaluation.errors import ParamsError
+from evaluation.specgrid import read_grid
 
 Language = Literal["en", "sv"]
 Estimator = Literal["naive", "regression", "ra", "ipw", "aipw", "matching"]
@@ -152,17 +164,64 @@ class Synthetic(_Section):
     format: Literal["csv", "parquet"] = "csv"
 
 
+class TableFile(_Section):
+    """One input table: its file and how to read it.
+
+    In the parameter file either ``data.<table>: PATH`` or ``data.<table>: {path: PATH,
+    sheet: NAME}``; the short form is the long one without options. Reading options belong to
+    one table, beside its path, so that options a later version adds (a column map, a
+    separator) sit in the same place. ``os.fspath`` of it is its path.
+    """
+
+    path: Path = Field(description="The file (relative paths: to the parameter file's folder).")
+    sheet: str | None = Field(
+        None,
+        min_length=1,
+        description="Excel (.xlsx) only: the sheet that holds the table. Without it the table "
+        "is read from the workbook's only sheet, else from the sheet named like the table, else "
+        "from the one sheet whose first row has the table's required columns; several such "
+        "sheets, or none, are refused with the list of sheets. The sheet read is named in "
+        "`evaluation validate`'s output.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_form(cls, value: Any) -> Any:
+        return {"path": value} if isinstance(value, str | os.PathLike) else value
+
+    @model_validator(mode="after")
+    def _sheet_is_for_excel(self) -> TableFile:
+        if self.sheet is not None and self.path.suffix.lower() != ".xlsx":
+            raise ValueError(
+                f"sheet is an option of Excel workbooks (.xlsx); {self.path.name} is not one"
+            )
+        return self
+
+    @model_serializer(mode="wrap")
+    def _as_short_form(self, handler: Any) -> Any:
+        dumped = handler(self)
+        options = {k: v for k, v in dumped.items() if k != "path" and v is not None}
+        return {"path": dumped["path"], **options} if options else dumped["path"]
+
+    def __fspath__(self) -> str:
+        return os.fspath(self.path)
+
+    def source(self) -> dict[str, Any]:
+        """The path and the options given, as :func:`evaluation.data.io.read_table` takes them."""
+        return {"path": self.path, **({"sheet": self.sheet} if self.sheet is not None else {})}
+
+
 class Data(_Section):
     """Input tables laid out per CONTRACT.md; optional ones may be ``null``."""
 
-    participants: Path
-    monthly: Path
-    survey: Path | None = None
-    sessions: Path | None = None
-    mentors: Path | None = None
+    participants: TableFile
+    monthly: TableFile
+    survey: TableFile | None = None
+    sessions: TableFile | None = None
+    mentors: TableFile | None = None
 
-    def tables(self) -> dict[str, Path | None]:
-        """The five contract tables, name → path (``None`` where absent)."""
+    def files(self) -> dict[str, TableFile | None]:
+        """The five contract tables, name → :class:`TableFile` (``None`` where absent)."""
         return {
             "participants": self.participants,
             "monthly": self.monthly,
@@ -170,6 +229,14 @@ class Data(_Section):
             "sessions": self.sessions,
             "mentors": self.mentors,
         }
+
+    def tables(self) -> dict[str, Path | None]:
+        """The five contract tables, name → path (``None`` where absent)."""
+        return {name: None if f is None else f.path for name, f in self.files().items()}
+
+    def sources(self) -> dict[str, dict[str, Any] | None]:
+        """Name → path and reading options (``None`` where absent), for ``load_study``."""
+        return {name: None if f is None else f.source() for name, f in self.files().items()}
 
 
 class Outcomes(_Section):
@@ -222,6 +289,18 @@ class Design(_Section):
         "mentored, 5 000 comparison persons (ten or more per mentored person) leave the "
         "comparison side a small part of an estimate's variance.",
     )
+    min_mentored: int = Field(
+        10,
+        ge=1,
+        description="Fewest mentored persons who can be analysed (monthly rows and "
+        "outcomes.min_pre_months months of coverage before their start) for the study to run; "
+        "fewer are refused when the inputs are validated, before any notebook starts (exit 3). "
+        "Ten is a floor, not a guarantee: an effect on fewer than twice disclosure.min_cell (5) "
+        "mentored persons cannot be published split by sex, as the ESF indicator always is, "
+        "and with the default covariates the propensity model separated perfectly in 8 of 10 "
+        "simulated studies with 5 mentored, 1 of 10 with 8 or 10, none of 10 with 15 or more. "
+        "A design that still cannot be fitted is refused by the design stage, with its reason.",
+    )
 
 
 class Headline(_Section):
@@ -239,6 +318,44 @@ class Matching(_Section):
     replace: bool = True
     caliper: float | None = Field(0.2, gt=0)
     bias_correction: bool = True
+    se: Literal["ai2006", "ai2016"] = Field(
+        "ai2006",
+        description="Standard error of the matching estimate. ai2006: Abadie and Imbens (2006), "
+        "which treats the propensity score as known (as R's Matching does); ai2016: Abadie and "
+        "Imbens (2016), adjusted for the score being estimated (as Stata's teffects psmatch "
+        "reports it). The default is ai2006 because at the default study's size (50 mentored) "
+        "with some twenty propensity-model terms the 2016 adjustment is estimated so noisily "
+        "that its intervals undercover badly (bench/inference_study.py); ai2016 suits larger "
+        "studies.",
+    )
+
+
+class Bootstrap(_Section):
+    """Weighted bootstrap of the weighting estimators (IPW, AIPW), propensity model refitted."""
+
+    draws: int = Field(
+        999, ge=0, le=100_000,
+        description="Draws of the weighted bootstrap of IPW and AIPW (0: sandwich SEs only). "
+        "Each draw reweights persons, refits the propensity logit and the outcome model and "
+        "recomputes the estimate, so the estimation of the weights is part of every draw. "
+        "The draws of all outcomes share the person weights, so they also give the joint "
+        "distribution that the Romano-Wolf adjustment of the weighting estimators uses.",
+    )  # fmt: skip
+    use_when_ratio_above: float = Field(
+        1.05, ge=1.0, le=3.0,
+        description="Show the bootstrap SE instead of the sandwich SE when bootstrap / sandwich "
+        "exceeds this. 1.05: a sandwich SE 5 % too small turns a nominal 95 % interval into "
+        "93.8 %, the edge of what a simulation at the study's size can tell from 95 %; with "
+        "999 draws the bootstrap SE itself varies by about 4 % (IQR-based), so a larger gap "
+        "is rarely noise. A bootstrap SE below the sandwich keeps the sandwich.",
+    )  # fmt: skip
+    weights: Literal["exponential", "poisson"] = Field(
+        "exponential",
+        description="Person weights: exponential (Bayesian bootstrap, Rubin 1981: every person "
+        "keeps a positive weight, so no draw loses a category or the only mentored person of "
+        "one) or poisson (the ordinary bootstrap of persons; draws whose propensity refit has "
+        "no finite maximum are dropped, which in a study of some 50 mentored is many).",
+    )
 
 
 class Estimation(_Section):
@@ -250,7 +367,14 @@ class Estimation(_Section):
     headline: Headline = Field(default_factory=Headline)
     matching: Matching = Field(default_factory=Matching)
     level: float = Field(0.95, gt=0.5, lt=1)
-    permutation_draws: int = Field(999, ge=0, le=100_000)
+    permutation_draws: int = Field(
+        999,
+        ge=0,
+        le=100_000,
+        description="Draws of the headline's randomisation test (assignments redrawn from the "
+        "estimated propensity score, the whole headline estimator rerun on each); 0 skips it.",
+    )
+    bootstrap: Bootstrap = Field(default_factory=Bootstrap)
 
 
 class Disclosure(_Section):
@@ -386,6 +510,10 @@ class Bottomup(_Section):
         if len(v) < 3 or any(b <= a for a, b in zip(v, v[1:], strict=False)):
             raise ValueError("at least three strictly increasing edges are needed")
         return v
+
+    def items(self) -> list[str]:
+        """Every survey item of the factors: the survey's item columns (see :func:`survey_items`)."""
+        return survey_items(self.factors)
 
     @model_validator(mode="after")
     def _names_are_consistent(self) -> Bottomup:
@@ -596,6 +724,15 @@ def outcome_names(horizons: list[int]) -> list[str]:
     return names
 
 
+def survey_items(factors: Mapping[str, Sequence[str]]) -> list[str]:
+    """The survey's item columns: every item of ``bottomup.factors``, in factor order, once.
+
+    The survey table is validated with these as its items (answers 1..5); any other column of
+    it is kept and not used.
+    """
+    return list(dict.fromkeys(item for items in factors.values() for item in items))
+
+
 def validation_lines(
     err: ValidationError, *, unknown: str, missing: str, limit: int | None = None
 ) -> list[str]:
@@ -635,8 +772,9 @@ def _resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
         resolved = {}
         for key, value in data.items():
             if isinstance(value, str) and value.strip():
-                p = Path(value).expanduser()
-                resolved[key] = str(p if p.is_absolute() else (base / p).resolve())
+                resolved[key] = _resolved(value, base)
+            elif isinstance(value, dict) and isinstance(value.get("path"), str):
+                resolved[key] = {**value, "path": _resolved(value["path"], base)}
             else:
                 resolved[key] = value
         raw = {**raw, "data": resolved}
@@ -649,13 +787,16 @@ def _resolve_programme_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
     files = programme.get("logic_file") if isinstance(programme, dict) else None
     if not isinstance(files, dict):
         return raw
-    resolved = {}
-    for lang, value in files.items():
-        if isinstance(value, str) and value.strip():
-            p = Path(value).expanduser()
-            value = str(p if p.is_absolute() else (base / p).resolve())
-        resolved[lang] = value
+    resolved = {
+        lang: _resolved(value, base) if isinstance(value, str) and value.strip() else value
+        for lang, value in files.items()
+    }
     return {**raw, "programme": {**programme, "logic_file": resolved}}
+
+
+def _resolved(value: str, base: Path) -> str:
+    p = Path(value).expanduser()
+    return str(p if p.is_absolute() else (base / p).resolve())
 
 
 def read_params_text(path: Path) -> str:
@@ -737,8 +878,6 @@ def check_specification_grid(params: Params, *, source: Path) -> None:
     Otherwise notebook 06 would stop after five notebooks had run, for a mismatch known from
     the parameters alone.
     """
-    from evaluation.robustness.speccurve import read_grid  # heavy: only when checking
-
     name = params.robustness.specifications
     path = Path(name) if Path(name).is_absolute() else NOTEBOOK_FOLDER / name
     grid = read_grid(path)
@@ -803,7 +942,6 @@ class Pooling(_Section):
     @field_validator("outcomes")
     @classmethod
     def _contract_outcomes(cls, v: list[str]) -> list[str]:
-        import re
 
         bad = [o for o in v if not re.fullmatch(r"(employed_m|months_employed_|earnings_)\d+", o)]
         if not v or bad or len(set(v)) != len(v):

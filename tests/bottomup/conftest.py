@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from evaluation.data import synth
-from evaluation.data.outcomes import build_analysis
+from evaluation import synth
+from evaluation.design.sample import build_analysis
 
 #: The study's default design covariates (params/default.yaml).
 COVARIATES = ["age", "sex", "education", "swedish_level", "years_in_sweden", "origin_region",

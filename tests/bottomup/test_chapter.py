@@ -7,8 +7,8 @@ import json
 
 import pytest
 
+from evaluation import synth
 from evaluation.config import load_params
-from evaluation.data import synth
 from evaluation.pipeline.notebooks import NOTEBOOKS
 from evaluation.report.render import make_environment, report_context
 from evaluation.text import catalogue
@@ -48,13 +48,14 @@ def _run_chapter_notebooks(folder, params_path):
     """Notebooks 01, 02 and 05 on the study of ``params_path``; their results merged as the
     runner merges them (the parts the chapters read), and the run folder."""
     from evaluation.pipeline.execute import execute_notebook
+    from evaluation.pipeline.notebooks import prepare
 
     params = load_params(params_path)
     run_dir, scratch = folder / "run", folder / "scratch"
     scratch.mkdir()
-    specs = {s.name: s for s in NOTEBOOKS}
+    prepared = prepare(NOTEBOOKS, params.notebook_parameters())
     for name in ("01_data", "02_design", NOTEBOOK):
-        execute_notebook(specs[name], params, run_dir, scratch)
+        execute_notebook(prepared[name], run_dir, scratch)
     merged = {"numbers": {"disclosure_min_cell": params.disclosure.min_cell}, "tables": {},
               "skipped": {}, "exhibits": [], "effects": [],
               "study": params.study.model_dump(mode="json")}  # fmt: skip

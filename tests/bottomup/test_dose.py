@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import statsmodels.api as sm
 
+from evaluation import synth
 from evaluation.bottomup.dose import associations, attach, dose_curve, dose_slopes, mentoring_dose
-from evaluation.data import synth
 from evaluation.estimate.montecarlo import unit_effects
 
 OUTCOME = "months_employed_12"

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from evaluation import synth
 from evaluation.bottomup.factors import (
     HEYWOOD_CAP,
     exploratory_factors,
@@ -26,7 +27,6 @@ from evaluation.bottomup.factors import (
 from evaluation.bottomup.instrument import load_instrument, mapping_differences
 from evaluation.bottomup.scales import reverse_code
 from evaluation.config import load_params
-from evaluation.data import synth
 
 MIN_PRIMARY = 0.45  # every item loads at least this much on its intended factor (large n)
 MAX_CROSS = 0.25  # and less than this on any other

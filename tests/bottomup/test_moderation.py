@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 from numpy.testing import assert_allclose
 
+from evaluation import synth
 from evaluation.bottomup.instrument import load_instrument
 from evaluation.bottomup.moderation import adjust_pvalues, moderation_by_factors, modified_att
 from evaluation.bottomup.scales import factor_scores
-from evaluation.data import synth
 from evaluation.design.propensity import design_matrix
 from evaluation.estimate.att import regression_att
 

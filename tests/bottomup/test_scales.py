@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 
+from evaluation import synth
 from evaluation.bottomup.instrument import load_instrument
 from evaluation.bottomup.scales import cronbach_alpha, factor_scores, reverse_code
-from evaluation.data import synth
 
 ATOL = 1e-12  # hand-computed fractions
 ALPHA_BELOW_IMPLIED = 0.08  # Likert coarsening may lower alpha below the continuous value

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from evaluation.calendar import month_index
 from evaluation.data.contract import (
     MAX_REPORTED,
     RULES,
@@ -19,7 +20,6 @@ from evaluation.data.contract import (
     coverage_by_person,
     coverage_summary,
     load_study,
-    month_index,
     rules_markdown,
     validate_monthly,
     validate_participants,
@@ -188,6 +188,8 @@ CASES = [
          set_value("sessions", 2, "mentor_id", "M77"), (2,), 1, "parquet"),
     Case("x-required-value", "required_value", "sessions", "mentor_id",
          set_value("sessions", 1, "mentor_id", None), (1,), 1),
+    Case("x-after-end-month", "session_outside_mentoring", "sessions", "date",
+         set_value("sessions", 2, "date", "2019-01-10"), (2,), 1, "xlsx"),
     # mentors
     Case("t-duplicate-mentor", "duplicate_key", "mentors", "mentor_id",
          append_copy("mentors", 2), (2, 3), 2),
@@ -559,6 +561,14 @@ def test_every_rule_is_documented() -> None:
     assert rules_markdown().count("| `") == len(RULES)
 
 
+def test_the_rules_document_is_not_stale() -> None:
+    """data/CONTRACT_RULES.md is what the rule table renders (the example message included)."""
+    written = (DATA_DIR / "CONTRACT_RULES.md").read_text(encoding="utf-8")
+    assert written == rules_markdown(), (
+        "data/CONTRACT_RULES.md is stale: run `.venv/bin/python -m evaluation.data.contract`"
+    )
+
+
 def test_a_large_monthly_table_validates_in_seconds() -> None:
     persons = PERF_ROWS // 100
     ids = pd.Series([f"P{i:07d}" for i in range(persons)], dtype="str")
@@ -638,7 +648,7 @@ def test_identity_numbers_in_other_columns_are_not_shown_either(participants) ->
 def test_a_notebook_may_leave_out_the_monthly_table_on_purpose(tmp_path):
     """Notebook 05 does not read the register-sized monthly table (validated by the runner
     and notebook 01): the other tables are validated as usual, without it."""
-    from evaluation.data import synth
+    from evaluation import synth
     from evaluation.data.contract import ContractViolationError, load_study
 
     written = synth.write(synth.generate(5, n_mentored=12, n_comparison=40), tmp_path, fmt="csv")
@@ -663,7 +673,7 @@ def test_a_notebook_may_leave_out_the_monthly_table_on_purpose(tmp_path):
 def test_identity_numbers_are_refused_in_any_column(tmp_path) -> None:
     """Not only in the identifiers: a note column, a copied register field as text inside a
     sentence, or a 12-digit whole number; the value itself is never shown."""
-    from evaluation.data import synth
+    from evaluation import synth
 
     written = synth.write(synth.generate(5, n_mentored=12, n_comparison=40), tmp_path, fmt="csv")
     participants = pd.read_csv(written["participants"])

@@ -10,8 +10,10 @@ import pytest
 
 from evaluation.data.io import (
     SUPPORTED_FORMATS,
+    TableSource,
     UnreadableTableError,
     as_text,
+    read_source,
     read_table,
     write_table,
 )
@@ -131,7 +133,9 @@ def test_excel_sheet_named_like_the_table_is_preferred(tmp_path: Path) -> None:
         pd.DataFrame({"x": [1]}).to_excel(writer, sheet_name="readme", index=False)
         pd.DataFrame({"mentor_id": ["M01"]}).to_excel(writer, sheet_name="Mentors", index=False)
     assert list(read_table(path, table="mentors").columns) == ["mentor_id"]
-    assert list(read_table(path, table="sessions").columns) == ["x"]
+    # no sheet is named sessions or has its columns: refused, never read from the first sheet
+    err = assert_unreadable(path, "sessions", "none of the workbook's sheets")
+    assert "'readme', 'Mentors'" in str(err)
 
 
 def test_stata_value_labels_and_numeric_ids(tmp_path: Path) -> None:
@@ -257,4 +261,156 @@ def test_csv_quoted_newlines_are_one_value(tmp_path: Path) -> None:
 def test_csv_repeated_header_names_are_kept_repeated(tmp_path: Path) -> None:
     path = tmp_path / "p.csv"
     path.write_text("person_id,sex,sex\nP1,female,male\n", encoding="utf-8")
+    assert list(read_table(path, table="participants").columns) == ["person_id", "sex", "sex"]
+
+
+# --- no parser message echoes the file ------------------------------------------------
+
+#: Text that stands for a cell's content: it must never appear in a message.
+SECRET = "Karin Secret"
+
+
+@pytest.mark.parametrize(
+    ("text", "row", "line", "fields", "header"),
+    [
+        (f"person_id,month\nP1,2018-03\nP2,2018-04,{SECRET}\n", 2, 3, 3, 2),
+        (f"person_id,month,note\nP1,2018-03,x\n\nP2,{SECRET}\n", 2, 4, 2, 3),
+        (f'person_id,month\nP1,2018-03\n"{SECRET},2018-04\nP3,2018-05\n', 2, 4, 1, 2),
+    ],
+    ids=["extra-field", "missing-field-after-blank-line", "unclosed-quote"],
+)
+def test_a_ragged_csv_row_is_named_by_row_and_line_never_shown(
+    tmp_path: Path, text: str, row: int, line: int, fields: int, header: int
+) -> None:
+    path = tmp_path / "m.csv"
+    path.write_text(text, encoding="utf-8")
+    err = assert_unreadable(path, "monthly", f"data row {row} (line {line} of the file)")
+    assert f"has {fields} field" in str(err) and f"the header has {header}" in str(err)
+    assert SECRET not in str(err) and "2018-04" not in str(err)
+
+
+def test_a_system_file_behind_a_csv_name_is_refused_without_its_lines(tmp_path: Path) -> None:
+    """A CSV name that is a link to a system file (colon-separated, commas inside fields)."""
+    system = tmp_path / "passwd"
+    system.write_text(
+        f"root:x:0:0:root:/root:/bin/bash\nkarin:x:1000:1000:{SECRET},,,:/home/karin:/bin/bash\n",
+        encoding="utf-8",
+    )
+    link = tmp_path / "participants.csv"
+    link.symlink_to(system)
+    err = assert_unreadable(link, "participants", "data row 1 (line 2 of the file) has 4 fields")
+    assert SECRET not in str(err) and "karin" not in str(err) and "/bin/bash" not in str(err)
+
+
+def test_semicolons_with_decimal_commas_get_the_semicolon_hint(tmp_path: Path) -> None:
+    path = tmp_path / "m.csv"
+    path.write_text("person_id;month;earnings\nP1;2018-03;22397,0\n", encoding="utf-8")
+    err = assert_unreadable(path, "monthly", "semicolon-separated")
+    assert "22397" not in str(err)
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "xlsx", "dta", "sav"])
+def test_a_reader_error_never_quotes_the_file(tmp_path: Path, fmt: str) -> None:
+    path = tmp_path / f"p.{fmt}"
+    path.write_bytes(f"{SECRET} 850101-1234 ".encode() * 50)
+    err = assert_unreadable(path, "monthly", f"cannot be read as .{fmt}")
+    assert SECRET not in str(err) and "850101" not in str(err)
+    assert "message is not shown" in str(err)
+
+
+def test_an_empty_csv_says_it_is_empty(tmp_path: Path) -> None:
+    path = tmp_path / "p.csv"
+    path.write_bytes(b"")
+    assert_unreadable(path, "participants", "it is empty (no header row)")
+
+
+# --- cells of any size -----------------------------------------------------------------
+
+#: A cell larger than the fast CSV parser's block (it failed at about 2 MB).
+BIG_CELL = 3_000_000
+
+
+def test_a_cell_of_megabytes_is_read_and_kept(tmp_path: Path) -> None:
+    path = tmp_path / "p.csv"
+    rows = [f"P{i},{'x' if i != 5 else 'y' * BIG_CELL}" for i in range(20)]
+    path.write_text("person_id,note\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    back = read_table(path, table="participants")
+    assert len(back) == 20
+    assert back["note"].str.len().tolist()[4:7] == [1, BIG_CELL, 1]
+    assert back["person_id"].tolist()[:2] == ["P0", "P1"]
+
+
+def test_a_ragged_row_beside_a_cell_of_megabytes_is_still_named(tmp_path: Path) -> None:
+    path = tmp_path / "p.csv"
+    rows = [f"P{i},{'y' * BIG_CELL if i == 2 else 'x'}" for i in range(10)]
+    rows[7] += f",{SECRET}"
+    path.write_text("person_id,note\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    err = assert_unreadable(path, "participants", "data row 8 (line 9 of the file) has 3 fields")
+    assert SECRET not in str(err)
+
+
+# --- which Excel sheet -----------------------------------------------------------------
+
+
+def workbook(path: Path, sheets: dict[str, pd.DataFrame]) -> Path:
+    with pd.ExcelWriter(path) as writer:
+        for name, frame in sheets.items():
+            frame.to_excel(writer, sheet_name=name, index=False)
+    return path
+
+
+NOTES = pd.DataFrame({"About this file": ["exported 2024-05-02", "by the case system"]})
+PEOPLE = pd.DataFrame({"Person_ID": ["P1"], "group": ["mentored"], "start_month": ["2018-03"],
+                       "birth_year": [1990], "sex": ["female"], "origin_region": ["Syria"],
+                       "arrival_year": [2016], "education": ["secondary"],
+                       "swedish_level": ["none"]})  # fmt: skip
+
+
+def test_excel_data_on_a_later_sheet_are_found_by_their_header_and_named(tmp_path: Path) -> None:
+    path = workbook(tmp_path / "p.xlsx", {"Notes": NOTES, "Deltagare": PEOPLE})
+    read = read_source(path, table="participants")
+    assert read.sheet == "Deltagare" and "first row has the columns person_id" in read.why
+    assert read.frame["person_id"].tolist() == ["P1"]
+
+
+def test_excel_with_two_candidate_sheets_is_refused_with_the_sheets(tmp_path: Path) -> None:
+    path = workbook(tmp_path / "p.xlsx", {"Notes": NOTES, "2018": PEOPLE, "2019": PEOPLE})
+    err = assert_unreadable(path, "participants", "'2018', '2019' all have the columns")
+    assert "sheet: <sheet name>" in str(err)
+
+
+def test_excel_sheet_chosen_in_the_parameters_is_read(tmp_path: Path) -> None:
+    path = workbook(tmp_path / "p.xlsx", {"Notes": NOTES, "2018": PEOPLE, "2019": PEOPLE.head(0)})
+    read = read_source({"path": path, "sheet": "2019"}, table="participants")
+    assert (read.sheet, len(read.frame)) == ("2019", 0)
+    assert read.why == "chosen in the parameter file"
+    assert read_table(TableSource(path, sheet="2018"), table="participants").shape[0] == 1
+    assert_unreadable_source({"path": path, "sheet": "2020"}, "no sheet '2020'", "'Notes', '2018'")
+
+
+def test_a_sheet_is_refused_for_a_file_that_has_none(tmp_path: Path) -> None:
+    path = tmp_path / "p.csv"
+    path.write_text("person_id\nP1\n", encoding="utf-8")
+    assert_unreadable_source({"path": path, "sheet": "Data"}, "only an Excel workbook")
+
+
+def test_a_one_sheet_workbook_is_read_whatever_its_header(tmp_path: Path) -> None:
+    path = workbook(tmp_path / "p.xlsx", {"Blad1": NOTES})
+    read = read_source(path, table="participants")
+    assert (read.sheet, read.why) == ("Blad1", "the workbook's only sheet")
+
+
+def assert_unreadable_source(source: dict, *words: str) -> None:
+    with pytest.raises(UnreadableTableError) as info:
+        read_table(source, table="participants")
+    for word in words:
+        assert word in str(info.value)
+
+
+def test_excel_repeated_header_names_are_kept_repeated(tmp_path: Path) -> None:
+    """pandas renames a repeated Excel header 'sex' to 'sex.1': the contract must see both."""
+    path = tmp_path / "p.xlsx"
+    frame = pd.DataFrame([["P1", "female", "male"]], columns=["person_id", "sex", "sex"])
+    with pd.ExcelWriter(path) as writer:
+        frame.to_excel(writer, sheet_name="participants", index=False)
     assert list(read_table(path, table="participants").columns) == ["person_id", "sex", "sex"]

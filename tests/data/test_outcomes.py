@@ -10,15 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evaluation.data.outcomes import (
-    assign_pseudo_starts,
-    build_analysis,
-    build_outcomes,
-    month_index,
-    month_label,
-    panel_relative,
-    quarter_label,
-)
+from evaluation.calendar import month_index, month_label, quarter_label
+from evaluation.data.outcomes import build_outcomes, panel_relative
+from evaluation.design.pseudo_starts import assign_pseudo_starts
+from evaluation.design.sample import build_analysis
 
 ATOL = 1e-12  # outcomes are sums of integers: exact up to float representation
 SHARE_TOL = 0.03  # pseudo-start month shares vs the empirical mentored distribution
@@ -352,3 +347,11 @@ def test_panel_relative_counts_months_from_start(participants, monthly):
     assert a.loc[a["month"] == "2018-03", "rel_month"].item() == 0
     assert set(panel.loc[panel["person_id"] == "A", "treated"]) == {1}
     assert panel["rel_month"].dtype == np.int16
+
+
+def test_outcomes_of_persons_without_any_monthly_row_are_missing(participants, monthly):
+    """No row of any person (e.g. an extract of other persons): missing outcomes, no error."""
+    others = monthly.assign(person_id="Z")
+    out = build_outcomes(participants, others, (6, 12), 12)
+    assert out["months_employed_6"].isna().all() and out["earnings_12"].isna().all()
+    assert out["months_before"].fillna(0).eq(0).all()

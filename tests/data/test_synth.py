@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evaluation.data import synth
-from evaluation.data.synth import EffectSpec, file_digest, generate, write
+from evaluation import synth
+from evaluation.synth import EffectSpec, file_digest, generate, write
 
 SEED = 20170601
 ATOL_TRUTH = 1e-9  # the truth recomputed from the potential panel: exact up to float sums

@@ -6,7 +6,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from evaluation.design.balance import balance_table, love_plot  # noqa: E402
+from evaluation.design.balance import balance_table  # noqa: E402
 
 TOL = 1e-12
 
@@ -51,14 +51,3 @@ def test_weighted_balance_keeps_the_unweighted_denominator():
     assert t["smd"] == pytest.approx((mt - mc) / 10.0, abs=TOL)
     assert bt.n_treated == 2 and bt.n_control == 2
     assert bt.ess_control == pytest.approx(9 / 5, abs=TOL)
-
-
-def test_love_plot_returns_a_figure_with_threshold_lines():
-    df = small()
-    before = balance_table(df, "d", ["age", "female"])
-    after = balance_table(df, "d", ["age", "female"], weights=np.array([1, 1, 1, 1, 1, 0, 0.0]))
-    fig = love_plot(before, after)
-    ax = fig.axes[0]
-    xs = sorted(line.get_xdata()[0] for line in ax.lines)
-    assert xs == [-0.1, 0.0, 0.1]
-    assert [t.get_text() for t in ax.get_yticklabels()] == ["female", "age"]

@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evaluation.design.matching import match_nearest, matching_att
+from evaluation.design.matching import match_nearest
 from evaluation.design.propensity import DesignError
+from evaluation.estimate.matching import matching_att
 
 EXACT = 1e-12  # hand arithmetic vs code: only floating-point rounding
 SE_TOL = 1e-10

@@ -186,3 +186,22 @@ def test_a_propensity_fit_on_the_same_rows_lends_its_covariate_matrix_exactly():
     fewer = estimate_att(df, treatment="d", outcome="y", covariates=["x1"], method="ra", ps=observed)
     alone = estimate_att(df, treatment="d", outcome="y", covariates=["x1"], method="ra")
     assert fewer.estimate == alone.estimate
+
+
+def test_an_estimate_knows_whom_its_sample_sizes_count():
+    """The private persons of an effect are exactly those n_treated and n_control count."""
+    from evaluation.estimate.att import estimate_att
+
+    rng = np.random.default_rng(3)
+    n = 300
+    x = rng.normal(size=n)
+    d = (rng.random(n) < 1 / (1 + np.exp(1.5 - x))).astype(int)
+    df = pd.DataFrame({"person_id": [f"p{i}" for i in range(n)], "d": d, "x": x,
+                       "y": np.where(np.arange(n) % 17 == 0, np.nan, x + d)})  # fmt: skip
+    for method, opts in (("naive", {}), ("ipw", {}), ("matching", {"k": 1, "caliper": 0.05})):
+        res = estimate_att(df, treatment="d", outcome="y", covariates=["x"], method=method, **opts)
+        treated, control = res.persons
+        assert (len(treated), len(control)) == (res.n_treated, res.n_control), method
+        observed = set(df.loc[df["y"].notna(), "person_id"])
+        assert set(treated) <= observed and set(control) <= observed
+        assert "persons" not in res.to_dict()

@@ -9,12 +9,14 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from evaluation.calendar import month_index
 from evaluation.config import load_params, outcome_names
-from evaluation.data.outcomes import build_analysis, month_index, panel_relative
-from evaluation.data.synth import generate
+from evaluation.data.outcomes import panel_relative
 from evaluation.design import study_design
+from evaluation.design.sample import build_analysis
 from evaluation.estimate import dynamics as dy
 from evaluation.rng import stream
+from evaluation.synth import generate
 
 #: Noise-free data: the coefficients are exact up to the solver's precision.
 EXACT = 1e-8
@@ -160,3 +162,67 @@ def test_timing_chapter_in_the_finished_run(finished_run):
     html = run.report.read_text("utf-8")
     assert 'id="timing"' in html and 'id="fig-event_study_employed"' in html
     assert 'id="tab-timing-staggered"' in html
+
+
+def _noisy(exact_panel: pd.DataFrame) -> pd.DataFrame:
+    rng = np.random.default_rng(5)
+    return exact_panel.assign(y=exact_panel["y"] + rng.normal(size=len(exact_panel)))
+
+
+def test_event_study_influence_solves_the_same_regression(exact_panel):
+    panel = _noisy(exact_panel)
+    es = dy.event_study(panel, outcome="y", weight="w", leads=LEADS, lags=LAGS)
+    inf = dy.event_study_influence(panel, outcome="y", weight="w", leads=LEADS, lags=LAGS)
+    ref = es.table.loc[es.table["event_time"] != es.reference, "estimate"].to_numpy()
+    assert np.allclose(inf.estimate, ref, rtol=0, atol=EXACT)
+    # the person-clustered sandwich from the influences is PanelOLS's clustered covariance
+    # up to one scalar small-sample factor (linearmodels' degrees-of-freedom scaling)
+    sandwich = (inf.influence * inf.weight[:, None]).T @ (inf.influence * inf.weight[:, None])
+    ratio = es.cov / sandwich
+    assert np.allclose(ratio, ratio[0, 0], rtol=1e-6, atol=0) and 1 <= ratio[0, 0] < 1.1
+
+
+def test_event_study_influence_predicts_a_reweighted_fit(exact_panel):
+    """First order: a 2 % perturbation of the person weights moves the coefficients as the
+    influences predict, to within a few per cent of the move."""
+    panel = _noisy(exact_panel)
+    inf = dy.event_study_influence(panel, outcome="y", weight="w", leads=LEADS, lags=LAGS)
+    rng = np.random.default_rng(2)
+    factor = pd.Series(1 + 0.02 * rng.normal(size=len(inf.person_id)), index=inf.person_id)
+    moved = panel.assign(w=panel["w"] * factor.reindex(panel["person_id"]).to_numpy())
+    es = dy.event_study(moved, outcome="y", weight="w", leads=LEADS, lags=LAGS)
+    actual = es.table.loc[es.table["event_time"] != es.reference, "estimate"].to_numpy()
+    predicted = inf.estimate + (inf.weight * (factor.to_numpy() - 1)) @ inf.influence
+    move = actual - inf.estimate
+    assert np.max(np.abs(predicted - actual)) < 0.05 * np.max(np.abs(move))
+
+
+def test_weight_bootstrap_with_unit_weights_returns_the_estimate(exact_panel):
+    """With every bootstrap weight 1 the refitted score is the fitted one, the recomputed
+    odds weights are the fit's, and every draw is the estimate; other weights move it."""
+    import statsmodels.api as sm
+
+    from evaluation.estimate.att import BootstrapWeights
+
+    panel = _noisy(exact_panel)
+    ids = np.unique(panel["person_id"].astype(str).to_numpy())
+    per = panel.drop_duplicates("person_id").set_index("person_id").loc[ids]
+    rng = np.random.default_rng(3)
+    x = np.column_stack([np.ones(len(ids)), rng.normal(size=len(ids))])
+    d = per["treated"].to_numpy(float)
+    e = sm.Logit(d, x).fit(disp=False).predict(x)
+    w = pd.Series(np.where(d == 1, 1.0, e / (1 - e)), index=ids)
+    panel = panel.assign(ow=w.reindex(panel["person_id"].astype(str)).to_numpy())
+    inf = dy.event_study_influence(panel, outcome="y", weight="ow", leads=LEADS, lags=LAGS)
+
+    class Ones(BootstrapWeights):
+        def blocks(self, rows=None, width=1):
+            yield 0, np.ones((self.draws, self.n))
+
+    ones = dy.event_study_weight_bootstrap(inf, d, x, e, np.ones(len(ids)), Ones(len(ids), 3, 0))
+    assert np.allclose(ones.draws, inf.estimate, rtol=0, atol=1e-8)
+    real = dy.event_study_weight_bootstrap(inf, d, x, e, np.ones(len(ids)),
+                                           BootstrapWeights.draw(len(ids), 99, rng))  # fmt: skip
+    assert real.n_failed == 0 and (real.se > 0).all()
+    with pytest.raises(ValueError, match="odds weights"):
+        dy.event_study_weight_bootstrap(inf, d, x, e, 2 * np.ones(len(ids)), Ones(len(ids), 3, 0))

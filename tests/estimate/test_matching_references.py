@@ -18,9 +18,10 @@ import pandas as pd
 import pytest
 
 from evaluation.design.balance import balance_table
-from evaluation.design.matching import match_nearest, matching_att
+from evaluation.design.matching import match_nearest
 from evaluation.design.propensity import fit_propensity
 from evaluation.estimate import benchmark as b
+from evaluation.estimate.matching import matching_att
 
 _spec = importlib.util.spec_from_file_location(
     "causalinference_reference", Path(__file__).with_name("causalinference_reference.py")

@@ -34,7 +34,6 @@ import pandas as pd
 import pytest
 
 from evaluation.config import load_params
-from evaluation.data.synth import EffectSpec, generate
 from evaluation.estimate.montecarlo import (
     replication_seed,
     simulate_many,
@@ -42,6 +41,7 @@ from evaluation.estimate.montecarlo import (
     summarise,
     unit_effects,
 )
+from evaluation.synth import EffectSpec, generate
 
 N_REPS = 80
 N_COMPARISON = 1000

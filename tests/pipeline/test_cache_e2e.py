@@ -19,12 +19,11 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def cached_out(finished_run, tmp_path_factory):
-    """An output folder holding (a copy of) the finished run's cache."""
+    """A new output folder, and a work folder holding (a copy of) the finished run's cache."""
     result, _ = finished_run
-    out_root = tmp_path_factory.mktemp("cached") / "outputs"
-    out_root.mkdir()
-    shutil.copytree(result.run_dir.parent / ".cache", out_root / ".cache")
-    return out_root
+    folder = tmp_path_factory.mktemp("cached")
+    shutil.copytree(result.work_dir / "cache", folder / "work" / "cache")
+    return folder / "outputs", folder / "work"
 
 
 def _tree(run_dir):
@@ -37,7 +36,8 @@ def _tree(run_dir):
 
 def test_unchanged_rerun_executes_nothing_and_gives_the_same_results(finished_run, cached_out):
     result, params = finished_run
-    again = run_study(params, cached_out, echo=lambda *a, **k: None)
+    out_root, work = cached_out
+    again = run_study(params, out_root, work_dir=work, echo=lambda *a, **k: None)
     old = json.loads((result.run_dir / "results.json").read_text())
     new = json.loads((again.run_dir / "results.json").read_text())
     assert compare_results(old, new)[0] == []
@@ -64,7 +64,8 @@ def test_changed_parameter_reexecutes_only_its_users(finished_run, cached_out):
     doc["estimation"]["permutation_draws"] = 49
     changed = params.with_name("draws.yaml")
     changed.write_text(yaml.safe_dump(doc, allow_unicode=True), "utf-8")
-    run = run_study(changed, cached_out, render=False, echo=lambda *a, **k: None)
+    out_root, work = cached_out
+    run = run_study(changed, out_root, work_dir=work, render=False, echo=lambda *a, **k: None)
     nbs = json.loads((run.run_dir / "results.json").read_text())["provenance"]["notebooks"]
     deps = upstream(NOTEBOOKS)
     expect: set[str] = set()

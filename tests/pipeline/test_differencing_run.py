@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from evaluation.disclosure.differencing import COUNT_KEYS, HIDDEN, chain_effects, recoveries
 from evaluation.pipeline.run import SIZES_HIDDEN_NOTE, run_study
-from evaluation.report.differencing import COUNT_KEYS, HIDDEN, chain_effects, recoveries
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -17,7 +17,13 @@ import pytest
 from evaluation.errors import RunError
 from evaluation.pipeline import cache, execute
 from evaluation.pipeline.execute import Stage, run_notebooks, upstream
-from evaluation.pipeline.notebooks import PIPELINES, NotebookSpec, read_notebook
+from evaluation.pipeline.notebooks import (
+    PIPELINES,
+    NotebookSpec,
+    PreparedNotebook,
+    prepare,
+    read_notebook,
+)
 
 #: A fake notebook's run time: long enough that two overlapping ones are told apart.
 SLEEP = 0.4
@@ -79,7 +85,8 @@ def test_declared_scratch_matches_the_source(spec):
 
 
 def _fake_execute(log: list[tuple[str, float, float]], lock: threading.Lock):
-    def fake(spec, params, run_dir, scratch_dir):
+    def fake(prepared, run_dir, scratch_dir):
+        spec = prepared.spec
         t0 = time.perf_counter()
         for name in spec.reads:
             if name.endswith(".parquet"):
@@ -102,12 +109,13 @@ def _fake_execute(log: list[tuple[str, float, float]], lock: threading.Lock):
     return fake
 
 
-def _stage(tmp: Path, name: str, **kw) -> Stage:
+def _stage(tmp: Path, name: str, specs=FAKE, **kw) -> Stage:
     run_dir, scratch = tmp / name / "run", tmp / name / "scratch"
     run_dir.mkdir(parents=True)
     scratch.mkdir(parents=True)
-    keys = {s.name: f"key-{s.name}" for s in FAKE}
-    return Stage(None, run_dir, scratch, tmp / "out", name, keys, **kw)  # type: ignore[arg-type]
+    keys = {s.name: f"key-{s.name}" for s in specs}
+    prepared = {s.name: PreparedNotebook(s, None, {}) for s in specs}  # type: ignore[arg-type]
+    return Stage(prepared, run_dir, scratch, tmp / "cache", name, keys, **kw)
 
 
 def test_independent_notebooks_run_in_parallel_and_are_then_reused(tmp_path, monkeypatch):
@@ -140,22 +148,23 @@ def test_a_failure_stops_new_starts_and_is_raised(tmp_path, monkeypatch):
     log: list[tuple[str, float, float]] = []
     ok = _fake_execute(log, threading.Lock())
 
-    def fails_on_b(spec, *args):
-        if spec.name == "b":
+    def fails_on_b(prepared, *args):
+        if prepared.spec.name == "b":
             raise RunError("notebook b failed in cell 3")
-        ok(spec, *args)
+        ok(prepared, *args)
 
     monkeypatch.setattr(execute, "execute_notebook", fails_on_b)
     with pytest.raises(RunError, match="notebook b failed"):
         run_notebooks(FAKE, _stage(tmp_path, "r1", workers=2))
     assert "d" not in {n for n, _, _ in log}
-    assert cache.lookup(tmp_path / "out", "key-b") is None, "a failed notebook is not cached"
+    assert cache.lookup(tmp_path / "cache", "key-b") is None, "a failed notebook is not cached"
 
 
 def _keys(monkeypatch, sections: dict, tmp_path: Path) -> dict[str, str]:
     specs = PIPELINES["study"]
     inputs = {"participants": {"sha256": "p"}, "monthly": {"sha256": "m"}}
-    return cache.notebook_keys(specs, upstream(specs), sections, inputs, {"numpy": "2"})
+    parameters = {n: p.parameters for n, p in prepare(specs, sections).items()}
+    return cache.notebook_keys(specs, upstream(specs), parameters, inputs, {"numpy": "2"})
 
 
 def test_keys_change_only_for_the_notebooks_that_use_a_parameter(monkeypatch, tmp_path):
@@ -214,7 +223,7 @@ def test_executing_a_notebook_never_changes_the_runners_working_directory(monkey
 
     from evaluation.config import load_params
     from evaluation.pipeline import execute
-    from evaluation.pipeline.notebooks import NOTEBOOKS
+    from evaluation.pipeline.notebooks import NOTEBOOKS, prepare
 
     seen = {}
 
@@ -225,6 +234,7 @@ def test_executing_a_notebook_never_changes_the_runners_working_directory(monkey
     before = os.getcwd()
     root = NOTEBOOKS[0].path.parents[1]
     params = load_params(root / "params" / "default.yaml")
-    execute.execute_notebook(NOTEBOOKS[0], params, tmp_path / "run", tmp_path / "scratch")
+    prepared = prepare(NOTEBOOKS[:1], params.notebook_parameters())[NOTEBOOKS[0].name]
+    execute.execute_notebook(prepared, tmp_path / "run", tmp_path / "scratch")
     assert "cwd" not in seen and seen["cwd_during"] == before == os.getcwd()
     assert seen["resources"] == {"metadata": {"path": str(NOTEBOOKS[0].path.parent)}}

@@ -15,10 +15,9 @@ import logging
 import nbformat
 import pytest
 
-from evaluation.config import load_params
 from evaluation.errors import RunError
 from evaluation.pipeline import execute
-from evaluation.pipeline.notebooks import NOTEBOOKS
+from evaluation.pipeline.notebooks import NOTEBOOKS, PreparedNotebook
 
 #: Kernel arguments that make a launch fail: the kernel exits, or sleeps, while starting.
 DIES = ("--IPKernelApp.exec_lines=['import os; os._exit(3)']",)
@@ -27,7 +26,7 @@ HANGS = ("--IPKernelApp.exec_lines=['import time; time.sleep(30)']",)
 WAIT = 2
 
 
-def _tiny_notebook(spec):
+def _tiny_notebook():
     nb = nbformat.v4.new_notebook()
     params = nbformat.v4.new_code_cell('run_dir = ""\nscratch_dir = ""')
     params.metadata["tags"] = ["parameters"]
@@ -42,16 +41,15 @@ def _tiny_notebook(spec):
 
 
 @pytest.fixture()
-def tiny(monkeypatch, tmp_path):
-    monkeypatch.setattr(execute, "read_notebook", _tiny_notebook)
-    root = NOTEBOOKS[0].path.parents[1]
-    params = load_params(root / "params" / "default.yaml")
+def tiny(tmp_path):
+    """The stand-in notebook, prepared as the runner prepares a study notebook."""
     (tmp_path / "run").mkdir()
-    return params, tmp_path / "run", tmp_path / "scratch"
+    prepared = PreparedNotebook(NOTEBOOKS[0], _tiny_notebook(), {})
+    return prepared, tmp_path / "run", tmp_path / "scratch"
 
 
 def test_a_kernel_that_does_not_start_is_launched_again(monkeypatch, tiny, caplog):
-    params, run_dir, scratch = tiny
+    prepared, run_dir, scratch = tiny
     real, real_arguments = execute._papermill, execute.KERNEL_ARGUMENTS
     launches = []
 
@@ -63,7 +61,7 @@ def test_a_kernel_that_does_not_start_is_launched_again(monkeypatch, tiny, caplo
 
     monkeypatch.setattr(execute, "_papermill", first_launch_fails)
     with caplog.at_level(logging.WARNING, logger="evaluation.run"):
-        out = execute.execute_notebook(NOTEBOOKS[0], params, run_dir, scratch)
+        out = execute.execute_notebook(prepared, run_dir, scratch)
     assert len(launches) == 2
     assert (run_dir / "ran.txt").read_text() == "yes", "the second kernel ran the notebook"
     executed = json.loads(out.read_text())
@@ -74,12 +72,12 @@ def test_a_kernel_that_does_not_start_is_launched_again(monkeypatch, tiny, caplo
 
 
 def test_after_the_last_attempt_the_run_fails_with_one_message(monkeypatch, tiny):
-    params, run_dir, scratch = tiny
+    prepared, run_dir, scratch = tiny
     monkeypatch.setattr(execute, "KERNEL_ARGUMENTS", HANGS)
     monkeypatch.setattr(execute, "KERNEL_START_SECONDS", WAIT)
     monkeypatch.setattr(execute, "KERNEL_START_ATTEMPTS", 2)
     with pytest.raises(RunError) as info:
-        execute.execute_notebook(NOTEBOOKS[0], params, run_dir, scratch)
+        execute.execute_notebook(prepared, run_dir, scratch)
     message = str(info.value)
     assert message.startswith("notebook 01_data: its Python kernel did not start, 2 times")
     assert f"Kernel didn't respond in {WAIT} seconds" in message
@@ -89,7 +87,7 @@ def test_after_the_last_attempt_the_run_fails_with_one_message(monkeypatch, tiny
 
 
 def test_other_runtime_errors_are_not_taken_for_a_slow_start(monkeypatch, tiny):
-    params, run_dir, scratch = tiny
+    prepared, run_dir, scratch = tiny
     calls = []
 
     def broken(*args, **kwargs):
@@ -98,5 +96,5 @@ def test_other_runtime_errors_are_not_taken_for_a_slow_start(monkeypatch, tiny):
 
     monkeypatch.setattr(execute, "_papermill", broken)
     with pytest.raises(RuntimeError, match="something else"):
-        execute.execute_notebook(NOTEBOOKS[0], params, run_dir, scratch)
+        execute.execute_notebook(prepared, run_dir, scratch)
     assert calls == [1], "launched once: only a kernel that did not start is retried"

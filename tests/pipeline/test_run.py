@@ -52,19 +52,31 @@ def test_run_folder_layout(finished_run):
     assert list((d / "tables").glob("*.csv")) and list((d / "figures").glob("*.png"))
     assert (d / "index.html").is_file() and (d / "run.log").is_file()
     assert (d.parent / "study-latest").resolve() == d.resolve()
-    assert not (d.parent / ".scratch" / d.name).exists(), "person-level scratch left behind"
+    assert not any((result.work_dir / "scratch").iterdir()), "person-level scratch left behind"
 
 
 def test_same_parameters_same_numbers(finished_run, tmp_path):
+    """Two runs (the second executes every notebook anew) give the same results.json, byte for
+    byte, outside provenance: no wall time or other measure of the machine among the results."""
     result, params = finished_run
-    again = run_study(params, tmp_path / "outputs", render=False, echo=lambda *a, **k: None)
-    first = json.loads((result.run_dir / "results.json").read_text("utf-8"))
-    second = json.loads((again.run_dir / "results.json").read_text("utf-8"))
-    assert first["effects"] == second["effects"]  # exactly, not within a tolerance
-    # every other value too, with the one definition `evaluation verify` uses (wall times
-    # and worker counts are machine-dependent and left out)
-    differences, compared, _ = compare_results(first, second)
+    again = run_study(params, tmp_path / "outputs", render=False, force=True,
+                      echo=lambda *a, **k: None)  # fmt: skip
+    first_text = (result.run_dir / "results.json").read_text("utf-8")
+    second_text = (again.run_dir / "results.json").read_text("utf-8")
+    first, second = json.loads(first_text), json.loads(second_text)
+    assert all(info["executed"] for info in second["provenance"]["notebooks"].values())
+    assert list(first)[-1] == "provenance"  # so the file's bytes before it are the results
+    cut = '\n  "provenance": '
+    assert first_text.split(cut)[0] == second_text.split(cut)[0]
+    without = [json.dumps({k: v for k, v in r.items() if k != "provenance"}, indent=2,
+                          ensure_ascii=False).encode() for r in (first, second)]  # fmt: skip
+    assert without[0] == without[1]
+    # the one definition `evaluation verify` uses: every value outside provenance, no exception
+    differences, compared = compare_results(first, second)
     assert compared > 1000 and differences == []
+    # what the machine measured is kept, in provenance
+    measured = second["provenance"]["measured"]["timing_spec_curve"]
+    assert measured["parallel_seconds"] > 0 and measured["workers"] >= 1
     for csv in (result.run_dir / "tables").glob("*.csv"):
         assert csv.read_bytes() == (again.run_dir / "tables" / csv.name).read_bytes(), csv.name
 
@@ -105,7 +117,7 @@ def test_cli_run_prints_path_and_bad_data_exits_3(tmp_path, make_params):
     folder = tmp_path / "s"
     params = make_params(folder)
     # make the data, then break it: a duplicated person
-    from evaluation.data import synth
+    from evaluation import synth
 
     study = synth.generate(20170601, n_mentored=50, n_comparison=200)
     synth.write(study, folder / "data", fmt="csv")
@@ -126,7 +138,7 @@ def test_other_extract_runs_through_unchanged(tmp_path, make_params):
     """Contract-shaped data with other categories, a larger pool, Parquet, no optional tables."""
     import pandas as pd
 
-    from evaluation.data import synth
+    from evaluation import synth
     from evaluation.data.io import write_table
 
     study = synth.generate(7, n_mentored=60, n_comparison=4000)
@@ -161,7 +173,7 @@ def test_other_extract_runs_through_unchanged(tmp_path, make_params):
 
 def test_lalonde_benchmark_run_reproduces_the_experiment(tmp_path):
     result = run_study(ROOT / "params" / "benchmarks" / "lalonde.yaml", tmp_path / "outputs",
-                       echo=lambda *a, **k: None)  # fmt: skip
+                       work_dir=tmp_path / "work", echo=lambda *a, **k: None)  # fmt: skip
     res = json.loads((result.run_dir / "results.json").read_text("utf-8"))
     head = res["headline"]
     assert (head["estimator"], head["subgroup"]) == ("naive", "experimental")

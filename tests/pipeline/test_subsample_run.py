@@ -85,5 +85,5 @@ def test_the_report_says_the_check_used_a_sample(capped_run):
 
 def test_the_specification_curve_is_also_timed_one_by_one_when_asked(capped_run):
     _, res = capped_run
-    t = res["numbers"]["timing_spec_curve"]
+    t = res["provenance"]["measured"]["timing_spec_curve"]
     assert t["workers"] == 2 and t["parallel_seconds"] > 0 and t["sequential_seconds"] > 0

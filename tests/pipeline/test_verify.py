@@ -101,11 +101,18 @@ def test_compare_results_tolerances():
     same = json.loads(json.dumps(old))
     same["numbers"]["a"] *= 1 + WITHIN
     same["numbers"]["z"] = ABS_TOL / 10
-    same["provenance"]["started"] = "now"  # times are not compared
-    same["numbers"]["timing"] = {"parallel_seconds": 1.0, "speedup": 2.0, "workers": 2}
-    old["numbers"]["timing"] = {"parallel_seconds": 9.0, "speedup": 1.5, "workers": 2}
-    diffs, n, left_out = compare_results(old, same)
-    assert diffs == [] and n == 10 and left_out == 2
+    same["provenance"]["started"] = "now"  # the run's own record is not compared ...
+    same["provenance"]["measured"] = {"timing": {"parallel_seconds": 1.0}}
+    old["provenance"]["measured"] = {"timing": {"parallel_seconds": 9.0}}
+    diffs, n = compare_results(old, same)
+    assert diffs == [] and n == 9  # six numbers and the effect's three fields
+    # ... but every value outside it is, a wall time too: none belongs there
+    timed = json.loads(json.dumps(same))
+    timed["numbers"]["timing"] = {"parallel_seconds": 1.0, "speedup": 2.0}
+    old_timed = json.loads(json.dumps(old))
+    old_timed["numbers"]["timing"] = {"parallel_seconds": 9.0, "speedup": 2.0}
+    assert [d.path for d in compare_results(old_timed, timed)[0]] == [
+        "numbers.timing.parallel_seconds"]
     other = json.loads(json.dumps(same))
     other["numbers"].update(a=1.0 + BEYOND, n=4, s="y", flag=1, none=0.0)
     other["effects"].append({"estimator": "extra"})

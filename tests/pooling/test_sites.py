@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from evaluation.data import synth
+from evaluation import synth
 from evaluation.pooling.sites import SyntheticSite, generate_sites, read_spec
 
 ROOT = Path(__file__).resolve().parents[2]

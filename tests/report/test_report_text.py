@@ -66,8 +66,8 @@ def _unit(num: Numbers, outcome: str, value: float) -> str:
 @pytest.mark.parametrize(
     ("language", "starts", "says_sample"),
     [
-        ("en", "Randomisation check", "the p-value refers to the sample's estimate"),
-        ("sv", "Slumpkontroll", "p-värdet avser urvalets skattning"),
+        ("en", "Randomisation test", "the p-value refers to the sample's estimate"),
+        ("sv", "Slumptest", "p-värdet avser urvalets skattning"),
     ],
 )
 def test_permutation_on_a_subsample_quotes_the_sample_estimate(
@@ -94,7 +94,7 @@ def test_permutation_on_everyone_quotes_the_headline(results, language):
     run, res = results
     assert not res["numbers"]["comparison_subsample"]["used"]
     page = render_html(res, language, run.run_dir)
-    text = _paragraph(page, "Randomisation check" if language == "en" else "Slumpkontroll")
+    text = _paragraph(page, "Randomisation test" if language == "en" else "Slumptest")
     num = Numbers(res, language, run.run_dir)
     observed = res["numbers"]["headline_permutation"]["observed"]
     assert _unit(num, res["headline"]["outcome"], observed) in text

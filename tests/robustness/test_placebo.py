@@ -10,12 +10,12 @@ from __future__ import annotations
 import pytest
 
 from evaluation.config import Design, Estimation, outcome_names
-from evaluation.data.outcomes import build_analysis
-from evaluation.data.synth import EffectSpec, generate
 from evaluation.design import study_design
+from evaluation.design.sample import build_analysis
 from evaluation.estimate import effects as fx
 from evaluation.rng import stream
 from evaluation.robustness import placebo as pl
+from evaluation.synth import EffectSpec, generate
 
 SEED = 20170601
 #: The study's own design and estimators (params/default.yaml).

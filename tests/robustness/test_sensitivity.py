@@ -54,6 +54,21 @@ def test_evalue_of_a_risk_difference_converts_with_the_baseline():
     assert sens.evalue_risk_difference(0.1, -0.08, 0.28, 0.375).evalue_ci == 1.0
 
 
+def test_evalue_of_an_att_uses_the_counterfactual_risk_of_the_treated():
+    # worked by hand: p1 = 0.50 among the treated, ATT = 0.20 -> p0 = 0.30, RR = 5/3,
+    # E = 5/3 + sqrt(5/3 * 2/3) = 2.720759...; lower limit 0.05 -> RR 0.35/0.30 = 7/6,
+    # E = 7/6 + sqrt(7/6 * 1/6) = 1.607625...
+    ev = sens.evalue_att(0.20, 0.05, 0.35, treated_risk=0.50)
+    assert ev.baseline == pytest.approx(0.30)
+    assert ev.rr == pytest.approx(5 / 3)
+    assert ev.evalue == pytest.approx(2.7207592200561264, abs=1e-12)
+    assert ev.evalue_ci == pytest.approx(1.6076252185107651, abs=1e-12)
+    # not the raw comparison mean: a bias correction that moves the estimate moves p0
+    assert sens.evalue_att(0.10, 0.0, 0.2, treated_risk=0.50).baseline == pytest.approx(0.40)
+    with pytest.raises(ValueError, match="counterfactual risk"):
+        sens.evalue_att(0.6, 0.4, 0.8, treated_risk=0.5)
+
+
 def _binomial_tail(d: int, t: int, gamma: Fraction) -> float:
     """P(Bin(d, gamma/(1+gamma)) >= t), summed term by term in exact fractions."""
     p = gamma / (1 + gamma)

@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evaluation.data.outcomes import build_analysis
-from evaluation.data.synth import generate
+from evaluation.design.sample import build_analysis
 from evaluation.errors import ParamsError
 from evaluation.rng import stream
 from evaluation.robustness import speccurve as sc
+from evaluation.synth import generate
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Parallel and one-by-one runs compute the same numbers, bit for bit up to float printing.

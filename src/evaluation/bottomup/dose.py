@@ -7,7 +7,10 @@ in the regression estimator with treatment interactions
 (:func:`~evaluation.bottomup.moderation.modified_att`): the comparison group supplies the
 untreated outcome given the covariates, and the interaction terms describe how the mentored's
 outcome, beyond that, goes with the dose or trait. Standard errors are clustered by mentor
-(mentees of one mentor share the mentor's traits).
+(mentees of one mentor share the mentor's traits) with the small-cluster CR2 variance and
+Bell-McCaffrey t critical values (:func:`~evaluation.bottomup.moderation.cluster_robust_cr2`;
+each comparison person is a cluster of their own); the analyses need
+:data:`MIN_MENTORS` mentors.
 
 * :func:`dose_curve`: the ATT within bins of the dose (a binned dose-response curve,
   Hirano and Imbens 2004 in spirit, without a generalised propensity score).
@@ -32,16 +35,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from evaluation.bottomup.moderation import TREATMENT, adjust_pvalues, modified_att
+from evaluation.bottomup.moderation import MIN_MENTORS, TREATMENT, adjust_pvalues, modified_att
 from evaluation.design.propensity import design_matrix
 
-#: Fewest mentors for the mentoring analyses. They cluster standard errors by mentor, and a
-#: cluster-robust variance from fewer clusters is badly biased downward (Cameron and Miller
-#: 2015, "A practitioner's guide to cluster-robust inference", section VI); a mentor's own
-#: traits (same field, migrant background) vary only between mentors, so with a handful of
-#: mentors they cannot be told apart from the mentors themselves. With two mentors the
-#: synthetic study's same-field "effect" came out at p = 1.6e-7 although it has none.
-MIN_MENTORS = 10
+__all__ = ["MIN_MENTORS", "associations", "attach", "dose_curve", "dose_slopes", "mentoring_dose"]
 
 
 def mentoring_dose(sessions: pd.DataFrame, mentors: pd.DataFrame | None = None) -> pd.DataFrame:

@@ -1,7 +1,7 @@
 """What the participants report: agreement with each item, profiles, change over time.
 
 Every function takes answers or scores of the mentored and returns disclosure-ready numbers:
-counts pass :func:`~evaluation.report.disclosure.protect_counts`, and a statistic resting on
+counts pass :func:`~evaluation.disclosure.rules.protect_counts`, and a statistic resting on
 fewer than ``min_cell`` persons is withheld.
 
 References
@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from evaluation.report.disclosure import TOTAL, protect_counts
+from evaluation.disclosure.rules import TOTAL, protect_counts
 
 #: Three answer groups shown in distributions (five groups would rest on too few persons).
 ANSWER_GROUPS = {"disagree": (1, 2), "neutral": (3,), "agree": (4, 5)}

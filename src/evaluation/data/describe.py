@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
-from evaluation.report.disclosure import TOTAL, protect_counts, withheld_label
+from evaluation.disclosure.ledger import PublishedTable, fact, row_key
+from evaluation.disclosure.rules import TOTAL, protect_counts, withheld_label
+from evaluation.protocol import produced_by
 
 
 def numeric_by_group(
@@ -49,7 +52,7 @@ def categorical_by_group(
 ) -> pd.DataFrame:
     """Counts and column percentages by group for categorical columns, disclosure-controlled.
 
-    Each variable's counts pass :func:`~evaluation.report.disclosure.protect_counts` (primary,
+    Each variable's counts pass :func:`~evaluation.disclosure.rules.protect_counts` (primary,
     zero-or-all and secondary suppression); a suppressed count shows no percentage either.
     """
     parts = []
@@ -127,7 +130,7 @@ def protect_margined(
 
 
 def protect_flow(flow: pd.DataFrame, threshold: int) -> pd.DataFrame:
-    """Disclosure-control the sample-flow table of :func:`~evaluation.data.outcomes.build_analysis`.
+    """Disclosure-control the sample-flow table of :func:`~evaluation.design.sample.build_analysis`.
 
     Within each group the ``input`` row is the sum of the ``excluded`` rows and the
     ``analysed`` row, and ``total`` sums the groups: both are margins for secondary
@@ -145,3 +148,55 @@ def protect_flow(flow: pd.DataFrame, threshold: int) -> pd.DataFrame:
         parts.append(protect_margined(notes, groups, threshold, total_column="total"))
     out = pd.concat(parts).reindex(table.index)
     return out[["kind", *groups, "reason"]]
+
+
+@produced_by
+def group_shares(
+    frame: pd.DataFrame,
+    group: str,
+    column: str,
+    bins: list[float],
+    labels: list[str],
+    threshold: int,
+    *,
+    groups: tuple[str, ...] = ("mentored", "comparison"),
+) -> PublishedTable:
+    """Share of each group's persons in bins of a numeric column, disclosure-controlled.
+
+    The counts behind the shares pass :func:`protect_counts` (each group's total is the
+    margin): a bin with fewer than ``threshold`` persons of a group shows ``<k``, a bin hidden
+    only so that it cannot be worked out from the others shows ``..``; every other cell is
+    the share (0 to 1, four decimals). Bins are right-closed intervals. ``frame`` has a
+    ``person_id`` column: each cell's fact is the persons of that group in that bin (a share
+    of a published total gives their number away).
+
+    Returns
+    -------
+    PublishedTable
+        Index ``bin`` (the ``labels``), one column per group.
+    """
+    binned = pd.cut(frame[column], bins=bins, labels=labels, right=True, include_lowest=True)
+    counts = pd.crosstab(binned, frame[group], margins=True, margins_name=TOTAL)
+    # only the groups' totals are margins: the bins' totals over groups are not published
+    counts = counts.reindex(index=[*labels, TOTAL], columns=list(groups), fill_value=0)
+    counts.index = counts.index.astype(str)
+    protected = protect_counts(counts, threshold).table
+    body = counts.drop(index=TOTAL)
+    shares = body.div(counts.loc[TOTAL, list(groups)], axis=1).astype("float64").round(4)
+    shown = protected.loc[body.index, list(groups)]
+    out = shares.astype(object).where(shown.map(str.isdigit), shown)
+    out.index.name = "bin"
+    facts = []
+    ids = frame["person_id"].astype(str).to_numpy()
+    codes = binned.astype(object).to_numpy()
+    gvals = frame[group].to_numpy()
+    for b in body.index:
+        for g in groups:
+            who = ids[(codes == b) & (gvals == g)]
+            facts.append(fact((row_key(b), g), who))
+    return PublishedTable(frame=out, facts=tuple(facts))
+
+
+def share_value(cell: object) -> float:
+    """A published share cell as a number (``nan`` where hidden: ``<k``, ``..``)."""
+    return float(cell) if isinstance(cell, int | float | np.floating) else float("nan")

@@ -5,18 +5,32 @@ with lower-case column names and the identifier and month columns as text;
 :func:`write_table` writes a frame so that :func:`read_table` gives it back. Neither checks
 the content: that is :mod:`evaluation.data.contract`.
 
+A table is named by its path, or by a :class:`TableSource`: the path and how to read it (for
+now the Excel ``sheet``; the parameter file's long form ``data: participants: {path: ...,
+sheet: ...}``). :func:`read_source` also says which sheet it read, and why.
+
+No message of a reader shows a cell's value or a line of the file: a parser's own message
+(which often quotes the offending line) is never passed on; the file, the table, the row
+number and what was expected are.
+
 Formats, chosen by the file extension (case-insensitive):
 
 ``.csv``
-    UTF-8 (a byte-order mark is accepted), comma-separated, header row; a row with more
-    fields than the header is refused. Every column is read as text; only an empty field
-    is missing (``NA``, ``None`` are kept as text). Columns other than identifiers and
-    months whose values all parse as numbers become numeric, unless a value has a leading
-    zero (a code such as ``0180``).
+    UTF-8 (a byte-order mark is accepted), comma-separated, header row; a row with more or
+    fewer fields than the header is refused, naming its row and line number. Every column is
+    read as text; only an empty field is missing (``NA``, ``None`` are kept as text).
+    Columns other than identifiers and months whose values all parse as numbers become
+    numeric, unless a value has a leading zero (a code such as ``0180``). Cells of any size
+    are read (a row longer than the fast parser's block, a few MB, is read by the slower
+    one).
 ``.parquet``
     As stored.
 ``.xlsx``
-    The sheet named like the table if there is one, else the first sheet.
+    The sheet chosen in the parameter file (``sheet``); else the workbook's only sheet;
+    else the sheet named like the table; else the one sheet whose first row holds every
+    required column of the table (:data:`~evaluation.data.columns.COLUMNS`). Several such
+    sheets, or none, are refused with the list of sheets: the table is never read from a
+    sheet picked by position.
 ``.dta``
     Stata; value labels become their text, Stata dates become dates.
 ``.sav``
@@ -31,15 +45,20 @@ text value; their empty strings are read as missing.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import os
 import re
 import warnings
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from evaluation.data.columns import required_columns
 from evaluation.errors import ContractError
 
 #: File extensions that the study reads and writes.
@@ -50,7 +69,8 @@ TEXT_COLUMNS = frozenset(
     {"person_id", "mentor_id", "start_month", "end_month", "month", "date", "municipality"}
 )
 
-_DIGITS = re.compile(r"\d{6}(?:\d{2})?[-+ ]?\d{4}")
+#: A CSV parser's "row has the wrong number of fields" message (its end quotes the row).
+_FIELD_COUNT = re.compile(r"Expected (\d+) columns, got (\d+)")
 
 _ADVICE = {
     ".csv": "save it again as CSV, UTF-8, comma-separated, with one header row",
@@ -87,13 +107,76 @@ class UnreadableTableError(ContractError):
         return type(self), (self.file, self.table, self.problem, self.advice)
 
 
-def read_table(path: str | os.PathLike[str], *, table: str) -> pd.DataFrame:
-    """Read one input table, whatever its format.
+@dataclass(frozen=True)
+class TableSource:
+    """Where one input table is, and how to read it.
 
     Parameters
     ----------
     path
-        The file; its extension chooses the format (see the module docstring).
+        The file; its extension chooses the format.
+    sheet
+        Excel only: the sheet to read (default: see the module docstring).
+    """
+
+    path: Path
+    sheet: str | None = None
+
+    #: The reading options a source may carry besides ``path``.
+    OPTIONS = ("sheet",)
+
+    @classmethod
+    def of(cls, spec: TableSource | Mapping[str, Any] | str | os.PathLike[str]) -> TableSource:
+        """A source from a path, a mapping ``{path: ..., sheet: ...}`` or a source.
+
+        Raises
+        ------
+        ValueError
+            A mapping without ``path`` or with an option that is not in :data:`OPTIONS`.
+        """
+        if isinstance(spec, TableSource):
+            return spec
+        if isinstance(spec, Mapping):
+            unknown = sorted(set(spec) - {"path", *cls.OPTIONS})
+            if "path" not in spec or unknown:
+                raise ValueError(
+                    f"a table source is a path or a mapping with 'path' and the options "
+                    f"{', '.join(cls.OPTIONS)}; got the keys {sorted(spec)}"
+                )
+            sheet = spec.get("sheet")
+            return cls(Path(spec["path"]), None if sheet is None else str(sheet))
+        return cls(Path(spec))
+
+
+@dataclass(frozen=True)
+class ReadTable:
+    """A table as read, with the Excel sheet it came from.
+
+    Attributes
+    ----------
+    frame
+        The table (see :func:`read_table`).
+    sheet
+        The sheet read from an Excel workbook; ``None`` for other formats.
+    why
+        Why that sheet (for the validation output); ``None`` for other formats.
+    """
+
+    frame: pd.DataFrame
+    sheet: str | None = None
+    why: str | None = None
+
+
+def read_table(
+    source: TableSource | Mapping[str, Any] | str | os.PathLike[str], *, table: str
+) -> pd.DataFrame:
+    """Read one input table, whatever its format.
+
+    Parameters
+    ----------
+    source
+        The file (its extension chooses the format, see the module docstring), or a
+        :class:`TableSource` or mapping ``{path: ..., sheet: ...}`` with reading options.
     table
         The contract table it holds, used in error messages and to pick an Excel sheet.
 
@@ -109,8 +192,34 @@ def read_table(path: str | os.PathLike[str], *, table: str) -> pd.DataFrame:
         The file is missing, has an unsupported extension or cannot be parsed
         (a :class:`~evaluation.errors.ContractError`, exit code 3).
     """
+    return read_source(source, table=table).frame
+
+
+def read_source(
+    source: TableSource | Mapping[str, Any] | str | os.PathLike[str], *, table: str
+) -> ReadTable:
+    """Read one input table and say which Excel sheet it came from (see :func:`read_table`).
+
+    Parameters
+    ----------
+    source
+        The file, or a :class:`TableSource` (or mapping) with reading options.
+    table
+        The contract table it holds.
+
+    Returns
+    -------
+    ReadTable
+        The frame, and for a workbook the sheet read and why.
+
+    Raises
+    ------
+    UnreadableTableError
+        As :func:`read_table`.
+    """
+    source = TableSource.of(source)
+    path = source.path
     file = str(path)
-    path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_FORMATS:
         raise UnreadableTableError(
@@ -119,6 +228,14 @@ def read_table(path: str | os.PathLike[str], *, table: str) -> pd.DataFrame:
             f"the extension {path.suffix or '(none)'!r} is not a supported format.",
             f"provide the table as one of {', '.join(SUPPORTED_FORMATS)} and point the "
             "parameter file at it",
+        )
+    if source.sheet is not None and suffix != ".xlsx":
+        raise UnreadableTableError(
+            file,
+            table,
+            f"a sheet ({source.sheet!r}) is chosen, but only an Excel workbook (.xlsx) has "
+            f"sheets and this file is {suffix}.",
+            f"remove 'sheet' from data.{table} in the parameter file",
         )
     if not path.is_file():
         where = "is a folder, not a file" if path.is_dir() else "does not exist"
@@ -129,10 +246,14 @@ def read_table(path: str | os.PathLike[str], *, table: str) -> pd.DataFrame:
             "check the path in the parameter file (relative paths are read from the "
             "working directory)",
         )
+    sheet = why = None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            frame = _READERS[suffix](path, table)
+            if suffix == ".xlsx":
+                frame, sheet, why = _read_xlsx(path, table, source.sheet)
+            else:
+                frame = _READERS[suffix](path, table)
     except UnreadableTableError:
         raise
     except UnicodeDecodeError:
@@ -143,15 +264,18 @@ def read_table(path: str | os.PathLike[str], *, table: str) -> pd.DataFrame:
             "save it again as CSV UTF-8 (in Excel: 'CSV UTF-8 (comma delimited)')",
         ) from None
     except Exception as err:  # noqa: BLE001 - every parser failure means the same to a user
+        # The parser's own message is not shown: it often quotes a line or a cell of the file.
+        where = f", sheet {sheet!r}" if sheet is not None else ""
         raise UnreadableTableError(
             file,
             table,
-            f"the file cannot be read as {suffix} ({type(err).__name__}: {_first_line(err)}).",
+            f"the file cannot be read as {suffix}{where} (the reader stopped with "
+            f"{type(err).__name__}; its message is not shown, as it may quote the file).",
             _ADVICE[suffix],
         ) from None
     frame.columns = normalise_column_names(frame.columns)
     _refuse_semicolons(frame, file, table, suffix)
-    return _text_columns_as_text(frame).reset_index(drop=True)
+    return ReadTable(_text_columns_as_text(frame).reset_index(drop=True), sheet, why)
 
 
 def write_table(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
@@ -278,15 +402,27 @@ def as_text(series: pd.Series) -> pd.Series:
 def _read_csv(path: Path, table: str) -> pd.DataFrame:
     # The Arrow parser is fast and strict: a row with more fields than the header is an
     # error (the default parser would silently shift it into the index).
-    frame = pd.read_csv(
-        path,
-        dtype=str,
-        encoding="utf-8-sig",
-        sep=",",
-        keep_default_na=False,
-        na_values=[""],
-        engine="pyarrow",
-    )
+    options = {
+        "dtype": str,
+        "encoding": "utf-8-sig",
+        "sep": ",",
+        "keep_default_na": False,
+        "na_values": [""],
+    }
+    try:
+        frame = pd.read_csv(path, engine="pyarrow", **options)
+    except pd.errors.EmptyDataError:
+        raise UnreadableTableError(
+            str(path), table, "the file cannot be read as .csv: it is empty (no header row).",
+            "check that the right file was exported; " + _ADVICE[".csv"],
+        ) from None  # fmt: skip
+    except pd.errors.ParserError as err:
+        if "straddl" not in str(err):  # not "a row is longer than Arrow's block"
+            raise _csv_parse_error(path, table, err) from None
+        # A row longer than the Arrow parser's block (a cell of a few MB): the C parser reads
+        # any size but fills short rows silently, so the rows are checked first.
+        _refuse_ragged_rows(path, table)
+        frame = pd.read_csv(path, engine="c", index_col=False, **options)
     frame.columns = _unmangle(frame.columns)
     for i, name in enumerate(frame.columns):
         if str(name).strip().lower() not in TEXT_COLUMNS:
@@ -294,16 +430,145 @@ def _read_csv(path: Path, table: str) -> pd.DataFrame:
     return frame
 
 
+def _csv_rows(path: Path) -> Iterator[tuple[int, int, int]]:
+    """(data row number, line number where it ends, number of fields) of each CSV row.
+
+    Blank lines are skipped, as the parsers do; a quoted field may span lines. Only the
+    counts are kept, never a value.
+    """
+    limit = csv.field_size_limit()
+    csv.field_size_limit(2**31 - 1)  # a cell of any size (the parsers read them too)
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            reader = csv.reader(handle)
+            row = 0
+            for fields in reader:
+                if not fields:
+                    continue
+                yield row, reader.line_num, len(fields)
+                row += 1
+    finally:
+        csv.field_size_limit(limit)
+
+
+def _ragged_row(path: Path) -> tuple[int, int, int, int] | None:
+    """The first data row whose field count differs from the header's, or ``None``.
+
+    Returns
+    -------
+    tuple or None
+        (data row number, line number, fields in that row, fields in the header).
+    """
+    header = None
+    for row, line, fields in _csv_rows(path):
+        if header is None:
+            header = fields
+        elif fields != header:
+            return row, line, fields, header
+    return None
+
+
+def _refuse_ragged_rows(path: Path, table: str) -> None:
+    ragged = _ragged_row(path)
+    if ragged is not None:
+        raise _field_count_error(path, table, *ragged)
+
+
+def _field_count_error(
+    path: Path, table: str, row: int, line: int, fields: int, header: int
+) -> UnreadableTableError:
+    hint = ""
+    with path.open(encoding="utf-8-sig", errors="replace") as handle:
+        first = handle.readline()
+    if ";" in first and header == 1:
+        hint = " The header holds ';' but no ',': the file seems to be semicolon-separated."
+    elif fields < header:
+        hint = (
+            " A quotation mark that is not closed, or a line break inside a cell, can cause this."
+        )
+    return UnreadableTableError(
+        str(path),
+        table,
+        f"the file cannot be read as .csv: data row {row} (line {line} of the file) has "
+        f"{fields} field{'s' if fields != 1 else ''} where the header has {header}.{hint}",
+        "make every row have as many comma-separated fields as the header (a value holding "
+        "a comma must be in quotation marks); " + _ADVICE[".csv"],
+    )
+
+
+def _csv_parse_error(path: Path, table: str, err: Exception) -> UnreadableTableError:
+    """The parser's error as a message with row and line numbers and no content of the file."""
+    if _FIELD_COUNT.search(str(err)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ragged = _ragged_row(path)
+        if ragged is not None:
+            return _field_count_error(path, table, *ragged)
+    return UnreadableTableError(
+        str(path),
+        table,
+        f"the file cannot be read as .csv (the CSV parser stopped with {type(err).__name__}; "
+        "its message is not shown, as it may quote the file).",
+        _ADVICE[".csv"],
+    )
+
+
 def _read_parquet(path: Path, table: str) -> pd.DataFrame:
     return pd.read_parquet(path)
 
 
-def _read_xlsx(path: Path, table: str) -> pd.DataFrame:
+def _read_xlsx(path: Path, table: str, sheet: str | None) -> tuple[pd.DataFrame, str, str]:
+    """The table's sheet (see the module docstring), its name, and why it was chosen."""
     with pd.ExcelFile(path, engine="openpyxl") as book:
         names = [str(s) for s in book.sheet_names]
-        matches = [s for s in names if s.strip().lower() == table]
-        sheet = matches[0] if matches else names[0]
-        return book.parse(sheet)
+        listed = ", ".join(repr(n) for n in names)
+        if sheet is not None:
+            if sheet not in names:
+                raise UnreadableTableError(
+                    str(path), table, f"the workbook has no sheet {sheet!r} (its sheets: {listed}).",
+                    f"set data.{table}.sheet in the parameter file to one of its sheets",
+                )  # fmt: skip
+            return _sheet(book, sheet), sheet, "chosen in the parameter file"
+        if len(names) == 1:
+            return _sheet(book, names[0]), names[0], "the workbook's only sheet"
+        named = [n for n in names if n.strip().lower() == table]
+        if named:
+            return _sheet(book, named[0]), named[0], f"the sheet named like the table {table!r}"
+        needed = required_columns(table)
+        holding = [n for n in names if set(needed) <= set(_header(book, n))]
+        if len(holding) == 1:
+            return _sheet(book, holding[0]), holding[0], (
+                f"the only sheet whose first row has the columns {', '.join(needed)}"
+            )  # fmt: skip
+        choose = (
+            f"choose the sheet in the parameter file: data: {table}: {{path: {path.name}, "
+            "sheet: <sheet name>}"
+        )
+        if holding:
+            raise UnreadableTableError(
+                str(path), table,
+                f"the workbook's sheets {', '.join(repr(n) for n in holding)} all have the "
+                f"columns of {table} in their first row, so which one holds the table is not "
+                f"clear (its sheets: {listed}).", choose,
+            )  # fmt: skip
+        raise UnreadableTableError(
+            str(path), table,
+            f"none of the workbook's sheets ({listed}) is named {table!r} or has the columns "
+            f"{', '.join(needed)} in its first row.",
+            f"put the header of the table in the first row of its sheet, or {choose}",
+        )  # fmt: skip
+
+
+def _sheet(book: pd.ExcelFile, sheet: str) -> pd.DataFrame:
+    """One sheet as a table; a repeated header name stays repeated (see :func:`_unmangle`)."""
+    frame = book.parse(sheet)
+    frame.columns = _unmangle(frame.columns)
+    return frame
+
+
+def _header(book: pd.ExcelFile, sheet: str) -> list[str]:
+    """A sheet's column names as the contract compares them (stripped, lower case)."""
+    return list(normalise_column_names(book.parse(sheet, nrows=0).columns))
 
 
 def _read_dta(path: Path, table: str) -> pd.DataFrame:
@@ -321,22 +586,16 @@ def _read_sav(path: Path, table: str) -> pd.DataFrame:
     return _empty_text_as_missing(frame)
 
 
+#: The reader of each format but Excel (whose sheet is chosen by :func:`_read_xlsx`).
 _READERS = {
     ".csv": _read_csv,
     ".parquet": _read_parquet,
-    ".xlsx": _read_xlsx,
     ".dta": _read_dta,
     ".sav": _read_sav,
 }
 
 
 # --- helpers -------------------------------------------------------------------------
-
-
-def _first_line(err: BaseException) -> str:
-    """The first line of a parser's message, without anything like an identity number."""
-    text = str(err).strip().splitlines()
-    return _DIGITS.sub("<digits withheld>", text[0][:200]) if text else "no detail"
 
 
 def _unmangle(columns: pd.Index) -> pd.Index:

@@ -1,4 +1,6 @@
-"""Covariate balance for the ATT: standardised mean differences, variance ratios, love plot.
+"""Covariate balance for the ATT: standardised mean differences and variance ratios.
+
+The love plot is drawn from the published balance table (:func:`evaluation.plots.design.love_plot`).
 
 Conventions follow R ``cobalt`` for the ATT (``s.d.denom = "treated"``): the standardised
 mean difference divides by the standard deviation of the *treated* group computed in the
@@ -189,56 +191,3 @@ def _term_order(covariates: Sequence[str], columns: pd.Index, cat: set[str]) -> 
         elif c in columns:
             out.append(c)
     return out
-
-
-def love_plot(
-    before: BalanceTable,
-    after: BalanceTable | None = None,
-    *,
-    ax=None,
-    threshold: float = SMD_THRESHOLD,
-    labels: tuple[str, str] = ("Before", "After"),
-):
-    """Draw a love plot of standardised mean differences, with lines at +/- ``threshold``.
-
-    Parameters
-    ----------
-    before
-        Balance before adjustment; terms are ordered by its ``|SMD|``.
-    after
-        Balance after matching or weighting (optional).
-    ax
-        Matplotlib axes to draw on; a new figure is made if omitted.
-    threshold
-        Where to draw the dashed reference lines.
-    labels
-        Legend labels for ``before`` and ``after``.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-    """
-    import matplotlib.pyplot as plt
-
-    tb = before.table
-    order = tb["smd"].abs().sort_values(kind="mergesort").index
-    ypos = np.arange(len(order))
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(6.0, 0.3 * len(order) + 1.5))
-    else:
-        fig = ax.figure
-    ax.scatter(
-        tb.loc[order, "smd"], ypos, marker="o", facecolors="none", edgecolors="C0", label=labels[0]
-    )
-    if after is not None:
-        ta = after.table.reindex(order)
-        ax.scatter(ta["smd"], ypos, marker="o", color="C1", label=labels[1])
-    for x0 in (-threshold, threshold):
-        ax.axvline(x0, color="grey", linestyle="--", linewidth=0.8)
-    ax.axvline(0.0, color="black", linewidth=0.6)
-    ax.set_yticks(ypos)
-    ax.set_yticklabels(list(order))
-    ax.set_xlabel("Standardised mean difference (treated SD)")
-    ax.legend(loc="lower right", frameon=False)
-    fig.tight_layout()
-    return fig

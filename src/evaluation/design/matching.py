@@ -1,4 +1,4 @@
-"""Nearest-neighbour matching for the ATT, with Abadie-Imbens inference.
+"""Nearest-neighbour matching for the ATT: who is matched to whom, and with what weight.
 
 Matching is done in a standardised space: a scalar score (by default the logit of the
 propensity score) divided by its sample SD, or several covariates under the Mahalanobis or
@@ -6,9 +6,8 @@ inverse-variance metric. Neighbours come from a KD-tree (``scipy.spatial.cKDTree
 exact-match cell, so a pool of 500 000 controls costs one tree build per cell and a
 logarithmic query per treated unit; there is no treated-by-control loop.
 
-The plain (nonparametric) bootstrap is *not* offered: it is not valid for nearest-neighbour
-matching with a fixed number of matches (Abadie and Imbens 2008). Inference uses the
-Abadie-Imbens (2006) variance estimator instead.
+This module is the design side (the matched sets and their weights, blind to outcomes);
+the estimate and its standard error are in :mod:`evaluation.estimate.matching`.
 
 References
 ----------
@@ -35,7 +34,6 @@ import pandas as pd
 from scipy.spatial import cKDTree
 
 from evaluation.design.propensity import DesignError, design_matrix, treatment_indicator
-from evaluation.estimate.results import EffectResult
 
 #: Two squared standardised distances closer than this are ties (R Matching uses 1e-5).
 TIE_TOL = 1e-9
@@ -66,6 +64,9 @@ class Matching:
         within-group matching of the variance estimator.
     treated
         Boolean treatment indicator aligned to ``weights``.
+    cells
+        Integer code of each row's exact-matching cell (all 0 without ``exact``), so that
+        whatever is estimated from the matched sets can stay within the cells.
     """
 
     pairs: pd.DataFrame
@@ -84,6 +85,7 @@ class Matching:
     coords: np.ndarray
     treated: np.ndarray
     tie_tol: float = TIE_TOL
+    cells: np.ndarray | None = None
 
     @property
     def pair_positions(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -187,6 +189,103 @@ def _greedy(
     return out
 
 
+def _nearest_1d(
+    zc: np.ndarray, zt: np.ndarray, k: int, tie_tol: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_nearest` with ties for one coordinate, vectorised over the queries.
+
+    On a line the units within a radius form one run of the sorted coordinates, so every
+    query's set is found with two binary searches: the ``k``-th smallest squared distance
+    from a window of ``2k`` sorted neighbours, then every unit within it (plus
+    ``tie_tol``). Returns ``(query number, local index, squared distance)`` per selected
+    unit, the same sets as :func:`_nearest` (``ties=True``).
+    """
+    order = np.argsort(zc, kind="stable")
+    zs = zc[order]
+    n = len(zs)
+    kk = min(k, n)
+    pos = np.searchsorted(zs, zt)
+    offs = np.arange(-kk, kk)
+    win = np.clip(pos[:, None] + offs[None, :], 0, n - 1)
+    d2w = (zs[win] - zt[:, None]) ** 2
+    # a clipped window repeats its edge unit; the k-th smallest over distinct units is
+    # found by masking the repeats
+    dup = np.zeros_like(win, dtype=bool)
+    dup[:, 1:] = win[:, 1:] == win[:, :-1]
+    d2w[dup] = np.inf
+    dk2 = np.sort(d2w, axis=1)[:, kk - 1]
+    radius = np.sqrt(dk2 + tie_tol) * (1 + 1e-9) + 1e-12
+    lo = np.searchsorted(zs, zt - radius, side="left")
+    hi = np.searchsorted(zs, zt + radius, side="right")
+    counts = hi - lo
+    q = np.repeat(np.arange(len(zt)), counts)
+    starts = np.repeat(lo - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
+    local = order[np.arange(counts.sum()) + starts]
+    d2 = (zc[local] - zt[q]) ** 2
+    keep = d2 <= dk2[q] + tie_tol
+    return q[keep], local[keep], d2[keep]
+
+
+def match_arrays(
+    z: np.ndarray,
+    d: np.ndarray,
+    cells: np.ndarray,
+    k: int,
+    *,
+    replace: bool = True,
+    caliper: float | None = None,
+    ties: bool = True,
+    tie_tol: float = TIE_TOL,
+    order: Literal["largest", "smallest", "data"] = "largest",
+    scalar: bool = True,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The matching of :func:`match_nearest` on arrays: standardised coordinates, 0/1, cells.
+
+    Returns the pairs as row positions sorted by treated then control: ``(treated,
+    control, weight, distance)``. Used by :func:`match_nearest` and, without building a
+    frame, by randomisation tests that rematch many assignments.
+    """
+    by_cell = np.argsort(cells, kind="stable")
+    groups = np.split(by_cell, np.flatnonzero(np.diff(cells[by_cell])) + 1)
+    rows_t, rows_c, wts, dists = [], [], [], []
+    for g in groups:
+        tpos, cpos = g[d[g]], g[~d[g]]
+        if len(cpos) == 0 or len(tpos) == 0:
+            continue
+        if not replace and order != "data":
+            key = z[tpos, 0] if scalar else np.arange(len(tpos))
+            tpos = tpos[np.argsort(-key if order == "largest" else key, kind="stable")]
+        if replace and ties and z.shape[1] == 1:
+            q, loc, d2 = _nearest_1d(z[cpos, 0], z[tpos, 0], k, tie_tol)
+            dd = np.sqrt(d2)
+            keep = dd <= caliper if caliper is not None else np.ones(len(q), bool)
+            q, loc, dd = q[keep], loc[keep], dd[keep]
+            per = np.bincount(q, minlength=len(tpos))
+            rows_t.append(tpos[q])
+            rows_c.append(cpos[loc])
+            wts.append(1.0 / per[q])
+            dists.append(dd)
+            continue
+        tree = cKDTree(z[cpos])
+        found = (
+            _nearest(tree, z[cpos], z[tpos], k, ties=ties, tie_tol=tie_tol)
+            if replace
+            else _greedy(tree, z[cpos], z[tpos], k)
+        )
+        for t, (c, d2) in zip(tpos, found, strict=True):
+            dd = np.sqrt(d2)
+            keep = dd <= caliper if caliper is not None else np.ones(len(c), bool)
+            if keep.any():
+                rows_t.append(np.full(keep.sum(), t))
+                rows_c.append(cpos[c[keep]])
+                wts.append(np.full(keep.sum(), 1.0 / keep.sum()))
+                dists.append(dd[keep])
+    cat = lambda parts, dt: np.concatenate(parts) if parts else np.empty(0, dt)  # noqa: E731
+    tp, cp, w = cat(rows_t, np.intp), cat(rows_c, np.intp), cat(wts, float)
+    o = np.lexsort((cp, tp))
+    return tp[o], cp[o], w[o], cat(dists, float)[o]
+
+
 def match_nearest(
     df: pd.DataFrame,
     treatment: str,
@@ -258,34 +357,10 @@ def match_nearest(
         raise DesignError(f"exact-matching column {exact!r} has missing values")
     cells = np.zeros(len(df), np.intp) if exact is None else pd.factorize(df[exact], sort=True)[0]
     order = order or ("largest" if scalar else "data")
-    by_cell = np.argsort(cells, kind="stable")
-    groups = np.split(by_cell, np.flatnonzero(np.diff(cells[by_cell])) + 1)
-    rows_t, rows_c, wts, dists = [], [], [], []
-    for g in groups:
-        tpos, cpos = g[d[g]], g[~d[g]]
-        if len(cpos) == 0 or len(tpos) == 0:
-            continue
-        if not replace and order != "data":
-            key = z[tpos, 0] if scalar else np.arange(len(tpos))
-            tpos = tpos[np.argsort(-key if order == "largest" else key, kind="stable")]
-        tree = cKDTree(z[cpos])
-        found = (
-            _nearest(tree, z[cpos], z[tpos], k, ties=ties, tie_tol=tie_tol)
-            if replace
-            else _greedy(tree, z[cpos], z[tpos], k)
-        )
-        for t, (c, d2) in zip(tpos, found, strict=True):
-            dd = np.sqrt(d2)
-            keep = dd <= caliper if caliper is not None else np.ones(len(c), bool)
-            if keep.any():
-                rows_t.append(np.full(keep.sum(), t))
-                rows_c.append(cpos[c[keep]])
-                wts.append(np.full(keep.sum(), 1.0 / keep.sum()))
-                dists.append(dd[keep])
-    cat = lambda parts, dt: np.concatenate(parts) if parts else np.empty(0, dt)  # noqa: E731
-    tp, cp, w = cat(rows_t, np.intp), cat(rows_c, np.intp), cat(wts, float)
-    o = np.lexsort((cp, tp))
-    tp, cp, w, dist = tp[o], cp[o], w[o], cat(dists, float)[o]
+    tp, cp, w, dist = match_arrays(
+        z, d, cells, k, replace=replace, caliper=caliper, ties=ties, tie_tol=tie_tol,
+        order=order, scalar=scalar,
+    )  # fmt: skip
     weights = np.bincount(cp, weights=w, minlength=len(df))
     weights[np.unique(tp)] = 1.0
     pairs = pd.DataFrame(
@@ -309,160 +384,5 @@ def match_nearest(
         coords=z,
         treated=d,
         tie_tol=tie_tol,
-    )
-
-
-def _sigma2_within(
-    z: np.ndarray, y: np.ndarray, group: np.ndarray, targets: np.ndarray, j: int, tie_tol: float
-) -> np.ndarray:
-    """AI (2006, eq. 14): ``J/(J+1) (Y_i - mean of its J same-group neighbours)^2``."""
-    gpos = np.flatnonzero(group)
-    if len(targets) == 0:
-        return np.empty(0)
-    if len(gpos) < 2:
-        return np.full(len(targets), np.nan)
-    local = np.searchsorted(gpos, targets)
-    tree = cKDTree(z[gpos])
-    nb = _nearest(tree, z[gpos], z[targets], j, ties=True, tie_tol=tie_tol, exclude=local)
-    out = np.empty(len(targets))
-    for i, (c, _) in enumerate(nb):
-        jj = len(c)
-        out[i] = jj / (jj + 1) * (y[targets[i]] - y[gpos[c]].mean()) ** 2
-    return out
-
-
-def matching_att(
-    matching: Matching,
-    y: pd.Series | np.ndarray,
-    *,
-    bias_covariates: pd.DataFrame | np.ndarray | None = None,
-    bias_adjust: bool | None = None,
-    bias_sample: Literal["matched", "all"] = "matched",
-    var_matches: int = 1,
-    variance: Literal["population", "sample"] = "population",
-    outcome: str = "y",
-    level: float = 0.95,
-) -> EffectResult:
-    """ATT of a nearest-neighbour matching with the Abadie-Imbens standard error.
-
-    Point estimate: ``tau = (1/N1) sum_i [Y_i - sum_j w_ij (Y_j + mu0(X_i) - mu0(X_j))]``
-    over matched treated units, where ``w_ij`` are the pair weights and ``mu0`` is zero
-    without bias adjustment. With bias adjustment (Abadie and Imbens 2011) ``mu0`` is the
-    linear regression of Y on the bias covariates in the controls, fitted on the matched
-    controls weighted by ``K_M(j)`` (``bias_sample="matched"``, as AI 2011, Stata
-    ``nnmatch``/``teffects nnmatch, biasadj()`` and R ``Matching``) or on all controls.
-    Default: on for covariate matching (bias covariates = the matching covariates), off for
-    a scalar score. ``teffects nnmatch`` applies it only when ``biasadj()`` is given;
-    ``teffects psmatch`` has no bias adjustment.
-
-    Variance (AI 2006, Theorem 7 and Section 4, ATT), with ``K_j = sum_i w_ij`` and
-    ``KK_j = sum_i w_ij^2`` (with ``M`` matches and no ties ``K_M(j)/M`` and
-    ``K_M(j)/M^2``)::
-
-        population: [sum_i (tau_i - tau)^2 + sum_j (K_j^2 - KK_j) sigma2_j] / N1^2
-        sample:     [sum_i sigma2_i + sum_j K_j^2 sigma2_j] / N1^2
-
-    The conditional variances ``sigma2`` come from matching each unit to its
-    ``var_matches = J`` nearest units of the *same* treatment group in the same space (ties
-    included, exact cells ignored): ``sigma2_i = J/(J+1) (Y_i - mean of the J)^2`` (AI 2006
-    eq. 14; ``teffects`` ``vce(robust, nn(J))``, whose default is J = 2; R ``Matching`` uses
-    the sample variance of the J + 1 outcomes, identical for J = 1). ``var_matches=0`` gives
-    R ``Matching``'s homoskedastic default (``Var.calc = 0``):
-    ``sigma2 = 1/2 * weighted mean over pairs of (tau_pair - tau)^2``. A matched
-    propensity score is treated as known, as in R ``Matching``; Stata ``teffects psmatch``
-    instead reports the Abadie-Imbens (2016) SE adjusted for its estimation, which is not
-    implemented here (it could not be validated offline; for the ATT the adjustment can go
-    either way). The bootstrap is not offered (Abadie and Imbens 2008).
-
-    Parameters
-    ----------
-    matching
-        Output of :func:`match_nearest`.
-    y
-        Outcome aligned to ``matching.weights`` (no missing values).
-    bias_covariates
-        Covariates for the bias adjustment (rows aligned to the matching sample).
-    bias_adjust
-        Apply the AI (2011) bias adjustment; ``None`` = on for covariate matching only.
-    bias_sample
-        Fit the bias regression on the matched controls (weighted) or on all controls.
-    var_matches
-        J for the conditional variance; 0 for the homoskedastic version.
-    variance
-        ``"population"`` (PATT, default as in R Matching and teffects) or ``"sample"``
-        (SATT, conditional on the covariates).
-    outcome, level
-        Label and confidence level of the result.
-
-    Returns
-    -------
-    EffectResult
-    """
-    if variance not in ("population", "sample") or bias_sample not in ("matched", "all"):
-        raise ValueError(f"unknown variance {variance!r} or bias_sample {bias_sample!r}")
-    idx = matching.weights.index
-    yv = np.asarray(y.reindex(idx) if isinstance(y, pd.Series) else y, dtype=float)
-    if np.isnan(yv).any():
-        raise DesignError("the outcome has missing values in the matched sample")
-    tp, cp, w = matching.pair_positions
-    if len(tp) == 0:
-        raise DesignError("no treated unit was matched")
-    n = len(yv)
-    scalar = matching.coords.shape[1] == 1 and matching.metric == "sd"
-    if bias_adjust is None:
-        bias_adjust = not scalar
-    k_j = np.bincount(cp, weights=w, minlength=n)
-    kk_j = np.bincount(cp, weights=w**2, minlength=n)
-    mu0 = np.zeros(n)
-    if bias_adjust:
-        if bias_covariates is None and scalar:
-            raise DesignError("bias adjustment after score matching needs bias_covariates")
-        xb = matching.coords if bias_covariates is None else np.asarray(bias_covariates, float)
-        xb = xb.reshape(n, -1)
-        fit = (k_j > 0) if bias_sample == "matched" else ~matching.treated
-        sw = np.sqrt(k_j[fit] if bias_sample == "matched" else np.ones(int(fit.sum())))
-        xw = np.column_stack([np.ones(int(fit.sum())), xb[fit]]) * sw[:, None]
-        mu0 = xb @ np.linalg.lstsq(xw, yv[fit] * sw, rcond=None)[0][1:]  # min-norm if singular
-    tau_pair = yv[tp] - yv[cp] - (mu0[tp] - mu0[cp])
-    ut = np.unique(tp)
-    tau_i = np.bincount(tp, weights=w * tau_pair, minlength=n)[ut]
-    n1 = len(ut)
-    att = float(tau_i.mean())
-    used = np.flatnonzero(k_j > 0)
-    if var_matches == 0:
-        s2 = 0.5 * np.sum(w * (tau_pair - att) ** 2) / w.sum()
-        s2_t, s2_c = np.full(n1, s2), np.full(len(used), s2)
-    else:
-        tz = matching.treated
-        s2_t = _sigma2_within(matching.coords, yv, tz, ut, var_matches, matching.tie_tol)
-        s2_c = _sigma2_within(matching.coords, yv, ~tz, used, var_matches, matching.tie_tol)
-    v_sample = (s2_t.sum() + np.sum(k_j[used] ** 2 * s2_c)) / n1**2
-    v_pop = (np.sum((tau_i - att) ** 2) + np.sum((k_j[used] ** 2 - kk_j[used]) * s2_c)) / n1**2
-    v = v_pop if variance == "population" else v_sample
-    wc = k_j[used]
-    unadj = float(np.bincount(tp, weights=w * (yv[tp] - yv[cp]), minlength=n)[ut].mean())
-    j_txt = "homoskedastic" if var_matches == 0 else f"J={var_matches}"
-    return EffectResult.from_normal(
-        estimate=att,
-        se=float(np.sqrt(v)),
-        level=level,
-        outcome=outcome,
-        estimator="matching",
-        estimand="ATT",
-        n_treated=n1,
-        n_control=len(used),
-        se_method=f"Abadie-Imbens (2006) {variance} variance, {j_txt}",
-        ess_control=float(wc.sum() ** 2 / (wc**2).sum()),
-        spec={
-            **{a: getattr(matching, a) for a in ("distance", "metric", "k", "replace", "ties")},
-            **{a: getattr(matching, a) for a in ("caliper", "exact")},
-            "n_unmatched_treated": matching.n_unmatched,
-            "bias_adjust": bool(bias_adjust),
-            "bias_sample": bias_sample if bias_adjust else None,
-            "estimate_unadjusted": unadj,
-            "var_matches": var_matches,
-            "variance": variance,
-            "se_sample": float(np.sqrt(v_sample)),
-            "se_population": float(np.sqrt(v_pop)),
-        },
+        cells=cells,
     )

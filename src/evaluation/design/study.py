@@ -255,12 +255,13 @@ class ComparisonSubsample:
     * estimators stay consistent: each comparison person is in it with the same probability
       ``fraction``, and weights meant for the whole pool become ``weight / fraction``
       (Horvitz-Thompson) on the sampled comparison persons;
-    * a permutation test on it is as valid as on the whole pool: the test assumes that, under
-      the sharp null, assignments of the observed number of mentored within a stratum are
-      exchangeable (in an observational study an assumption, not a design fact); a simple
-      random sample of the comparison persons keeps that exchangeability within the sampled
-      set, so the subsample adds no error of its own (checked by simulation:
-      ``bench/subsample_precision.py``, tests/design/test_subsample.py).
+    * the headline's randomisation test on it is as valid as on the whole pool: the test draws
+      assignments from a logit propensity score (an assumption, not a design fact); keeping
+      every mentored person and a simple random sample of the others multiplies everyone's
+      odds of being mentored by the same factor, which the logit's constant absorbs, so the
+      mechanism keeps its form within the sampled set and the subsample adds no error of its
+      own (checked by simulation: ``bench/subsample_precision.py``,
+      tests/design/test_subsample.py).
 
     The cap applies to the comparison pool before trimming, so fewer comparison persons than
     the cap may remain in a trimmed analysis.

@@ -24,10 +24,14 @@ causal studies. *Review of Economics and Statistics* 84(1), 151-161.
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
+from evaluation.design.propensity import fit_propensity, trim_common_support
+from evaluation.estimate.att import estimate_all, estimate_att
 
 COLUMNS = (
     "sample", "treat", "re78", "age", "educ", "black", "hisp", "married", "nodegree",
@@ -73,7 +77,6 @@ def _layout(df: pd.DataFrame, sample: str) -> pd.DataFrame:
 
 
 def _causaldata(name: str) -> pd.DataFrame:
-    import importlib
 
     data = importlib.import_module(f"causaldata.{name}").load_pandas().data
     return data.rename(columns={"marr": "married"})
@@ -229,9 +232,6 @@ def benchmark_estimates(
     run on the sample kept by the trimming rule (subgroup ``comparison``; for the
     experimental sample no trimming is applied). Returns a list of ``EffectResult``.
     """
-    from evaluation.design.propensity import fit_propensity, trim_common_support
-    from evaluation.estimate.att import estimate_all, estimate_att
-
     loader, covariates = LOADERS[comparison]
     df = add_dw_terms(loader()).reset_index(drop=True)
     options = {"naive": {"se": "pooled"}, **(options or {})}

@@ -1,6 +1,6 @@
 """Monte Carlo of the study's estimators: bias and CI coverage on many generated studies.
 
-One replication generates a synthetic study (:func:`evaluation.data.synth.generate`) and
+One replication generates a synthetic study (:func:`evaluation.synth.generate`) and
 runs on it the exact chain the notebooks run: ``build_analysis`` (notebook 01), the split
 into design and outcome columns, the outcome-blind ``study_design`` and its hand-over
 (notebook 02), ``analysis_sample`` and ``estimate_study`` (notebook 03). Each estimate is
@@ -33,11 +33,11 @@ import numpy as np
 import pandas as pd
 
 from evaluation.config import outcome_names
-from evaluation.data.outcomes import MENTORED, build_analysis, build_outcomes
-from evaluation.data.synth import EffectSpec, SyntheticStudy, generate
+from evaluation.data.outcomes import MENTORED, build_outcomes
 from evaluation.design import study_design
 from evaluation.design.matching import match_nearest
 from evaluation.design.propensity import fit_propensity
+from evaluation.design.sample import build_analysis
 from evaluation.design.study import TREATMENT
 from evaluation.errors import EvaluationError
 from evaluation.estimate.effects import (
@@ -47,6 +47,7 @@ from evaluation.estimate.effects import (
     supported,
 )
 from evaluation.rng import stream
+from evaluation.synth import EffectSpec, SyntheticStudy, generate
 
 #: Columns of the analysis frame that notebook 01 writes to the outcome file besides the
 #: outcomes named by :func:`~evaluation.config.outcome_names`.

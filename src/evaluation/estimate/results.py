@@ -7,11 +7,14 @@ dataclass; a different standard error means a new result, never a mutated one.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from scipy import stats
+
+from evaluation.protocol import Result, private
 
 #: The fields that ``results.json`` requires for every entry of ``effects`` (CONTRACT.md).
 CONTRACT_FIELDS = (
@@ -29,7 +32,7 @@ CONTRACT_FIELDS = (
 
 
 @dataclass(frozen=True)
-class EffectResult:
+class EffectResult(Result):
     """One estimated effect with its inference.
 
     Parameters
@@ -54,6 +57,10 @@ class EffectResult:
         The specification (covariates, caliper, ...), JSON-serialisable.
     subgroup
         ``"all"`` or a subgroup label such as ``"sex=female"``.
+    persons
+        The ids of the treated and the control persons the estimate rests on (those that
+        ``n_treated`` and ``n_control`` count). Private: kept for the disclosure audit, never
+        recorded or shown.
     """
 
     outcome: str
@@ -71,6 +78,7 @@ class EffectResult:
     level: float = 0.95
     spec: dict[str, Any] = field(default_factory=dict)
     subgroup: str = "all"
+    persons: tuple[np.ndarray, np.ndarray] | None = private(default=None)
 
     @classmethod
     def from_normal(
@@ -101,8 +109,13 @@ class EffectResult:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain dict, JSON-ready (NaN becomes ``None``)."""
-        out = asdict(self)
+        """Plain dict, JSON-ready (NaN becomes ``None``); the private ``persons`` left out."""
+        return self.to_record()
+
+    def to_record(self) -> dict[str, Any]:
+        """What ``results.json`` stores for this effect (the protocol's record)."""
+        out = {k: v for k, v in self._public_fields().items()}
+        out["spec"] = dict(self.spec)
         for key, value in out.items():
             if isinstance(value, float) and not math.isfinite(value):
                 out[key] = None

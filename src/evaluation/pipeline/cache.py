@@ -1,4 +1,4 @@
-"""Reuse of executed notebooks whose inputs have not changed.
+"""Reuse of executed notebooks whose inputs have not changed, checked before it is used.
 
 A notebook's cache key is a SHA-256 over everything that can change what it computes:
 
@@ -12,11 +12,17 @@ A notebook's cache key is a SHA-256 over everything that can change what it comp
   that make the numbers,
 * the keys of the notebooks upstream of it (those that write what it reads).
 
-An entry, ``<out>/.cache/<key>/``, holds the executed notebook, its ``results/<name>.json``,
-the tables and figures it registered, and the scratch artefacts it wrote. The scratch
-artefacts are person-level: like the raw data they stay on the evaluator's machine and never
-enter a run folder. Entries are written to a temporary folder and renamed into place, so a
-crashed or concurrent run never leaves a half-written entry.
+An entry, ``<cache>/<key>/``, holds the executed notebook, its ``results/<name>.json``, the
+tables and figures it registered, and the scratch artefacts it wrote. The scratch artefacts
+are person-level: the cache lives in the run's private work folder beside the input data
+(:mod:`evaluation.pipeline.workdir`), never under the output folder. Entries are written to a
+temporary folder and renamed into place, so a crashed or concurrent run never leaves a
+half-written entry.
+
+Every file's SHA-256 is recorded in the entry's ``meta.json`` when it is stored and checked
+as it is copied out (:func:`restore`): a file deleted or changed since (a damaged disk, an
+edit by hand) raises :class:`CacheDamaged`, and the runner removes the entry and executes the
+notebook again, so that a damaged entry is never published and never fails a run.
 """
 
 from __future__ import annotations
@@ -41,8 +47,20 @@ KEEP_PER_NOTEBOOK = 4
 #: Entries used (or half-written folders touched) this recently are never removed: a run
 #: going on at the same time may be copying from them.
 GRACE_SECONDS = 600
-#: Name of the cache folder under the output root.
-CACHE = ".cache"
+#: Bytes read at a time when a file is copied and hashed.
+_CHUNK = 1 << 20
+
+
+class CacheDamaged(Exception):  # noqa: N818 - a state of the entry, handled by the runner
+    """A cache entry's files are not those stored: one is missing or its SHA-256 changed.
+
+    ``what`` says which file and how (``results/02_design.json changed``).
+    """
+
+    def __init__(self, folder: Path, what: str) -> None:
+        super().__init__(f"cache entry {folder.name} is damaged: {what}")
+        self.folder = folder
+        self.what = what
 
 
 def _sha(obj: Any) -> str:
@@ -72,24 +90,35 @@ def _with_file_hashes(value: Any, folder: Path) -> Any:
     return value
 
 
-def _used_parameters(spec: NotebookSpec, sections: Mapping[str, Any]) -> dict[str, Any]:
-    """The values the notebook is given; data paths as file names, other files as hashes."""
-    from evaluation.pipeline.execute import injected_parameters
+def _file_name(table: Any) -> Any:
+    """A data table's path as its file name; the long form keeps its reading options."""
+    if table is None:
+        return None
+    if isinstance(table, dict):
+        return {**table, "path": Path(table["path"]).name}
+    return Path(table).name
 
-    used = injected_parameters(spec, sections)
+
+def _used_parameters(spec: NotebookSpec, injected: Mapping[str, Any]) -> dict[str, Any]:
+    """The values the notebook is given; data paths as file names, other files as hashes."""
+    used = dict(injected)
     if isinstance(used.get("data"), dict):
-        used["data"] = {k: (None if v is None else Path(v).name) for k, v in used["data"].items()}
+        used["data"] = {k: _file_name(v) for k, v in used["data"].items()}
     return _with_file_hashes(used, spec.path.parent)
 
 
 def notebook_keys(
     specs: Sequence[NotebookSpec],
     upstream: Mapping[str, Sequence[str]],
-    sections: Mapping[str, Any],
+    parameters: Mapping[str, Mapping[str, Any]],
     inputs: Mapping[str, Any],
     versions: Mapping[str, str],
 ) -> dict[str, str]:
-    """The cache key of each notebook (``specs`` in an order where upstream comes first)."""
+    """The cache key of each notebook (``specs`` in an order where upstream comes first).
+
+    ``parameters``: per notebook, the values it is given
+    (:attr:`~evaluation.pipeline.notebooks.PreparedNotebook.parameters`).
+    """
     common = {"code": code_hash(), "inputs": inputs, "versions": versions}
     keys: dict[str, str] = {}
     for spec in specs:
@@ -98,7 +127,7 @@ def notebook_keys(
                 **common,
                 "notebook": spec.name,
                 "source": hashlib.sha256(spec.path.read_bytes()).hexdigest(),
-                "parameters": _used_parameters(spec, sections),
+                "parameters": _used_parameters(spec, parameters[spec.name]),
                 "upstream": [keys[u] for u in upstream[spec.name]],
             }
         )
@@ -110,14 +139,14 @@ def validation_key(inputs: Mapping[str, Any], versions: Mapping[str, str]) -> st
     return _sha({"validation": True, "code": code_hash(), "inputs": inputs, "versions": versions})
 
 
-def was_validated(out_root: Path, key: str) -> bool:
+def was_validated(cache_dir: Path, key: str) -> bool:
     """Whether these inputs passed the data contract under this code before."""
-    return (out_root / CACHE / "validated" / key).is_file()
+    return (cache_dir / "validated" / key).is_file()
 
 
-def mark_validated(out_root: Path, key: str) -> None:
+def mark_validated(cache_dir: Path, key: str) -> None:
     """Record that these inputs passed the data contract under this code."""
-    folder = out_root / CACHE / "validated"
+    folder = cache_dir / "validated"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / key).write_text(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()) + "\n")
 
@@ -127,19 +156,30 @@ def _registered_files(results_file: Path) -> list[str]:
     return sorted({f for e in part["exhibits"] for f in e.get("files", ())})
 
 
-def entry(out_root: Path, key: str) -> Path:
+def _copy_hashed(src: Path, dst: Path) -> str:
+    """Copy ``src`` to ``dst`` (created with the process's umask); the SHA-256 of the bytes."""
+    h = hashlib.sha256()
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    with src.open("rb") as fin, dst.open("wb") as fout:
+        while chunk := fin.read(_CHUNK):
+            h.update(chunk)
+            fout.write(chunk)
+    return h.hexdigest()
+
+
+def entry(cache_dir: Path, key: str) -> Path:
     """The folder of a cache entry."""
-    return out_root / CACHE / key
+    return cache_dir / key
 
 
-def lookup(out_root: Path, key: str) -> Path | None:
-    """The complete entry for ``key``, or ``None``."""
-    folder = entry(out_root, key)
+def lookup(cache_dir: Path, key: str) -> Path | None:
+    """The entry for ``key`` if one was stored, or ``None`` (its files are checked on restore)."""
+    folder = entry(cache_dir, key)
     return folder if (folder / "meta.json").is_file() else None
 
 
 def store(
-    out_root: Path,
+    cache_dir: Path,
     key: str,
     spec: NotebookSpec,
     run_dir: Path,
@@ -149,27 +189,29 @@ def store(
 ) -> Path:
     """Copy an executed notebook's outputs into the cache (atomically); return the entry.
 
-    ``times``: when it was executed (``executed_at``, ``executed_until``, UTC), kept so that
-    a run reusing it can say when its numbers were computed.
+    The SHA-256 of every file copied is recorded in the entry's ``meta.json`` (``sha256``,
+    by path inside the entry). ``times``: when it was executed (``executed_at``,
+    ``executed_until``, UTC), kept so that a run reusing it can say when its numbers were
+    computed.
     """
-    final = entry(out_root, key)
+    final = entry(cache_dir, key)
     if final.exists():
         return final
-    tmp = out_root / CACHE / f".tmp-{key[:16]}-{os.getpid()}-{time.monotonic_ns()}"
+    tmp = cache_dir / f".tmp-{key[:16]}-{os.getpid()}-{time.monotonic_ns()}"
     results_rel = f"results/{spec.stem}.json"
-    files = [results_rel, *_registered_files(run_dir / results_rel)]
+    nb = f"notebooks/{spec.stem}.ipynb"
+    files = [results_rel, *_registered_files(run_dir / results_rel), nb]
     try:
-        for rel in files:
-            (tmp / "run" / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(run_dir / rel, tmp / "run" / rel)
-        nb = f"notebooks/{spec.stem}.ipynb"
-        (tmp / "run" / "notebooks").mkdir(parents=True, exist_ok=True)
-        shutil.copy2(run_dir / nb, tmp / "run" / nb)
-        (tmp / "scratch").mkdir()
-        for name in spec.writes:
-            shutil.copy2(scratch_dir / name, tmp / "scratch" / name)
-        meta = {"notebook": spec.name, "key": key, "run": run, "files": [*files, nb],
-                "scratch": list(spec.writes), "created": time.time(), **(times or {})}  # fmt: skip
+        sha = {f"run/{rel}": _copy_hashed(run_dir / rel, tmp / "run" / rel) for rel in files}
+        (tmp / "scratch").mkdir(parents=True, exist_ok=True)
+        # the declared hand-over files, and the notebook's disclosure ledger if it kept one
+        ledger = f"ledger/{spec.stem}.npz"
+        private = [*spec.writes, *([ledger] if (scratch_dir / ledger).is_file() else [])]
+        for name in private:
+            sha[f"scratch/{name}"] = _copy_hashed(scratch_dir / name, tmp / "scratch" / name)
+        meta = {"notebook": spec.name, "key": key, "run": run, "files": files,
+                "scratch": private, "sha256": sha, "created": time.time(),
+                **(times or {})}  # fmt: skip
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n", "utf-8")
         try:
             os.rename(tmp, final)
@@ -181,23 +223,72 @@ def store(
     return final
 
 
+def _read_meta(folder: Path) -> dict[str, Any]:
+    try:
+        meta = json.loads((folder / "meta.json").read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        raise CacheDamaged(folder, "meta.json unreadable") from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("sha256"), dict):
+        raise CacheDamaged(folder, "no checksums recorded")
+    return meta
+
+
+def _restore_one(folder: Path, stored: str, target: Path, expected: str | None) -> None:
+    """Copy one stored file out of the entry, checking its SHA-256 as it is read."""
+    shown = stored.removeprefix("run/")
+    if expected is None:
+        raise CacheDamaged(folder, f"{shown} has no recorded checksum")
+    try:
+        got = _copy_hashed(folder / stored, target)
+    except FileNotFoundError:
+        raise CacheDamaged(folder, f"{shown} missing") from None
+    if got != expected:
+        target.unlink(missing_ok=True)  # never leave the changed bytes in the run
+        raise CacheDamaged(folder, f"{shown} changed")
+
+
 def restore(folder: Path, run_dir: Path, scratch_dir: Path) -> dict[str, Any]:
-    """Copy a cache entry into a run folder and its scratch folder; return its metadata."""
-    meta = json.loads((folder / "meta.json").read_text("utf-8"))
-    for rel in meta["files"]:
-        (run_dir / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(folder / "run" / rel, run_dir / rel)
-    scratch_dir.mkdir(parents=True, exist_ok=True)
-    for name in meta["scratch"]:
-        shutil.copy2(folder / "scratch" / name, scratch_dir / name)
+    """Copy a cache entry into a run folder and its scratch folder; return its metadata.
+
+    Raises
+    ------
+    CacheDamaged
+        A file of the entry is missing or is not the one stored (its SHA-256 differs from
+        the one recorded in ``meta.json``). The files copied so far are removed again.
+    """
+    meta = _read_meta(folder)
+    copied: list[Path] = []
+    try:
+        for rel in meta["files"]:
+            copied.append(run_dir / rel)
+            _restore_one(folder, f"run/{rel}", run_dir / rel, meta["sha256"].get(f"run/{rel}"))
+        scratch_dir.mkdir(parents=True, exist_ok=True)
+        for name in meta["scratch"]:
+            copied.append(scratch_dir / name)
+            _restore_one(folder, f"scratch/{name}", scratch_dir / name,
+                         meta["sha256"].get(f"scratch/{name}"))  # fmt: skip
+    except CacheDamaged:
+        for path in copied:
+            path.unlink(missing_ok=True)
+        raise
     with contextlib.suppress(OSError):
         os.utime(folder / "meta.json")  # last used: what pruning keeps
     return meta
 
 
-def prune(out_root: Path, keep: int = KEEP_PER_NOTEBOOK) -> list[str]:
+def remove(folder: Path) -> None:
+    """Remove an entry (a damaged one): renamed away first, so no run copies half of it."""
+    gone = folder.with_name(f".tmp-gone-{folder.name[:16]}-{os.getpid()}-{time.monotonic_ns()}")
+    try:
+        os.rename(folder, gone)
+    except OSError:  # already removed (or replaced) by another run
+        return
+    shutil.rmtree(gone, ignore_errors=True)
+
+
+def prune(cache_dir: Path, keep: int = KEEP_PER_NOTEBOOK) -> list[str]:
     """Remove all but the ``keep`` most recently used entries of each notebook."""
-    root = out_root / CACHE
+    root = cache_dir
     if not root.is_dir():
         return []
     by_notebook: dict[str, list[tuple[float, Path]]] = {}

@@ -19,15 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from evaluation.config import AnyParams
 from evaluation.errors import RunError
 from evaluation.pipeline import cache, provenance
-from evaluation.pipeline.notebooks import (
-    RUNNER_PARAMETERS,
-    NotebookSpec,
-    parameter_names,
-    read_notebook,
-)
+from evaluation.pipeline.notebooks import NotebookSpec, PreparedNotebook
 
 #: Notebooks executed at once (two kernels; the study's machines have a few cores).
 WORKERS = 2
@@ -92,47 +86,18 @@ def upstream(specs: Sequence[NotebookSpec]) -> dict[str, tuple[str, ...]]:
     return out
 
 
-def injected_parameters(
-    spec: NotebookSpec, sections: Mapping[str, Any], *, nb: Any = None
-) -> dict[str, Any]:
-    """The parameter values a notebook receives: what its parameters cell names, no more.
+def execute_notebook(prepared: PreparedNotebook, run_dir: Path, scratch_dir: Path) -> Path:
+    """Execute one notebook with papermill (its own kernel); return the executed notebook.
 
-    A section the cell lists as a dict of some keys gets only those keys (with the run's
-    values), so that a notebook cannot use a value its cell does not declare (it would fail in
-    JupyterLab too) and its cache key covers exactly what it uses. Other names get the whole
-    value of their section.
+    ``prepared`` was read and parsed before the worker threads started
+    (:func:`~evaluation.pipeline.notebooks.prepare`): nothing here parses Python source.
     """
-    wanted = parameter_names(nb if nb is not None else read_notebook(spec))
-    unknown = [n for n in wanted if n not in sections and n not in RUNNER_PARAMETERS]
-    if unknown:
-        raise RunError(
-            f"notebook {spec.name}: parameters cell names {unknown}, which are neither sections "
-            "of the parameter model nor runner parameters"
-        )
-    out: dict[str, Any] = {}
-    for name, default in wanted.items():
-        if name not in sections:
-            continue
-        value = sections[name]
-        if isinstance(default, dict) and isinstance(value, dict):
-            missing = [k for k in default if k not in value]
-            if missing:
-                raise RunError(f"notebook {spec.name}: {name} has no keys {missing}")
-            value = {k: value[k] for k in default}
-        out[name] = value
-    return out
-
-
-def execute_notebook(
-    spec: NotebookSpec, params: AnyParams, run_dir: Path, scratch_dir: Path
-) -> Path:
-    """Execute one notebook with papermill (its own kernel); return the executed notebook."""
     import papermill
     from nbclient.exceptions import DeadKernelError
     from papermill.exceptions import PapermillExecutionError
 
-    nb = read_notebook(spec)
-    injected = injected_parameters(spec, params.notebook_parameters(), nb=nb)
+    spec, nb = prepared.spec, prepared.nb
+    injected = dict(prepared.parameters)
     injected["run_dir"] = str(run_dir)
     injected["scratch_dir"] = str(scratch_dir)
     out = run_dir / "notebooks" / f"{spec.stem}.ipynb"
@@ -196,12 +161,16 @@ def _papermill(papermill: Any, nb: Any, out: Path, injected: dict[str, Any],
 
 @dataclass(frozen=True)
 class Stage:
-    """What the notebook stage needs to know about the run."""
+    """What the notebook stage needs to know about the run.
 
-    params: AnyParams
+    ``notebooks``: every notebook of the run, read and parsed in the main thread
+    (:func:`~evaluation.pipeline.notebooks.prepare`); ``cache_dir``: the notebook cache.
+    """
+
+    notebooks: Mapping[str, PreparedNotebook]
     run_dir: Path
     scratch_dir: Path
-    out_root: Path
+    cache_dir: Path
     run_name: str
     keys: Mapping[str, str]
     force: bool = False
@@ -209,22 +178,33 @@ class Stage:
 
 
 def _one(spec: NotebookSpec, stage: Stage) -> dict[str, Any]:
-    """Restore one notebook from the cache, or execute it and store it; its provenance entry."""
+    """Restore one notebook from the cache, or execute it and store it; its provenance entry.
+
+    A damaged cache entry (a file missing or changed since it was stored) is removed and the
+    notebook executed instead; the entry says so in ``cache_damaged`` (which file, how).
+    """
     t0 = time.time()
     key = stage.keys[spec.name]
-    hit = None if stage.force else cache.lookup(stage.out_root, key)
+    hit = None if stage.force else cache.lookup(stage.cache_dir, key)
+    damaged = None
     if hit is not None:
-        meta = cache.restore(hit, stage.run_dir, stage.scratch_dir)
-        return {"seconds": round(time.time() - t0, 2), "executed": False, "cache_key": key,
-                "cached_from_run": meta["run"], "executed_at": meta.get("executed_at"),
-                "executed_until": meta.get("executed_until")}  # fmt: skip
+        try:
+            meta = cache.restore(hit, stage.run_dir, stage.scratch_dir)
+        except cache.CacheDamaged as exc:  # said once, by the runner, when it is rebuilt
+            damaged = exc.what
+            cache.remove(hit)
+        else:
+            return {"seconds": round(time.time() - t0, 2), "executed": False, "cache_key": key,
+                    "cached_from_run": meta["run"], "executed_at": meta.get("executed_at"),
+                    "executed_until": meta.get("executed_until")}  # fmt: skip
     began = provenance.utc_now()
-    execute_notebook(spec, stage.params, stage.run_dir, stage.scratch_dir)
+    execute_notebook(stage.notebooks[spec.name], stage.run_dir, stage.scratch_dir)
     seconds = round(time.time() - t0, 2)
     times = {"executed_at": began, "executed_until": provenance.utc_now()}
-    cache.store(stage.out_root, key, spec, stage.run_dir, stage.scratch_dir, stage.run_name,
+    cache.store(stage.cache_dir, key, spec, stage.run_dir, stage.scratch_dir, stage.run_name,
                 times=times)  # fmt: skip
-    return {"seconds": seconds, "executed": True, "cache_key": key, **times}
+    info = {"seconds": seconds, "executed": True, "cache_key": key, **times}
+    return info if damaged is None else {**info, "cache_damaged": damaged}
 
 
 def run_notebooks(

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import fcntl
+import gc
 from pathlib import Path
 from typing import Any
 
+from evaluation import synth
 from evaluation.config import AnyParams, Params
+from evaluation.data.contract import load_study
+from evaluation.data.sample_flow import SampleRule
 from evaluation.errors import ParamsError, RunError
 
 
@@ -52,7 +56,6 @@ def _generate_missing(params: Params, target: Path) -> list[str]:
             + f". Point them at {target}/<table>.{syn.format}, or set "
             "synthetic.generate_if_missing: false and give existing files."
         )
-    from evaluation.data import synth
 
     study = synth.generate(params.seed, n_mentored=syn.n_mentored, n_comparison=syn.n_comparison)
     written = synth.write(study, target, fmt=syn.format)
@@ -67,12 +70,38 @@ def _generate_missing(params: Params, target: Path) -> list[str]:
 
 
 def validate_inputs(params: AnyParams) -> Any:
-    """Check the input tables against the contract before any notebook runs."""
+    """Check the input tables against the contract, and what the design needs of them.
+
+    The same check for ``evaluation validate`` and before any notebook of a run starts: the
+    tables as the parameter file names them (sheet included), the survey's items of
+    ``bottomup.factors`` (other survey columns are kept, not used), and enough mentored
+    persons who can be analysed (``design.min_mentored``, ``outcomes.min_pre_months``).
+    """
     if not isinstance(params, Params):
         return None
-    from evaluation.data.contract import load_study
 
-    return load_study(params.data.tables())
+    settings = validation_settings(params)
+    return load_study(
+        params.data.sources(),
+        survey_items=settings["survey_items"],
+        sample=SampleRule(settings["min_mentored"], settings["min_pre_months"]),
+    )
+
+
+def validation_settings(params: AnyParams) -> dict[str, Any]:
+    """What the input validation depends on besides the files' content (for its cache key)."""
+    if not isinstance(params, Params):
+        return {}
+    return {
+        "reading": {
+            name: {k: v for k, v in source.items() if k != "path"}
+            for name, source in params.data.sources().items()
+            if source is not None
+        },
+        "survey_items": params.bottomup.items(),
+        "min_mentored": params.design.min_mentored,
+        "min_pre_months": params.outcomes.min_pre_months,
+    }
 
 
 def release_memory() -> None:
@@ -82,7 +111,6 @@ def release_memory() -> None:
     stay at the validation's peak (GiB at register scale) beside every kernel's.
     """
     import ctypes
-    import gc
 
     gc.collect()
     try:
@@ -97,32 +125,3 @@ def release_memory() -> None:
         pass
 
 
-def identifiers(params: AnyParams, study: Any) -> tuple[Any, list[str]]:
-    """The person and mentor identifiers the privacy scan looks for in the run folder.
-
-    When the inputs were not validated in this run (validated by the same code before), only
-    the participants and mentors tables are read: the large monthly table is not needed.
-    """
-    if not isinstance(params, Params):
-        return None, []
-    if study is not None:
-        return study.participants[["person_id"]], _mentor_ids(study)
-    from evaluation.data.io import read_table
-
-    participants = read_table(params.data.participants, table="participants")
-    participants = participants.assign(person_id=participants["person_id"].astype(str))
-    ids = participants["mentor_id"].dropna().astype(str).tolist() if (
-        "mentor_id" in participants) else []  # fmt: skip
-    if params.data.mentors is not None:
-        mentors = read_table(params.data.mentors, table="mentors")
-        ids += mentors["mentor_id"].dropna().astype(str).tolist()
-    return participants[["person_id"]], sorted(set(ids))
-
-
-def _mentor_ids(study: Any) -> list[str]:
-    ids: list[str] = []
-    if "mentor_id" in study.participants:
-        ids += study.participants["mentor_id"].dropna().astype(str).tolist()
-    if study.mentors is not None:
-        ids += study.mentors["mentor_id"].dropna().astype(str).tolist()
-    return sorted(set(ids))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import platform
 import subprocess
 from datetime import UTC, datetime
@@ -92,8 +93,6 @@ def input_hashes(tables: dict[str, Path | None]) -> dict[str, dict[str, str] | N
 
 def package_data_inputs() -> dict[str, dict[str, str] | None]:
     """The benchmark data files that ship inside PyPI packages, with their hashes."""
-    import importlib.util
-
     files = {
         "nsw_experimental": ("causaldata", "nsw_mixtape/nsw_mixtape.dta"),
         "cps_controls": ("causaldata", "cps_mixtape/cps_mixtape.dta"),

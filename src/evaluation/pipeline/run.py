@@ -3,15 +3,17 @@
 The run is built in ``<out>/.incomplete/<run_id>`` and moved to ``<out>/<run_id>`` only when
 every stage succeeded; ``<out>/<params stem>-latest`` then points to it. A failing run is moved to
 ``<out>/<run_id>-failed`` with ``status.json`` saying where it failed, and the ``-latest`` link keeps
-pointing at the last good run. Person-level intermediate data live in a scratch folder
-outside the run folder and are removed at the end, so that the run folder holds aggregates
-only.
+pointing at the last good run. Person-level data (the notebooks' scratch files, the notebook
+cache) live in the private work folder beside the input data, never under ``<out>``
+(:mod:`evaluation.pipeline.workdir`); the scratch folder is removed at the end, so that the
+output folder holds aggregates only.
 
 Crash safety: the run's name is reserved by a lock file held for the run's lifetime
 (:mod:`evaluation.pipeline.locks`); a run killed at any point (SIGKILL included) leaves the
-last good run untouched, and the next run into the same output folder marks its partial
-folder failed and deletes its scratch. Notebooks run as a dependency graph, two at a time,
-and a notebook whose inputs are unchanged is reused from ``<out>/.cache``
+last good run untouched; the next run into the same output folder marks its partial
+folder failed, and the next one with the same work folder deletes its scratch. Notebooks
+run as a dependency graph, two at a time, and a notebook whose inputs are unchanged is
+reused from the work folder's cache, checked file by file
 (:mod:`evaluation.pipeline.execute`, :mod:`evaluation.pipeline.cache`).
 """
 
@@ -39,18 +41,25 @@ from evaluation.config import (
     parse_params,
     read_params_text,
 )
+from evaluation.data.identifiers import identifiers
+from evaluation.disclosure.differencing import HIDDEN, protect_results
+from evaluation.disclosure.privacy import scan_run_folder
 from evaluation.errors import EvaluationError, RunError
-from evaluation.pipeline import cache, locks, provenance
+from evaluation.pipeline import cache, locks, provenance, workdir
 from evaluation.pipeline.execute import WORKERS, Stage, run_notebooks, upstream
 from evaluation.pipeline.execute import execute_notebook as execute_notebook  # re-exported
 from evaluation.pipeline.inputs import (
     ensure_synthetic,
-    identifiers,
     release_memory,
     validate_inputs,
+    validation_settings,
 )
-from evaluation.pipeline.notebooks import PIPELINES, NotebookSpec
-from evaluation.report.differencing import HIDDEN, protect_results
+from evaluation.pipeline.notebooks import PIPELINES, NotebookSpec, PreparedNotebook, prepare
+from evaluation.pooling.pool import load_sites
+from evaluation.report.render import render_all
+from evaluation.results.publish import audit_run
+from evaluation.results.runfolder import finished_run_folder  # noqa: F401  (re-exported)
+from evaluation.results.schema import check_results
 
 log = logging.getLogger("evaluation.run")
 
@@ -62,11 +71,12 @@ SINGLE_THREADED_BLAS = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MK
 
 @dataclass(frozen=True)
 class RunResult:
-    """Where a finished run is and how long it took."""
+    """Where a finished run is, how long it took, and its private work folder."""
 
     run_dir: Path
     report: Path | None
     seconds: float
+    work_dir: Path | None = None
 
 
 def make_run_id(params_path: Path, text: str, started: float) -> str:
@@ -108,55 +118,21 @@ def _stderr_to(path: Path):
 #: Printed when differencing control hid sample sizes of a run.
 SIZES_HIDDEN_NOTE = (
     "note: some sample sizes are shown as '..' so that a count below disclosure.min_cell "
-    "cannot be worked out by subtraction (src/evaluation/report/differencing.py). Shares and "
+    "cannot be worked out by subtraction (src/evaluation/disclosure/). Shares and "
     "estimates whose denominator is such a size can still narrow it: before publishing this "
     "run, have its outputs checked by the data owner's output-checking routine."
 )
 
 
-def finished_run_folder(
-    folder: Path, needs: tuple[str, ...] = ("results.json", "params.yaml")
-) -> Path:
-    """``folder`` if it holds a finished run of ``evaluation run``; else one clear error.
+def merge_results(
+    run_dir: Path, params: AnyParams, prov: dict[str, Any], private_dir: Path | None = None
+) -> dict[str, Any]:
+    """Merge the notebooks' results files into ``results.json``.
 
-    The commands that read a run folder (``verify``, ``exhibits``, ``export``) call this first;
-    ``needs`` are the files the command reads.
-
-    Raises
-    ------
-    RunError
-        The folder is missing or not a folder, its run failed (``status.json``: the stage and
-        the first line of the message), or it lacks a file of ``needs``.
+    What the notebooks measured on the machine (``measured``: wall times, processes seen) goes
+    into ``provenance.measured``: everything outside ``provenance`` is the same on every run
+    of the same parameters and data.
     """
-    give = "Give a finished run folder of `evaluation run` (for example outputs/default-latest)."
-    if not folder.exists():
-        raise RunError(f"{folder}: no such run folder. {give}")
-    if not folder.is_dir():
-        raise RunError(f"{folder}: not a folder. {give}")
-    status_file = folder / "status.json"
-    if status_file.is_file():
-        try:
-            info = json.loads(status_file.read_text("utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-            info = {}
-        info = info if isinstance(info, dict) else {}
-        if info.get("status") != "succeeded":
-            where = f" at stage '{info['stage']}'" if info.get("stage") else ""
-            first = str(info.get("message", "")).splitlines()[:1]
-            raise RunError(
-                f"{folder}: this run {info.get('status') or 'did not finish'}{where} "
-                f"(status.json)" + (f":\n  {first[0]}" if first else "") + "\nOnly a run that "
-                "succeeded can be used: fix the cause and rerun `evaluation run --params ...`, "
-                "or give the last good run (<out>/<params>-latest)."
-            )
-    missing = [name for name in needs if not (folder / name).is_file()]
-    if missing:
-        raise RunError(f"{folder}: no {' / '.join(missing)}, so not a finished run folder. {give}")
-    return folder
-
-
-def merge_results(run_dir: Path, params: AnyParams, prov: dict[str, Any]) -> dict[str, Any]:
-    """Merge the notebooks' results files into ``results.json``."""
     merged: dict[str, Any] = {
         "kind": params.kind,
         "study": params.study.model_dump(mode="json"),
@@ -168,6 +144,7 @@ def merge_results(run_dir: Path, params: AnyParams, prov: dict[str, Any]) -> dic
         "exhibits": [],
     }
     parts = []
+    measured: dict[str, Any] = {}
     for spec in PIPELINES[params.kind]:
         path = run_dir / "results" / f"{spec.stem}.json"
         if not path.exists():
@@ -181,6 +158,12 @@ def merge_results(run_dir: Path, params: AnyParams, prov: dict[str, Any]) -> dic
             merged[key].update(part[key])
         merged["effects"].extend(part["effects"])
         merged["exhibits"].extend(part["exhibits"])
+        # values that measure the machine (wall times): the run's record, not its results
+        clash = set(measured) & set(part.get("measured", {}))
+        if clash:
+            raise RunError(f"{spec.name} registers measured values already registered: "
+                           f"{sorted(clash)}")  # fmt: skip
+        measured.update(part.get("measured", {}))
     from_params = []
     if isinstance(params, Params):
         merged["programme"] = params.programme.report_texts()
@@ -208,8 +191,14 @@ def merge_results(run_dir: Path, params: AnyParams, prov: dict[str, Any]) -> dic
         prov["sizes_hidden"] = len(hidden)
         if hidden:
             _rewrite_protected(run_dir, merged, parts)
+        if private_dir is not None:  # every published value together, from the ledgers
+            audit = audit_run(run_dir, merged, private_dir, min_cell=params.disclosure.min_cell,
+                              language=params.study.language)  # fmt: skip
+            prov["disclosure_audit"] = audit.to_record()
     merged["headline"] = pick_headline(merged["effects"], params)
+    prov["measured"] = measured
     merged["provenance"] = prov
+    check_results(merged)
     return merged
 
 
@@ -291,6 +280,7 @@ def run_study(
     force: bool = False,
     workers: int = WORKERS,
     base_dir: Path | str | None = None,
+    work_dir: Path | str | None = None,
 ) -> RunResult:
     """Run the study described by a parameter file; return the finished run folder.
 
@@ -299,7 +289,7 @@ def run_study(
     params_path
         The parameter file (YAML).
     out_root
-        The folder that receives the run folder (and keeps ``.cache``).
+        The folder that receives the run folder (aggregates only).
     render
         Render the report (HTML, PDF) and the reviewers' notebooks.
     verbose
@@ -312,6 +302,10 @@ def run_study(
         Notebooks executed at once.
     base_dir
         The folder relative data paths are relative to (default: the parameter file's).
+    work_dir
+        The private work folder for the cache and the person-level scratch (default:
+        ``.evaluation-work`` beside the participants table; see
+        :mod:`evaluation.pipeline.workdir`). Never inside ``out_root``.
 
     Raises
     ------
@@ -328,10 +322,11 @@ def run_study(
     base = Path(base_dir).resolve() if base_dir is not None else params_path.resolve().parent
     text = read_params_text(params_path)
     params = parse_params(text, source=params_path, base=base)
+    out_root = Path(out_root).resolve()
+    private = workdir.resolve_work_dir(params, base, out_root, work_dir)
     generated = ensure_synthetic(params)
     check_input_files(params, source=params_path)
     if isinstance(params, PoolingParams):  # the sites' bundles: checked before any notebook
-        from evaluation.pooling.pool import load_sites
 
         load_sites(params)
     inputs = (
@@ -343,35 +338,61 @@ def run_study(
     )
     specs = PIPELINES[params.kind]
     versions = provenance.package_versions()
+    # every notebook is read and parsed here, in this thread, before any worker starts
+    prepared = prepare(specs, params.notebook_parameters())
     keys = cache.notebook_keys(
-        specs, upstream(specs), params.notebook_parameters(), inputs, versions
+        specs, upstream(specs), {n: p.parameters for n, p in prepared.items()}, inputs, versions
     )
-    out_root = Path(out_root).resolve()
-    validation_key = cache.validation_key(inputs, versions)
+    cache_dir = private / workdir.CACHE
+    # the validation depends on parameters too (sheet, survey items, min_mentored)
+    settings = validation_settings(params)
+    validation_key = cache.validation_key({**inputs, "settings": settings}, versions)
     # the same inputs were validated by the same code before: validating again adds nothing
-    validated_before = not force and cache.was_validated(out_root, validation_key)
+    validated_before = not force and cache.was_validated(cache_dir, validation_key)
     study = None if validated_before else validate_inputs(params)
     # keep only the identifiers for the privacy scan, not the (register-sized) tables
     scan_ids = identifiers(params, study)
     del study
     release_memory()
+    workdir.ensure(private)  # after validation: inputs refused leave nothing behind
     if not validated_before and isinstance(params, Params):
-        cache.mark_validated(out_root, validation_key)
+        cache.mark_validated(cache_dir, validation_key)
 
     out_root.mkdir(parents=True, exist_ok=True)
-    tidied = locks.clean_stale(out_root)
+    tidied = [*locks.clean_stale(out_root), *locks.clean_private(private),
+              *_remove_old_cache(out_root, cache_dir)]  # fmt: skip
     for line in tidied:
         echo(f"[tidy] {line}")
     lock = locks.reserve(out_root, make_run_id(params_path, text, started))
     try:
-        return _run_reserved(
-            lock, params_path, text, params, scan_ids, inputs, keys,
-            generated=generated, validated_before=validated_before, tidied=tidied,
-            versions=versions, base=base, started=started,
-            render=render, verbose=verbose, echo=echo, force=force, workers=workers,
-        )  # fmt: skip
+        scratch_lock = locks.reserve_private(private, lock.name)
+        try:
+            scratch_dir = workdir.private_dir(private / workdir.SCRATCH / scratch_lock.name)
+            return _run_reserved(
+                lock, params_path, text, params, scan_ids, inputs, keys, prepared,
+                scratch_dir=scratch_dir, cache_dir=cache_dir,
+                generated=generated, validated_before=validated_before, tidied=tidied,
+                versions=versions, base=base, started=started,
+                render=render, verbose=verbose, echo=echo, force=force, workers=workers,
+            )  # fmt: skip
+        finally:
+            shutil.rmtree(private / workdir.SCRATCH / scratch_lock.name, ignore_errors=True)
+            scratch_lock.release()
     finally:
         lock.release()
+
+
+def _remove_old_cache(out_root: Path, cache_dir: Path) -> list[str]:
+    """Delete what earlier versions kept under the output folder: the cache (person-level)."""
+    done = []
+    old = out_root / ".cache"
+    if old.is_dir() and not old.is_symlink():
+        shutil.rmtree(old, ignore_errors=True)
+        done.append(f"the notebook cache of an earlier version under {old} (person-level data) "
+                    f"deleted; the cache now lives in {cache_dir}")  # fmt: skip
+    with contextlib.suppress(OSError):  # empty once its dead runs' folders are gone
+        (out_root / locks.OLD_SCRATCH).rmdir()
+    return done
 
 
 def _run_reserved(
@@ -382,7 +403,10 @@ def _run_reserved(
     scan_ids: tuple[Any, list[str]],
     inputs: dict[str, Any],
     keys: dict[str, str],
+    prepared: dict[str, PreparedNotebook],
     *,
+    scratch_dir: Path,
+    cache_dir: Path,
     generated: list[str],
     validated_before: bool,
     tidied: list[str],
@@ -398,11 +422,9 @@ def _run_reserved(
     out_root = lock.out_root
     final_dir = out_root / lock.name
     work_dir = out_root / locks.INCOMPLETE / lock.name
-    scratch_dir = out_root / locks.SCRATCH / lock.name
     # notebook pages and clean scans memoised by content (pipeline/memo.py); --force: none
-    memo_dir = None if force else out_root / cache.CACHE
+    memo_dir = None if force else cache_dir
     work_dir.mkdir(parents=True)
-    scratch_dir.mkdir(parents=True)
     handler = _setup_logging(work_dir, verbose)
     (work_dir / "params.yaml").write_text(text, "utf-8")
     prov: dict[str, Any] = {
@@ -430,12 +452,17 @@ def _run_reserved(
         count = iter(range(1, len(specs) + 1))
 
         def done(spec: NotebookSpec, info: dict[str, Any]) -> None:
+            if info.get("cache_damaged"):
+                note = (f"cache entry for {spec.name} was damaged ({info['cache_damaged']}); "
+                        "rebuilt")  # fmt: skip
+                echo(note)
+                log.warning(note)
             how = (f"{info['seconds']:.1f} s" if info["executed"]
                    else f"reused from the cache ({info['seconds']:.1f} s)")  # fmt: skip
             echo(f"[{next(count)}/{len(specs)}] {spec.name}: {spec.title} ... {how}")
             log.info("notebook %s %s", spec.name, how)
 
-        run_stage = Stage(params, work_dir, scratch_dir, out_root, final_dir.name, keys,
+        run_stage = Stage(prepared, work_dir, scratch_dir, cache_dir, final_dir.name, keys,
                           force=force, workers=workers)  # fmt: skip
         with _stderr_to(work_dir / "kernels.log"):
             prov["notebooks"] = run_notebooks(specs, run_stage, on_done=done)
@@ -448,8 +475,10 @@ def _run_reserved(
         prov["computed"] = ({"from": min(began), "until": max(ended)}
                             if began and None not in began and None not in ended
                             else {"from": prov["started"], "until": prov["finished"]})  # fmt: skip
-        results = merge_results(work_dir, params, prov)
-        if prov.get("sizes_hidden"):
+        results = merge_results(work_dir, params, prov, scratch_dir)
+        if prov.get("sizes_hidden") or any(
+            prov.get("disclosure_audit", {}).get("hidden", {}).values()
+        ):
             echo(SIZES_HIDDEN_NOTE)
         (work_dir / "results.json").write_text(
             json.dumps(results, indent=2, ensure_ascii=False) + "\n", "utf-8"
@@ -457,14 +486,12 @@ def _run_reserved(
         report_path = None
         if render:
             stage = "report"
-            from evaluation.report.render import render_all
 
             t0 = time.time()
             echo("[report] rendering ...", end="", flush=True)
             report_path = render_all(work_dir, results, params, memo_dir=memo_dir)
             echo(f" {time.time() - t0:.1f} s")
         stage = "privacy scan"
-        from evaluation.report.privacy import scan_run_folder
 
         scan_run_folder(work_dir, scan_ids[0], mentor_ids=scan_ids[1], memo_dir=memo_dir)
         _write_status(work_dir, "succeeded", finished=provenance.utc_now())
@@ -485,7 +512,7 @@ def _run_reserved(
         _fail(work_dir, final_dir, stage, f"{type(exc).__name__}: {exc}", handler)  # noqa
         shutil.rmtree(scratch_dir, ignore_errors=True)
         raise
-    for removed in cache.prune(out_root):
+    for removed in cache.prune(cache_dir):
         log.info("cache entry %s removed (older than the %d kept per notebook)", removed,
                  cache.KEEP_PER_NOTEBOOK)  # fmt: skip
     log.info("run succeeded in %.1f s", time.time() - started)
@@ -495,7 +522,8 @@ def _run_reserved(
     os.replace(work_dir, final_dir)
     _point_latest(latest_link(out_root, params_path), final_dir)
     report = final_dir / report_path.relative_to(work_dir) if report_path else None
-    return RunResult(run_dir=final_dir, report=report, seconds=time.time() - started)
+    return RunResult(run_dir=final_dir, report=report, seconds=time.time() - started,
+                     work_dir=cache_dir.parent)
 
 
 def _fail(

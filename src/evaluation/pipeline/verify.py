@@ -2,22 +2,21 @@
 
 ``evaluation verify RUN_FOLDER`` reads the run's ``params.yaml`` and ``results.json``,
 refuses if any input file's SHA-256 differs from the one recorded (the run could not be
-reproduced from other data), re-executes every notebook (no cache) into a temporary output
-folder, and compares ``results.json`` value by value: everything except ``provenance``
+reproduced from other data), re-executes every notebook (no cache) into the private work
+folder (:mod:`evaluation.pipeline.workdir`; person-level data never go to the system's
+temporary folder), and compares ``results.json`` value by value: everything except ``provenance``
 (effects, headline, numbers, tables, skipped analyses and the exhibit registry). Integers,
 strings, booleans and missing values must be equal; floating-point numbers must agree to
 :data:`REL_TOL` relative (:data:`ABS_TOL` absolute for numbers that are zero up to rounding).
-Values that measure the machine rather than the study (a notebook's own wall times,
-speed-ups, worker processes seen; :data:`MACHINE_DEPENDENT`) are counted, not compared.
+There is no exception: values that measure the machine rather than the study (wall times,
+speed-ups, processes seen) are kept in ``provenance``, never among the results.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import re
 import shutil
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,16 +24,16 @@ from typing import Any
 
 from evaluation.config import Params, PoolingParams, parse_params
 from evaluation.errors import EvaluationError
-from evaluation.pipeline import provenance
+from evaluation.pipeline import locks, provenance, workdir
+from evaluation.pipeline.run import run_study
 
 #: Floats must agree to this relative tolerance ...
 REL_TOL = 1e-9
 #: ... or to this absolute one (a difference of rounding noise around zero).
 ABS_TOL = 1e-12
-#: Top-level keys of results.json that are not compared (times, machine, cache flags).
+#: Top-level keys of results.json that are not compared: the run's own record (times, the
+#: machine, cache flags, wall times measured by the notebooks).
 NOT_COMPARED = ("provenance",)
-#: Names of values that measure the machine, not the study: counted, not compared.
-MACHINE_DEPENDENT = re.compile(r"(^|_)(seconds|speedup|processes_seen)$")
 #: Fields that name an entry of a list (an effect, an exhibit) in a difference's path.
 _LABEL_FIELDS = ("outcome", "estimator", "subgroup", "key")
 
@@ -66,7 +65,6 @@ class Verification:
     compared: int
     seconds: float
     rerun_dir: Path | None = None
-    machine_dependent: int = 0
 
     @property
     def reproduced(self) -> bool:
@@ -93,15 +91,12 @@ def _label(item: Any, index: int) -> str:
 def _walk(old: Any, new: Any, path: str) -> Iterator[Difference | bool]:
     """Compare two JSON values leaf by leaf.
 
-    Yields a :class:`Difference` per disagreement, ``True`` per value that agreed and
-    ``False`` per machine-dependent value (not compared).
+    Yields a :class:`Difference` per disagreement and ``True`` per value that agreed.
     """
     if isinstance(old, dict) and isinstance(new, dict):
         for key in sorted(set(old) | set(new), key=str):
             sub = f"{path}.{key}" if path else str(key)
-            if MACHINE_DEPENDENT.search(str(key)):
-                yield False
-            elif key not in new:
+            if key not in new:
                 yield Difference(sub, old[key], "(missing)")
             elif key not in old:
                 yield Difference(sub, "(missing)", new[key])
@@ -118,23 +113,19 @@ def _walk(old: Any, new: Any, path: str) -> Iterator[Difference | bool]:
         yield True if _same_scalar(old, new) else Difference(path, old, new)
 
 
-def compare_results(
-    old: dict[str, Any], new: dict[str, Any]
-) -> tuple[list[Difference], int, int]:
+def compare_results(old: dict[str, Any], new: dict[str, Any]) -> tuple[list[Difference], int]:
     """Every value of two ``results.json`` contents outside ``provenance``, compared.
 
     Returns
     -------
-    differences, compared, machine_dependent
-        The values that disagree (path to the value, old, new), how many leaf values were
-        compared, and how many machine-dependent values were left out.
+    differences, compared
+        The values that disagree (path to the value, old, new) and how many leaf values were
+        compared.
     """
     keep_old = {k: v for k, v in old.items() if k not in NOT_COMPARED}
     keep_new = {k: v for k, v in new.items() if k not in NOT_COMPARED}
     found = list(_walk(keep_old, keep_new, ""))
-    diffs = [d for d in found if isinstance(d, Difference)]
-    left_out = sum(1 for d in found if d is False)
-    return diffs, len(found) - left_out, left_out
+    return [d for d in found if isinstance(d, Difference)], len(found)
 
 
 def recorded_params(run_dir: Path) -> tuple[str, Path, Path]:
@@ -184,7 +175,11 @@ def check_inputs(run_dir: Path) -> None:
 
 
 def verify_run(
-    run_dir: Path | str, *, keep: Path | None = None, echo: Any = lambda *a, **k: None
+    run_dir: Path | str,
+    *,
+    keep: Path | None = None,
+    work_dir: Path | str | None = None,
+    echo: Any = lambda *a, **k: None,
 ) -> Verification:
     """Re-execute a run from its recorded parameters and data; compare its results.
 
@@ -193,7 +188,13 @@ def verify_run(
     run_dir
         A finished run folder (with ``params.yaml`` and ``results.json``).
     keep
-        Keep the re-executed run under this folder (default: a temporary folder, removed).
+        Keep the re-executed run under this folder (default: it is made in the private work
+        folder and removed).
+    work_dir
+        The private work folder (default: as a run of these parameters, beside the data;
+        :mod:`evaluation.pipeline.workdir`). The re-execution's person-level scratch and,
+        without ``keep``, the re-executed run live there; a verify that is killed leaves them
+        for the next run or verify to delete.
     echo
         Progress lines of the re-execution.
 
@@ -202,39 +203,43 @@ def verify_run(
     InputsChangedError
         If an input file is missing or its SHA-256 changed.
     """
-    from evaluation.pipeline.run import run_study
-
     run_dir = Path(run_dir).resolve()
     for needed in ("params.yaml", "results.json"):
         if not (run_dir / needed).is_file():
             raise EvaluationError(f"{run_dir / needed} not found: give a finished run folder.")
     check_inputs(run_dir)
     text, params_file, base = recorded_params(run_dir)
-    scratch = Path(tempfile.mkdtemp(prefix="evaluation-verify-"))
+    params = parse_params(text, source=params_file, base=base)
+    work = workdir.resolve_work_dir(params, base, keep, work_dir)
+    workdir.ensure(work)
+    for line in locks.clean_private(work):
+        echo(f"[tidy] {line}")
+    reservation = locks.reserve_private(work, f"verify-{run_dir.name}")
+    private = workdir.private_dir(work / workdir.VERIFY / reservation.name)
     try:
-        copy = scratch / "params" / params_file.name  # the same stem: the same run name
+        copy = private / "params" / params_file.name  # the same stem: the same run name
         copy.parent.mkdir()
         copy.write_text(text, "utf-8")
-        out = keep if keep is not None else scratch / "outputs"
-        rerun = run_study(copy, out, render=False, echo=echo, force=True, base_dir=base)
+        out = keep if keep is not None else private / "outputs"
+        rerun = run_study(copy, out, render=False, echo=echo, force=True, base_dir=base,
+                          work_dir=work)  # fmt: skip
         old = json.loads((run_dir / "results.json").read_text("utf-8"))
         new = json.loads((rerun.run_dir / "results.json").read_text("utf-8"))
-        differences, compared, left_out = compare_results(old, new)
+        differences, compared = compare_results(old, new)
         return Verification(run_dir, tuple(differences), compared, rerun.seconds,
-                            rerun.run_dir if keep is not None else None, left_out)  # fmt: skip
+                            rerun.run_dir if keep is not None else None)  # fmt: skip
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        shutil.rmtree(private, ignore_errors=True)
+        reservation.release()
 
 
 def report_lines(result: Verification) -> list[str]:
     """What ``evaluation verify`` prints."""
-    timings = (f"; {result.machine_dependent} machine-dependent values (wall times) not "
-               "compared" if result.machine_dependent else "")  # fmt: skip
     if result.reproduced:
         return [f"reproduced: {result.compared} values of {result.run_dir.name}/results.json "
-                f"agree (floats to {REL_TOL:g} relative){timings}; re-executed in "
+                f"agree (floats to {REL_TOL:g} relative); re-executed in "
                 f"{result.seconds:.0f} s"]  # fmt: skip
     lines = [f"NOT reproduced: {len(result.differences)} of {result.compared} values differ "
-             f"(path: old -> new){timings}:"]  # fmt: skip
+             "(path: old -> new):"]
     lines += [f"  {d}" for d in result.differences]
     return lines

@@ -9,7 +9,7 @@ definitions, and provenance hashes. Aggregates only.
 Every bundle, at export and again when a pooling run reads it, passes :func:`check_bundle`:
 
 1. it is JSON and holds no field named like a person identifier and no text shaped like a
-   Swedish personal identity number (:data:`evaluation.report.privacy.PIN_PATTERN`);
+   Swedish personal identity number (:data:`evaluation.disclosure.privacy.PIN_PATTERN`);
 2. it meets the schema (:class:`Bundle`, unknown keys refused, schema version checked);
 3. no count below the disclosure threshold is shown unsuppressed, and no effect rests on
    fewer treated persons than the threshold;
@@ -29,7 +29,7 @@ refuses a bundle that breaks it):
   sizes (every estimator but matching). A reader who knows that ``"<k"`` means 1 to ``k - 1``
   must not be able to pin such a count to one value from them.
 * **Secondary suppression.** Where either would happen, export hides a further number,
-  shown ``".."`` (as :mod:`evaluation.report.disclosure` does): an effect's sample size
+  shown ``".."`` (as :mod:`evaluation.disclosure.rules` does): an effect's sample size
   before any count, else the count least needed by the pooling (:data:`KEEP_ORDER`:
   ``n_mentored`` and ``n_comparison``, the site table's sizes, are hidden last), every place
   showing the same number together; repeated until nothing is given back. Estimates and
@@ -48,8 +48,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from evaluation.config import validation_lines
-from evaluation.errors import ContractError, DisclosureError
-from evaluation.report.differencing import (  # noqa: F401  (re-exported for export and tests)
+from evaluation.disclosure.differencing import (  # noqa: F401  (re-exported for export and tests)
     COUNT_KEYS,
     HIDDEN,
     IDENTITIES,
@@ -58,8 +57,9 @@ from evaluation.report.differencing import (  # noqa: F401  (re-exported for exp
     recoveries,
     secondary_suppress,
 )
-from evaluation.report.disclosure import SECONDARY_LABEL, suppressed_label
-from evaluation.report.privacy import PIN_PATTERN
+from evaluation.disclosure.privacy import PIN_PATTERN
+from evaluation.disclosure.rules import SECONDARY_LABEL, suppressed_label
+from evaluation.errors import ContractError, DisclosureError
 
 #: The bundle format's name and version (bump the version when a field changes meaning).
 SCHEMA = "evaluation.pooling.site-bundle"

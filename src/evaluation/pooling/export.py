@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from evaluation.config import Params, parse_params
+from evaluation.data.identifiers import identifiers
+from evaluation.disclosure.rules import suppressed_label
 from evaluation.errors import ContractError, ParamsError
 from evaluation.pooling.bundle import (
     BALANCE_KEYS,
@@ -30,7 +32,7 @@ from evaluation.pooling.bundle import (
     outcome_unit,
     secondary_suppress,
 )
-from evaluation.report.disclosure import suppressed_label
+from evaluation.results.runfolder import finished_run_folder
 
 #: Outcomes of the data contract that a bundle carries (CONTRACT.md).
 OUTCOME_PREFIXES = ("employed_m", "months_employed_", "earnings_")
@@ -53,8 +55,6 @@ class Exported:
 
 
 def _finished_results(run_dir: Path) -> tuple[dict[str, Any], str]:
-    from evaluation.pipeline.run import finished_run_folder
-
     # the run's parameters are read from its results' provenance, not params.yaml
     results = finished_run_folder(run_dir, needs=("results.json",)) / "results.json"
     text = results.read_text("utf-8")
@@ -103,8 +103,6 @@ def _site_identifiers(params: Params) -> set[str]:
     """Person and mentor identifiers of the site's inputs, if the tables are still there."""
     if not Path(params.data.participants).is_file():
         return set()
-    from evaluation.pipeline.inputs import identifiers
-
     participants, mentors = identifiers(params, None)
     return {str(x) for x in participants["person_id"].dropna()} | set(mentors)
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import matplotlib.pyplot as plt
 import numpy as np
 
 from evaluation.pooling.pool import PooledOutcome
 from evaluation.pooling.report import SHARE_BOUND
+from evaluation.report.labels import labels, outcome_label
 
 #: An outcome's unit on the axis: its label key and scale (x 100 for shares: percentage points).
 _AXIS = {"share": ("pool_unit_share", 100.0), "months": ("pool_unit_months", 1.0)}
@@ -21,10 +23,6 @@ def forest_plot(po: PooledOutcome, currency: str, language: str = "en") -> Any:
     only within +/-100 percentage points (no effect can lie beyond); where one goes on, its
     end is an arrowhead (``<`` / ``>``), as the tables mark it with *.
     """
-    import matplotlib.pyplot as plt
-
-    from evaluation.report.labels import labels, outcome_label
-
     L = labels(language)
     res = po.result
     unit_key, scale = _AXIS.get(po.unit, (None, 1.0))

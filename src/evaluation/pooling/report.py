@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from evaluation.estimate.results import EffectResult
+from evaluation.pooling import meta
 from evaluation.pooling.compare import SiteBundle
 from evaluation.pooling.pool import PooledOutcome
 
@@ -106,8 +107,6 @@ def hk_narrower(po: PooledOutcome) -> list[dict[str, Any]]:
 
     Checked for all sites and for each leave-one-out set; ``left_out`` is ``None`` for all.
     """
-    from evaluation.pooling import meta
-
     y = po.sites["estimate"].to_numpy()
     v = po.sites["se"].to_numpy() ** 2
     keys = po.sites["key"].tolist()
@@ -189,8 +188,6 @@ def site_table(sites: list[SiteBundle]) -> pd.DataFrame:
 
 def tau2_table(po: PooledOutcome) -> pd.DataFrame:
     """tau^2 by estimator and the random-effects (Hartung-Knapp) estimate each gives."""
-    from evaluation.pooling import meta
-
     y = po.sites["estimate"].to_numpy()
     v = po.sites["se"].to_numpy() ** 2
     rows = []

@@ -4,7 +4,7 @@
 site's five contract tables and ``truth.json`` into ``data/synthetic-sites/<site>/``. The
 sites differ in size (mentored and comparison persons), labour market (a shift of the logit
 of untreated employment; earnings in the site's own currency) and true effect (the
-:class:`~evaluation.data.synth.EffectSpec` size), so that the pooled estimate and the
+:class:`~evaluation.synth.EffectSpec` size), so that the pooled estimate and the
 heterogeneity statistics have a known answer. Each site is then an ordinary study run
 (``params/benchmarks/sites/<site>.yaml``) whose bundle is exported and pooled.
 """
@@ -19,6 +19,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from evaluation import synth
 from evaluation.config import validation_lines
 from evaluation.errors import EvaluationError, ParamsError
 
@@ -77,8 +78,6 @@ def read_spec(path: str | Path) -> SitesSpec:
 
 def generate_site(key: str, site: SyntheticSite, out_dir: Path) -> dict[str, Path]:
     """Generate one synthetic site into ``out_dir / key`` (CSV tables and truth.json)."""
-    from evaluation.data import synth
-
     effect = synth.EffectSpec(size=site.effect_size)
     market = synth.LabourMarket(employment_shift=site.employment_shift,
                                 earnings_scale=site.earnings_per_sek, currency=site.currency)

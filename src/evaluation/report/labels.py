@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from evaluation.plots.theme import localise_axes  # noqa: F401  (re-exported)
 from evaluation.report.numbers import display_labels
 from evaluation.text import catalogue
 from evaluation.text.numbers import format_number
@@ -42,23 +43,3 @@ def term_label(term: str, language: str, labels: Mapping[str, Any] | None = None
     """
     own = display_labels(labels or {}, language)
     return catalogue(language).characteristic(term, own)
-
-
-def localise_axes(fig: Any, language: str) -> None:
-    """Number ticks of a figure's axes in the report's number format.
-
-    Swedish gets a decimal comma (``0,5``) and a true minus sign; axes whose ticks carry
-    their own text (categories) are left alone. English is unchanged.
-    """
-    if language == "en":
-        return
-    from matplotlib.ticker import ScalarFormatter  # matplotlib: only when a figure is drawn
-
-    class _Comma(ScalarFormatter):
-        def __call__(self, x, pos=None):
-            return super().__call__(x, pos).replace(".", ",").replace("-", "\u2212")
-
-    for ax in fig.axes:
-        for axis in (ax.xaxis, ax.yaxis):
-            if type(axis.get_major_formatter()) is ScalarFormatter:
-                axis.set_major_formatter(_Comma())

@@ -19,6 +19,7 @@ from typing import Any
 
 from markupsafe import Markup
 
+from evaluation.disclosure.audit import is_hidden
 from evaluation.errors import RunError
 from evaluation.text import Catalogue, catalogue
 from evaluation.text.numbers import MissingNumberError, format_number
@@ -95,6 +96,10 @@ def _fmt_cell_number(value: float, decimals: int, language: str) -> str:
     return fmt_number(value, language, 0 if abs(value) >= 1000 else decimals)
 
 
+#: A statistic withheld by disclosure control (:func:`evaluation.disclosure.rules.withheld_label`).
+_WITHHELD = re.compile(r"withheld \(n<(\d+)\)")
+
+
 def display_labels(
     labels: Mapping[str, Mapping[str, Any]], language: str
 ) -> dict[str, dict[str, str]]:
@@ -147,16 +152,26 @@ class Numbers:
     # --- raw lookups ---------------------------------------------------------------------
     def raw(self, key: str) -> Any:
         """A registered number (``results["numbers"][key]``, dotted keys go deeper)."""
-        head, *rest = key.split(".")
-        if head not in self.results["numbers"]:
-            raise ReportKeyError(f"the report asks for number '{key}', which the results lack")
-        value = self.results["numbers"][head]
-        for part in rest:
-            if not isinstance(value, dict) or part not in value:
-                raise ReportKeyError(f"the report asks for number '{key}', which the results lack")
-            value = value[part]
-        self.used.add(head)
+        value = _dotted(self.results["numbers"], key, "number", "the results")
+        self.used.add(key.split(".")[0])
         return value
+
+    def measured(self, key: str) -> Any:
+        """A value measured on the machine that ran the notebooks (a wall time, processes seen).
+
+        Such values are kept in ``results["provenance"]["measured"]`` (dotted keys go deeper),
+        never among the results, which are the same on every machine.
+        """
+        measured = self.results.get("provenance", {}).get("measured", {})
+        return _dotted(measured, key, "measured value", "the run's provenance")
+
+    def measured_n(self, key: str) -> str:
+        """A whole measured value (see :meth:`measured`)."""
+        return fmt_number(float(self.measured(key)), self.language, 0)
+
+    def measured_x(self, key: str, decimals: int = 1) -> str:
+        """A measured value with decimals (see :meth:`measured`)."""
+        return fmt_number(float(self.measured(key)), self.language, decimals)
 
     def has(self, key: str) -> bool:
         """Whether a number is registered (for optional chapters)."""
@@ -183,21 +198,34 @@ class Numbers:
         """A count (a suppressed count is shown as registered, e.g. ``<5``)."""
         value = self.raw(key)
         if isinstance(value, str):  # escaped here, so not again by the template ('&lt;5')
-            return Markup(html.escape(value))
+            return self.hidden(value)
         return fmt_number(float(value), self.language, 0)
 
     def count(self, value: Any) -> str:
         """A count given as a value (an effect's ``n_treated``), grouped like every number.
 
-        A withheld count (``..``, ``<5``) is shown as it is.
+        A withheld count (``..``, ``<5``) is shown as its label (:meth:`hidden`).
         """
         if isinstance(value, str):
-            return Markup(html.escape(value))
+            return self.hidden(value)
         return fmt_number(float(value), self.language, 0)
 
     def x(self, key: str, decimals: int = 1) -> str:
-        """A number with decimals."""
-        return fmt_number(float(self.raw(key)), self.language, decimals)
+        """A number with decimals (a value the disclosure audit hid: its label)."""
+        value = self.raw(key)
+        if isinstance(value, str) and is_hidden(value):
+            return self.hidden(value)
+        return fmt_number(float(value), self.language, decimals)
+
+    def hidden(self, value: str) -> Markup:
+        """How a value hidden by disclosure control reads: ``<5``, ``..``, or withheld (n<5).
+
+        Escaped here, so not again by the template (``&lt;5``).
+        """
+        withheld = _WITHHELD.fullmatch(value.strip())
+        text = self.texts.format("disclosure_withheld", k=withheld.group(1)) if withheld \
+            else value
+        return Markup(html.escape(text))
 
     def text(self, key: str) -> str:
         """A registered text value (a month, a name)."""
@@ -375,6 +403,8 @@ class Numbers:
             return ""
         if column in VERBATIM_COLUMNS:
             return str(value)
+        if isinstance(value, str) and is_hidden(value):
+            return self.hidden(value)
         category = CELL_CATEGORIES.get((table, column))
         if category == "characteristic":
             label = self.texts.characteristic(str(value), self.labels)
@@ -411,3 +441,13 @@ class Numbers:
             f'<figure id="fig-{key}"><img src="data:image/png;base64,{data}" '
             f'alt="{html.escape(ex["alt"])}"><figcaption>{cap}</figcaption></figure>'
         )
+
+
+def _dotted(values: dict[str, Any], key: str, what: str, where: str) -> Any:
+    """``values[a][b]`` for the key ``a.b``; :class:`ReportKeyError` naming it if absent."""
+    value: Any = values
+    for part in key.split("."):
+        if not isinstance(value, dict) or part not in value:
+            raise ReportKeyError(f"the report asks for {what} '{key}', which {where} lack")
+        value = value[part]
+    return value

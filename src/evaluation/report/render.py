@@ -14,13 +14,17 @@ is a category value's label, ``say`` holds the decisions and ``num`` the numbers
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import jinja2
+import nbformat
 from markupsafe import Markup
 
+from evaluation.memo import Memo, key
 from evaluation.report.numbers import (
     VERBATIM_COLUMNS,
     Numbers,
@@ -167,13 +171,8 @@ def render_pdf(html_text: str, out: Path, base_url: Path, memo_dir: Path | None 
 
     The page is self-contained (figures inlined), so the PDF is a function of its text and
     the WeasyPrint version: with ``memo_dir`` a page rendered before gets its PDF back (a
-    rerun from the cache renders the same page; see :mod:`evaluation.pipeline.memo`).
+    rerun from the cache renders the same page; see :mod:`evaluation.memo`).
     """
-    import logging
-    from importlib.metadata import version
-
-    from evaluation.pipeline.memo import Memo, key
-
     memo = Memo(memo_dir, "pdf")
     k = key("pdf", version("weasyprint"), html_text)
     pdf = memo.get(k)
@@ -189,30 +188,37 @@ def render_pdf(html_text: str, out: Path, base_url: Path, memo_dir: Path | None 
     return out
 
 
+#: nbconvert's "lab" page without the scripts it would load from a CDN (require.js, MathJax,
+#: mermaid, the widgets manager): the reviewers' pages must open offline.
+NOTEBOOK_PAGE = TEMPLATES / "nbconvert" / "notebook_page.html.j2"
+
+
 def render_notebooks(run_dir: Path, memo_dir: Path | None = None) -> list[Path]:
-    """The executed notebooks as HTML *with* code, for reviewers.
+    """The executed notebooks as HTML *with* code, for reviewers; self-contained, offline.
 
-    With ``memo_dir`` (the runner's cache folder) a notebook whose exact bytes were rendered
-    before by the same nbconvert gets that page back instead of a new conversion (a notebook
-    reused from the cache is byte-identical; see :mod:`evaluation.pipeline.memo`).
+    Figures are inline and the page loads nothing from the network (:data:`NOTEBOOK_PAGE`):
+    an evaluator's secure environment has no internet. With ``memo_dir`` (the runner's cache
+    folder) a notebook whose exact bytes were rendered before by the same nbconvert and page
+    template gets that page back instead of a new conversion (a notebook reused from the
+    cache is byte-identical; see :mod:`evaluation.memo`).
     """
-    from importlib.metadata import version
-
-    from evaluation.pipeline.memo import Memo, key
-
     memo = Memo(memo_dir, "html")
     exporter = None
     out = []
+    page = NOTEBOOK_PAGE.read_bytes()
     for nb_path in sorted((run_dir / "notebooks").glob("*.ipynb")):
         raw = nb_path.read_bytes()
-        k = key("lab", version("nbconvert"), raw)
+        k = key("lab-offline", version("nbconvert"), page, raw)
         body = memo.get(k)
         if body is None:
             if exporter is None:  # imported only when a page must be made (slow import)
                 import nbconvert
-                import nbformat
 
-                exporter = nbconvert.HTMLExporter(template_name="lab")
+                exporter = nbconvert.HTMLExporter(
+                    template_name="lab",
+                    extra_template_paths=[str(NOTEBOOK_PAGE.parent)],
+                    template_file=NOTEBOOK_PAGE.name,
+                )
             text, _ = exporter.from_notebook_node(nbformat.reads(raw.decode("utf-8"), as_version=4))
             body = text.encode("utf-8")
             memo.put(k, body)

@@ -416,7 +416,7 @@ class Sentences:
 
     def spec_timing(self) -> Sentence:
         """The specification curve's wall time (and the sequential one, if measured)."""
-        seq = "sequential_seconds" in self.num.raw("timing_spec_curve")
+        seq = "sequential_seconds" in self.num.measured("timing_spec_curve")
         return S("rob_spec_timing_sequential" if seq else "rob_spec_timing")
 
     # --- costs (notebook 06) -------------------------------------------------------------

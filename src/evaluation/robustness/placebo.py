@@ -42,8 +42,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from evaluation.calendar import month_index, month_label
 from evaluation.config import outcome_names
-from evaluation.data.outcomes import build_outcomes, month_index, month_label
+from evaluation.data.outcomes import build_outcomes
 from evaluation.design import study_design
 from evaluation.estimate import effects as fx
 from evaluation.estimate.results import EffectResult

@@ -78,8 +78,8 @@ class EValue:
     rd, rd_low, rd_high
         The risk difference (treated minus counterfactual) and its confidence interval.
     baseline
-        The risk ``p0`` without treatment used for the conversion (the matched control
-        mean).
+        The risk ``p0`` without treatment used for the conversion (for an ATT, the
+        counterfactual risk of the treated the estimator implies, see :func:`evalue_att`).
     rr, rr_low, rr_high
         ``(p0 + rd) / p0`` and the same for the limits (``p0`` held fixed); a limit whose
         implied risk is not positive is set to a tiny positive ratio.
@@ -101,8 +101,8 @@ class EValue:
 def evalue_risk_difference(rd: float, rd_low: float, rd_high: float, baseline: float) -> EValue:
     """E-values of a risk difference via the risk ratio ``RR = (p0 + RD) / p0``.
 
-    The conversion holds the baseline risk ``p0`` fixed at the matched control mean (the
-    counterfactual share employed among the mentored), so that ``RR`` is the ratio of the
+    The conversion holds the baseline risk ``p0`` fixed (for an ATT the counterfactual share
+    employed among the mentored, :func:`evalue_att`), so that ``RR`` is the ratio of the
     treated to the counterfactual share; the confidence limits of ``RD`` map to limits of
     ``RR`` the same way (VanderWeele and Ding 2017, Table, "risk difference" row, use the
     risk ratio of the two risks).
@@ -130,6 +130,51 @@ def evalue_risk_difference(rd: float, rd_low: float, rd_high: float, baseline: f
         rd=float(rd), rd_low=float(rd_low), rd_high=float(rd_high), baseline=float(baseline),
         rr=rr, rr_low=lo, rr_high=hi, evalue=evalue_rr(rr), evalue_ci=evalue_ci(rr, lo, hi),
     )  # fmt: skip
+
+
+def evalue_att(rd: float, rd_low: float, rd_high: float, treated_risk: float) -> EValue:
+    """E-values of an ATT on a binary outcome, against the treated's counterfactual risk.
+
+    An ATT is ``p1 - p0`` with ``p1`` the observed risk of the treated the estimator used
+    and ``p0`` the risk they would have had without treatment, which the estimator implies:
+    ``p0 = p1 - ATT`` (for bias-corrected matching, the bias-corrected counterfactual, not
+    the raw mean of the matched comparison persons). The risk ratio is ``RR = p1 / p0``
+    (VanderWeele and Ding 2017, risk ratio of the treated's two risks); the confidence
+    limits of the ATT map to ``(p0 + limit) / p0`` with ``p0`` held fixed
+    (:func:`evalue_risk_difference`).
+
+    Parameters
+    ----------
+    rd, rd_low, rd_high
+        The ATT and its confidence limits (shares).
+    treated_risk
+        ``p1``: the outcome's mean among the treated the estimate is about.
+
+    Raises
+    ------
+    ValueError
+        If the implied counterfactual risk is not strictly between 0 and 1 (the estimate
+        then leaves no room for a risk ratio).
+    """
+    baseline = float(treated_risk) - float(rd)
+    if not 0 < baseline < 1:
+        raise ValueError(
+            f"the ATT implies a counterfactual risk of {baseline:.3f} for the treated "
+            f"(observed risk {treated_risk:.3f} minus the estimate): no risk ratio exists"
+        )
+    return evalue_risk_difference(rd, rd_low, rd_high, baseline)
+
+
+def treated_risk(result, sample: pd.DataFrame, outcome: str, treatment: str = "treated") -> float:
+    """``p1`` of an estimate: the outcome's mean among the treated it is about.
+
+    Matching records it (``spec["treated_mean"]``, over the matched treated); for the other
+    estimators it is the mean over the treated of the estimation sample.
+    """
+    if "treated_mean" in result.spec:
+        return float(result.spec["treated_mean"])
+    rows = sample[outcome].notna() & (sample[treatment] == 1)
+    return float(sample.loc[rows, outcome].mean())
 
 
 @dataclass(frozen=True)

@@ -20,108 +20,29 @@ through a multiverse analysis. *Perspectives on Psychological Science* 11(5), 70
 
 from __future__ import annotations
 
-import hashlib
-import itertools
 import os
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from evaluation.design.propensity import fit_propensity, trim_common_support
 from evaluation.design.study import TREATMENT, TRIMMING_RULES, category_support
 from evaluation.errors import ParamsError
 from evaluation.estimate.att import estimate_att
 from evaluation.estimate.effects import supported
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class MatchingGrid(_Strict):
-    """Matching choices (only the matching estimator uses them)."""
-
-    neighbours: list[int] = Field(default_factory=lambda: [4], min_length=1)
-    caliper: list[float | None] = Field(default_factory=lambda: [0.2], min_length=1)
-
-
-class GridFile(_Strict):
-    """The specification grid file (``params/specifications.yaml``)."""
-
-    horizons: list[int] = Field(min_length=1)
-    estimators: list[Literal["naive", "regression", "ra", "ipw", "aipw", "matching"]] = Field(
-        min_length=1
-    )
-    covariate_sets: dict[str, list[str]] = Field(min_length=1)
-    trimming: list[Literal["none", "common_support", "crump"]] = Field(min_length=1)
-    matching: MatchingGrid = Field(default_factory=MatchingGrid)
-
-
-@dataclass(frozen=True)
-class Specification:
-    """One combination of choices."""
-
-    horizon: int
-    estimator: str
-    covariate_set: str
-    trimming: str
-    neighbours: int | None = None
-    caliper: float | None = None
-
-    @property
-    def outcome(self) -> str:
-        """The outcome column (employment ``horizon`` months after start)."""
-        return f"employed_m{self.horizon}"
-
-
-@dataclass(frozen=True)
-class Grid:
-    """The validated grid: its specifications, covariate sets and the file's hash."""
-
-    specifications: tuple[Specification, ...]
-    covariate_sets: dict[str, tuple[str, ...]]
-    sha256: str
-    source: str
-
-
-def read_grid(path: str | Path) -> Grid:
-    """Read and validate a grid file; expand it into specifications (see :func:`expand`)."""
-    path = Path(path)
-    if not path.is_file():
-        raise ParamsError(f"{path}: specification grid file not found (robustness.specifications)")
-    text = path.read_text("utf-8")
-    try:
-        doc = GridFile.model_validate(yaml.safe_load(text))
-    except ValidationError as err:
-        raise ParamsError(f"{path}: the specification grid is not valid:\n{err}") from None
-    return Grid(
-        specifications=tuple(expand(doc)),
-        covariate_sets={k: tuple(v) for k, v in doc.covariate_sets.items()},
-        sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
-        source=str(path),
-    )
-
-
-def expand(doc: GridFile) -> list[Specification]:
-    """Every combination; matching is crossed with neighbours and calipers, others are not."""
-    out = []
-    for h, cs, tr, est in itertools.product(
-        doc.horizons, doc.covariate_sets, doc.trimming, doc.estimators
-    ):
-        if est == "matching":
-            for k, cal in itertools.product(doc.matching.neighbours, doc.matching.caliper):
-                out.append(Specification(h, est, cs, tr, k, cal))
-        else:
-            out.append(Specification(h, est, cs, tr))
-    return out
+from evaluation.specgrid import (  # noqa: F401  (the grid's model, re-exported)
+    Grid,
+    GridFile,
+    MatchingGrid,
+    Specification,
+    expand,
+    read_grid,
+)
 
 
 @dataclass(frozen=True)
@@ -214,6 +135,11 @@ def _run_index(i: int) -> tuple[int, SpecResult]:
 @dataclass(frozen=True)
 class SpecCurve:
     """All specifications' estimates and how long the grid took.
+
+    ``table`` is the result; ``wall_seconds`` and ``processes_seen`` measure the machine and
+    differ from one run to the next: record them with
+    :meth:`~evaluation.results.recorder.Recorder.measured` (the run's provenance), never
+    among the results.
 
     Attributes
     ----------

@@ -1,0 +1,1 @@
+"""Chapters of the study: each notebook's analysis as one function returning one result."""

@@ -1,0 +1,1 @@
+"""Disclosure control: the rules every published number passes (below report and pipeline)."""

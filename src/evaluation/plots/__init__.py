@@ -1,0 +1,1 @@
+"""Figures of the study: one theme, each figure drawn from the table the report publishes."""
