@@ -86,6 +86,7 @@ from evaluation.disclosure.rules import suppressed_label
 from evaluation.estimate import effects as fx
 from evaluation.plots import theme as style
 from evaluation.report.labels import labels as report_labels
+from evaluation.report.labels import number as fmt_number
 from evaluation.results.recorder import Recorder
 from evaluation.robustness import costs as cst
 from evaluation.robustness import placebo as pl
@@ -349,7 +350,7 @@ if binary:
     fig, ax = plt.subplots(figsize=(6.5, 3.2))
     ax.plot(rb.gammas, rb.p_upper, color=style.GROUP_COLOURS["mentored"])
     ax.axhline(rb.alpha, color="black", linestyle="--", linewidth=0.8,
-               label=f"{L['alpha']} {rb.alpha:g}")
+               label=f"{L['alpha']} {fmt_number(rb.alpha, study['language'], 3)}")
     ax.set_xlabel(L["gamma"])
     ax.set_ylabel(L["p_upper"])
     ax.set_ylim(0, 1)
