@@ -125,7 +125,9 @@ def test_every_small_label_of_a_run_is_a_true_small_count(finished_run):
     assert ledgers, "the run's cache keeps no ledger"
     facts = _fact_paths(results, ledgers)
     # exhibits whose persons the ledgers keep: each of their labels must be backed by a fact
-    kept = {f.where[:2] for ledger in ledgers for f in ledger if f.where[0] in ("tables", "numbers")}
+    kept = {
+        f.where[:2] for ledger in ledgers for f in ledger if f.where[0] in ("tables", "numbers")
+    }
     labels = _small_labels(results)
     checked = 0
     for where, label_k in labels:
@@ -142,9 +144,7 @@ def test_every_small_label_of_a_run_is_a_true_small_count(finished_run):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("language", ["en", "sv"])
-def test_the_report_writes_a_small_label_only_where_the_results_publish_one(
-    finished_run, language
-):
+def test_the_report_writes_a_small_label_only_where_the_results_publish_one(finished_run, language):
     """With every published ``<k`` replaced by ``..``, no ``<k`` is left in the report.
 
     So each ``<k`` a reader sees is a value of the results, which the test above holds true;
