@@ -1,6 +1,7 @@
 # BottomUp Integration evaluation study.
 #   make report  - set up .venv (first time), run the whole study on the synthetic data, print the report path
 #   make test    - set up .venv (first time), run the test suite
+#   make test-fast - the suite without the end-to-end runs of the study (tests marked slow)
 #   make lab     - open JupyterLab on the notebooks (jupytext .py files open as notebooks)
 #   make clean   - remove run outputs, generated synthetic data and their work folders (keeps .venv)
 #   make pooling - three synthetic partner sites: study run and bundle each, then the pooled report
@@ -15,7 +16,7 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 BROWSER := $(VENV)/.browser
 
-.PHONY: report test lab clean setup help browser pooling
+.PHONY: report test test-fast lab clean setup help browser pooling
 
 help:
 	@sed -n '2,7p' Makefile
@@ -45,6 +46,9 @@ report: $(STAMP)
 
 test: $(STAMP) $(BROWSER)
 	$(BIN)/python -m pytest -q
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab --allow-root --notebook-dir=notebooks

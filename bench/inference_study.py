@@ -48,13 +48,12 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # small matrices: threads on
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from evaluation.synth import EffectSpec, generate  # noqa: E402
 from scipy.special import expit  # noqa: E402
 from scipy.stats import norm  # noqa: E402
 
 from evaluation.config import load_params  # noqa: E402
-from evaluation.design.sample import build_analysis  # noqa: E402
 from evaluation.design import study_design  # noqa: E402
+from evaluation.design.sample import build_analysis  # noqa: E402
 from evaluation.design.study import TREATMENT  # noqa: E402
 from evaluation.estimate import effects as fx  # noqa: E402
 from evaluation.estimate.att import estimate_all  # noqa: E402
@@ -62,6 +61,7 @@ from evaluation.estimate.inference import conditional_poisson_assignments  # noq
 from evaluation.estimate.montecarlo import mentored_used, split_frame, unit_effects  # noqa: E402
 from evaluation.rng import stream  # noqa: E402
 from evaluation.robustness import sensitivity as sens  # noqa: E402
+from evaluation.synth import EffectSpec, generate  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DGPS = ("default", "strong", "overlap", "confounded")

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import pandas as pd
 import yaml
-from evaluation.synth import generate
 
 from evaluation.design.sample import build_analysis
 from evaluation.design.study import study_design
@@ -31,6 +30,7 @@ from evaluation.estimate.effects import (
 )
 from evaluation.estimate.montecarlo import split_frame
 from evaluation.rng import stream
+from evaluation.synth import generate
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -57,3 +57,15 @@ def finished_run(tmp_path_factory):
 def make_params():
     """The function that writes a test study's parameter file (see :func:`write_params`)."""
     return write_params
+
+
+#: Fixtures that run the study (or write a study to run): a test that uses one is end-to-end,
+#: so ``make test-fast`` (``-m "not slow"``) leaves it out without each file having to say so.
+STUDY_FIXTURES = frozenset({"finished_run", "make_params"})
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark every test that runs the study ``slow`` (see :data:`STUDY_FIXTURES`)."""
+    for item in items:
+        if STUDY_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

@@ -11,6 +11,7 @@ import yaml
 
 from evaluation.config import Params, load_params, parse_params
 from evaluation.errors import ParamsError
+from evaluation.resources import SPECIFICATION_GRID
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = ROOT / "params" / "default.yaml"
@@ -132,7 +133,7 @@ def test_specification_grid_horizons_must_be_outcomes(tmp_path):
     message = str(exc.value)
     assert "robustness.specifications" in message and "horizons [24]" in message
     assert "outcomes.horizons [6, 12, 36]" in message
-    grid = yaml.safe_load((ROOT / "params" / "specifications.yaml").read_text("utf-8"))
+    grid = yaml.safe_load((SPECIFICATION_GRID).read_text("utf-8"))
     grid["horizons"] = [12, 36]
     (tmp_path / "grid.yaml").write_text(yaml.safe_dump(grid), "utf-8")
     doc["robustness"]["specifications"] = str(tmp_path / "grid.yaml")

@@ -11,9 +11,9 @@ import time
 import pandas as pd
 import pytest
 
+from evaluation.disclosure import privacy
 from evaluation.errors import DisclosureError
 from evaluation.memo import Memo, fingerprint, key
-from evaluation.disclosure import privacy
 from evaluation.report import render
 
 

@@ -58,6 +58,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         force=args.force,
         workers=args.workers,
         work_dir=args.work_dir,
+        overrides=args.set,
+        language=args.language,
     )
     print(f"Run finished in {result.seconds:.1f} s: {result.run_dir}")
     if result.report is not None:
@@ -105,10 +107,14 @@ def _cmd_synth(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from evaluation.config import Params, PoolingParams, load_params
+    from evaluation.config import Params, PoolingParams, check_input_files, read_params_text
+    from evaluation.pipeline.overrides import parse_with_overrides
 
     _private()
-    params = load_params(args.params, check_files=True)
+    _, params = parse_with_overrides(
+        read_params_text(args.params), args.set, language=args.language, source=args.params
+    )
+    check_input_files(params, source=args.params)
     if isinstance(params, PoolingParams):
         from evaluation.pooling.pool import load_sites
 
@@ -129,6 +135,62 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     for note in study.notes:
         print(note)
     print("The input tables meet the data contract and the design's needs.")
+    return 0
+
+
+def _cmd_init(args: argparse.Namespace) -> int:
+    from evaluation.data.scaffold import guess_study, parameter_file, table_files, unassigned
+    from evaluation.errors import ParamsError
+
+    folder = Path(args.data_dir)
+    if not folder.is_dir():
+        raise ParamsError(f"{folder}: not a folder. Give the folder that holds the exported "
+                          "tables, e.g. evaluation init data/export")  # fmt: skip
+    if not table_files(folder):
+        raise ParamsError(f"{folder}: no table file in it (.csv, .xlsx, .parquet, .dta, .sav). "
+                          "Put the exported tables in one folder and give that folder.")  # fmt: skip
+    target = Path(args.out)
+    if target.exists() and not args.force:
+        raise ParamsError(f"{target} exists; it is left as it is. Choose another file with "
+                          "--out, or replace it with --force.")  # fmt: skip
+    _private()
+    chosen = guess_study(folder)
+    text = parameter_file(folder, target, chosen)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, "utf-8")
+    for table, guess in chosen.items():
+        if guess is None:
+            print(f"{table:>12}: no file recognised")
+            continue
+        todo = len(guess.missing) + sum(len(c) for c in guess.unknown_codes.values())
+        print(f"{table:>12}: {guess.path.name} ({guess.score} of "
+              f"{guess.score + len(guess.missing)} required columns recognised, "
+              f"{len(guess.columns)} renamed, {len(guess.recode)} column(s) recoded"
+              f"{f', {todo} TODO' if todo else ''})")  # fmt: skip
+    for path in unassigned(folder, chosen):
+        print(f"{'not used':>12}: {path.name}")
+    print(f"Written: {target}. Check every guess in it (TODO marks what is left), then run: "
+          f"evaluation validate --params {target}")
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from evaluation.pipeline.compare import compare_runs, html_page, text_lines
+
+    result = compare_runs(args.run_a, args.run_b)
+    for line in text_lines(result):
+        print(line)
+    page = args.html
+    if page is None:
+        page = Path(args.run_b).parent / f"compare-{Path(args.run_a).name}-vs-{Path(args.run_b).name}.html"
+    if any(Path(page).resolve().is_relative_to(Path(r).resolve()) for r in (args.run_a, args.run_b)):
+        from evaluation.errors import ParamsError
+
+        raise ParamsError(f"--html {page}: not inside a run folder (a finished run is never "
+                          "changed); choose a file outside both runs.")  # fmt: skip
+    Path(page).parent.mkdir(parents=True, exist_ok=True)
+    Path(page).write_text(html_page(result), "utf-8")
+    print(f"HTML page: {page}")
     return 0
 
 
@@ -160,6 +222,22 @@ def _cmd_export(args: argparse.Namespace) -> int:
     print(f"Written: {done.path}")
     print("Send this file to the pooling study; it holds aggregates only.")
     return 0
+
+
+SET_HELP = (
+    "override one key of the parameter file, e.g. --set estimation.headline.estimator=ipw "
+    "or --set costs.cost_per_participant=40000 (repeatable; dotted keys; the value is read "
+    "as YAML: 12, 0.5, true, null, [6, 12], text). Unknown keys are refused (exit 2); paths "
+    "of data.<table> are relative to the current folder. The run records the parameters "
+    "with the overrides applied, so 'evaluation verify' re-executes the variant"
+)
+LANGUAGE_HELP = "the report's language, en or sv (overrides study.language)"
+
+
+def _add_overrides(command: argparse.ArgumentParser) -> None:
+    """``--set KEY=VALUE`` (repeatable) and ``--language`` of the commands that read params."""
+    command.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=SET_HELP)
+    command.add_argument("--language", choices=("en", "sv"), default=None, help=LANGUAGE_HELP)
 
 
 WORK_DIR_HELP = (
@@ -207,6 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers", type=int, default=2, help="notebooks executed at once (default 2)"
     )
     run.add_argument("--work-dir", type=Path, default=None, help=WORK_DIR_HELP)
+    _add_overrides(run)
     run.set_defaults(func=_cmd_run)
 
     ver = sub.add_parser(
@@ -252,7 +331,53 @@ def build_parser() -> argparse.ArgumentParser:
         description="Read and validate every input table; print a summary or what is wrong.",
     )
     val.add_argument("--params", required=True, type=Path, help="parameter file (YAML)")
+    _add_overrides(val)
     val.set_defaults(func=_cmd_validate)
+
+    ini = sub.add_parser(
+        "init",
+        help="write a first parameter file for a folder of exported tables",
+        description=(
+            "Read every table file of DATA_DIR (a sample of its rows), recognise which contract "
+            "table each holds and which of its columns are the contract's (by name, in English "
+            "or in the Swedish of the usual exports: Löpnummer, Kön, Månad...), guess the "
+            "mapping of the usual codes of closed code lists (Kvinna -> female, Ja -> 1), and "
+            "write a commented parameter file with the columns map and recode map of each "
+            "table. TODO comments mark what was not recognised. Only column names and codes "
+            "of closed code lists are written, never another value of the data. Check the "
+            "file, then run 'evaluation validate --params FILE'."
+        ),
+    )
+    ini.add_argument("data_dir", type=Path, metavar="DATA_DIR", help="the folder of exported tables")
+    ini.add_argument(
+        "--out", type=Path, default=Path("study.yaml"),
+        help="parameter file to write (default: study.yaml in the current folder); paths in "
+        "it are relative to its folder",
+    )  # fmt: skip
+    ini.add_argument("--force", action="store_true", help="replace --out if it exists")
+    ini.set_defaults(func=_cmd_init)
+
+    cmp = sub.add_parser(
+        "compare",
+        help="show the parameters that differ and every number that moved between two runs",
+        description=(
+            "Compare two finished run folders: first the parameters that differ (their "
+            "recorded params.yaml, key by key), then every number of results.json that "
+            "moved, the headline first, then the effects (matched by outcome, estimator and "
+            "subgroup), the other numbers and the tables; each as A -> B (B - A). Numbers "
+            "agree within the tolerance of 'evaluation verify' (relative 1e-9); provenance, "
+            "the list of exhibits and wall times are not compared. Printed as text and written "
+            "as an HTML page. Exit 0 whether or not anything differs."
+        ),
+    )
+    cmp.add_argument("run_a", type=Path, metavar="RUN_A", help="a finished run folder")
+    cmp.add_argument("run_b", type=Path, metavar="RUN_B", help="another finished run folder")
+    cmp.add_argument(
+        "--html", type=Path, default=None,
+        help="the HTML page to write (default: compare-<RUN_A>-vs-<RUN_B>.html beside RUN_B; "
+        "never inside a run folder)",
+    )  # fmt: skip
+    cmp.set_defaults(func=_cmd_compare)
 
     exh = sub.add_parser(
         "exhibits",

@@ -28,6 +28,7 @@ from pydantic import (
 )
 
 from evaluation.errors import ParamsError
+from evaluation.resources import NOTEBOOKS, SPECIFICATION_GRID
 from evaluation.specgrid import read_grid
 
 Language = Literal["en", "sv"]
@@ -168,9 +169,10 @@ class TableFile(_Section):
     """One input table: its file and how to read it.
 
     In the parameter file either ``data.<table>: PATH`` or ``data.<table>: {path: PATH,
-    sheet: NAME}``; the short form is the long one without options. Reading options belong to
-    one table, beside its path, so that options a later version adds (a column map, a
-    separator) sit in the same place. ``os.fspath`` of it is its path.
+    sheet: NAME, sep: ';', decimal: ',', encoding: cp1252, columns: {...}, recode: {...}}``;
+    the short form is the long one without options. Reading options belong to one table,
+    beside its path (see :class:`evaluation.data.io.TableSource`). ``os.fspath`` of it is its
+    path.
     """
 
     path: Path = Field(description="The file (relative paths: to the parameter file's folder).")
@@ -183,17 +185,61 @@ class TableFile(_Section):
         "sheets, or none, are refused with the list of sheets. The sheet read is named in "
         "`evaluation validate`'s output.",
     )
+    # --- how an evaluator's export is read (issue 15): all optional, all per table ---
+    sep: Literal[",", ";", "\t", "|"] | None = Field(
+        None, description="CSV only: the field separator (default: detected from the header)."
+    )
+    decimal: Literal[".", ","] | None = Field(
+        None,
+        description="CSV only: the decimal mark (default: ',' in a file that is not "
+        "comma-separated, as Swedish Excel writes it; a column is read with it only when "
+        "every value in it has that form).",
+    )
+    encoding: str | None = Field(
+        None,
+        min_length=1,
+        description="CSV only: the text encoding, e.g. utf-8, cp1252, latin-1 (default: UTF-8, "
+        "a byte-order mark accepted; else Windows-1252).",
+    )
+    columns: dict[str, str] | None = Field(
+        None,
+        description="Contract column <- the file's column, e.g. {person_id: Löpnummer, "
+        "group: Grupp}; names compare case-insensitively.",
+    )
+    recode: dict[str, dict[str, str | None]] | None = Field(
+        None,
+        description="Column (contract name) -> the file's code -> the contract's value, e.g. "
+        "{sex: {Kvinna: female, Man: male}}; codes compare case-insensitively; null makes a "
+        "code missing; other values are left for the contract to judge.",
+    )
 
     @model_validator(mode="before")
     @classmethod
     def _short_form(cls, value: Any) -> Any:
-        return {"path": value} if isinstance(value, str | os.PathLike) else value
+        if isinstance(value, str | os.PathLike):
+            return {"path": value}
+        if isinstance(value, dict) and isinstance(value.get("recode"), dict):
+            # YAML reads the codes 1, yes and 1.0 as numbers and booleans: codes are text
+            recode = {
+                str(column): (
+                    {_code(k): None if v is None else _code(v) for k, v in codes.items()}
+                    if isinstance(codes, dict) else codes
+                )
+                for column, codes in value["recode"].items()
+            }  # fmt: skip
+            return {**value, "recode": recode}
+        return value
 
     @model_validator(mode="after")
     def _sheet_is_for_excel(self) -> TableFile:
         if self.sheet is not None and self.path.suffix.lower() != ".xlsx":
             raise ValueError(
                 f"sheet is an option of Excel workbooks (.xlsx); {self.path.name} is not one"
+            )
+        csv_only = [k for k in ("sep", "decimal", "encoding") if getattr(self, k) is not None]
+        if csv_only and self.path.suffix.lower() != ".csv":
+            raise ValueError(
+                f"{', '.join(csv_only)}: options of CSV files; {self.path.name} is not one"
             )
         return self
 
@@ -208,7 +254,18 @@ class TableFile(_Section):
 
     def source(self) -> dict[str, Any]:
         """The path and the options given, as :func:`evaluation.data.io.read_table` takes them."""
-        return {"path": self.path, **({"sheet": self.sheet} if self.sheet is not None else {})}
+        options = ("sheet", "sep", "decimal", "encoding", "columns", "recode")
+        given = {k: getattr(self, k) for k in options if getattr(self, k) is not None}
+        return {"path": self.path, **given}
+
+
+def _code(value: Any) -> str:
+    """A code of a recode map as text (YAML's ``1``, ``1.0`` and ``true`` as ``'1'``)."""
+    if isinstance(value, bool):
+        return str(int(value))
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 class Data(_Section):
@@ -553,9 +610,10 @@ class Robustness(_Section):
         3.0, gt=1, le=100, description="Largest Gamma shown in the Rosenbaum-bounds figure."
     )
     specifications: str = Field(
-        "../params/specifications.yaml",
-        description="The specification-curve grid file (relative to the notebooks/ folder, "
-        "where notebooks run, or absolute).",
+        str(SPECIFICATION_GRID),
+        description="The specification-curve grid file (relative to the parameter file's "
+        "folder, or absolute); the built-in grid (evaluation/robustness/specifications.yaml) "
+        "when not given.",
     )
     workers: int = Field(2, ge=1, le=64, description="Processes for the specification curve.")
     compare_sequential: bool = Field(
@@ -778,6 +836,10 @@ def _resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
             else:
                 resolved[key] = value
         raw = {**raw, "data": resolved}
+    robustness = raw.get("robustness")
+    if isinstance(robustness, dict) and isinstance(robustness.get("specifications"), str):
+        grid = _grid_path(robustness["specifications"], base)
+        raw = {**raw, "robustness": {**robustness, "specifications": grid}}
     return raw
 
 
@@ -792,6 +854,27 @@ def _resolve_programme_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
         for lang, value in files.items()
     }
     return {**raw, "programme": {**programme, "logic_file": resolved}}
+
+
+#: What parameter files written before the grid moved into the package name it (relative to
+#: the notebooks/ folder, where it was then resolved).
+_FORMER_DEFAULT_GRID = "../params/specifications.yaml"
+
+
+def _grid_path(value: str, base: Path) -> str:
+    """The specification grid's file, resolved like the data files.
+
+    Relative to the parameter file's folder; else (files of earlier versions) to the notebooks'
+    folder; the former default names the built-in grid.
+    """
+    own = Path(_resolved(value, base))
+    if own.is_file() or Path(value).expanduser().is_absolute():
+        return str(own)
+    if (NOTEBOOKS / value).is_file():
+        return str((NOTEBOOKS / value).resolve())
+    if value.strip() == _FORMER_DEFAULT_GRID:
+        return str(SPECIFICATION_GRID)
+    return str(own)
 
 
 def _resolved(value: str, base: Path) -> str:
@@ -839,10 +922,6 @@ def parse_params(text: str, *, source: Path, base: Path | None = None) -> AnyPar
         raise ParamsError(_format_validation_error(Path(source), err)) from None
 
 
-#: Where notebooks run: relative paths of ``robustness.specifications`` start here.
-NOTEBOOK_FOLDER = Path(__file__).resolve().parents[2] / "notebooks"
-
-
 def check_input_files(params: AnyParams, *, source: Path) -> None:
     """Every input file named in ``data`` must exist (unless the generator will make it)."""
     if not isinstance(params, Params):
@@ -878,8 +957,7 @@ def check_specification_grid(params: Params, *, source: Path) -> None:
     Otherwise notebook 06 would stop after five notebooks had run, for a mismatch known from
     the parameters alone.
     """
-    name = params.robustness.specifications
-    path = Path(name) if Path(name).is_absolute() else NOTEBOOK_FOLDER / name
+    path = Path(params.robustness.specifications)
     grid = read_grid(path)
     horizons = sorted({s.horizon for s in grid.specifications})
     extra = [h for h in horizons if h not in params.outcomes.horizons]
@@ -888,7 +966,7 @@ def check_specification_grid(params: Params, *, source: Path) -> None:
             f"{source}: robustness.specifications ({path}) has horizons {extra}, which are not "
             f"among outcomes.horizons {params.outcomes.horizons}. Copy the grid file, set its "
             "horizons to some of the study's, and point robustness.specifications at it "
-            "(an absolute path, or relative to the notebooks/ folder)."
+            "(an absolute path, or relative to the parameter file's folder)."
         )
 
 

@@ -19,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from evaluation.errors import ParamsError
+from evaluation.resources import SPECIFICATION_GRID
 
 
 class _Strict(BaseModel):
@@ -71,9 +72,12 @@ class Grid:
     source: str
 
 
-def read_grid(path: str | Path) -> Grid:
-    """Read and validate a grid file; expand it into specifications (see :func:`expand`)."""
-    path = Path(path)
+def read_grid(path: str | Path | None = None) -> Grid:
+    """Read and validate a grid file; expand it into specifications (see :func:`expand`).
+
+    ``None`` reads the built-in grid (:data:`evaluation.resources.SPECIFICATION_GRID`).
+    """
+    path = Path(path) if path is not None else SPECIFICATION_GRID
     if not path.is_file():
         raise ParamsError(f"{path}: specification grid file not found (robustness.specifications)")
     text = path.read_text("utf-8")

@@ -188,7 +188,7 @@ def test_a_violation_in_a_workbook_names_the_sheet_it_was_read_from(tmp_path, ma
     ("value", "words"),
     [
         ({"path": "data/participants.csv", "sheet": "Data"}, "sheet is an option of Excel"),
-        ({"path": "data/participants.csv", "columns": {"id": "person_id"}}, "unknown key"),
+        ({"path": "data/participants.csv", "delimiter": ";"}, "unknown key"),
     ],
     ids=["sheet-of-a-csv", "unknown-option"],
 )

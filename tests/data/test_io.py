@@ -176,14 +176,14 @@ def test_as_text_formats_numbers_dates_and_categories() -> None:
 # --- errors --------------------------------------------------------------------------
 
 
-def assert_unreadable(path: Path, table: str, words: str) -> UnreadableTableError:
+def assert_unreadable(path: Path | dict, table: str, words: str) -> UnreadableTableError:
     with pytest.raises(UnreadableTableError) as info:
         read_table(path, table=table)
     err = info.value
     assert isinstance(err, ContractError)
     assert err.exit_code == 3
     message = str(err)
-    assert str(path) in message
+    assert str(path["path"] if isinstance(path, dict) else path) in message
     assert table in message
     assert "What to do" in message
     assert words in message
@@ -219,16 +219,33 @@ def test_empty_csv(tmp_path: Path) -> None:
     assert_unreadable(path, "participants", "cannot be read as .csv")
 
 
-def test_csv_that_is_not_utf8(tmp_path: Path) -> None:
+def test_csv_that_is_not_utf8_is_read_as_windows_1252(tmp_path: Path) -> None:
     path = tmp_path / "p.csv"
     path.write_bytes("person_id,municipality\nP1,Umeå\n".encode("cp1252"))
-    assert_unreadable(path, "participants", "UTF-8")
+    read = read_source(path, table="participants")
+    assert read.frame["municipality"].tolist() == ["Umeå"]
+    assert "encoding Windows-1252 (detected: the file is not UTF-8)" in read.notes[0]
 
 
-def test_semicolon_separated_csv(tmp_path: Path) -> None:
+def test_csv_with_an_explicit_encoding_that_does_not_fit(tmp_path: Path) -> None:
+    path = tmp_path / "p.csv"
+    path.write_bytes("person_id,municipality\nP1,Umeå\n".encode("cp1252"))
+    source = {"path": path, "encoding": "utf-8"}
+    assert_unreadable(source, "participants", "not valid utf-8 text")
+
+
+def test_semicolon_separated_csv_is_detected(tmp_path: Path) -> None:
     path = tmp_path / "p.csv"
     path.write_text("person_id;month\nP1;2018-03\n", encoding="utf-8")
-    assert_unreadable(path, "monthly", "semicolon")
+    read = read_source(path, table="monthly")
+    assert list(read.frame.columns) == ["person_id", "month"]
+    assert "separator ';' (detected from the header)" in read.notes[0]
+
+
+def test_semicolon_separated_csv_read_as_comma_separated(tmp_path: Path) -> None:
+    path = tmp_path / "p.csv"
+    path.write_text("person_id;month\nP1;2018-03\n", encoding="utf-8")
+    assert_unreadable({"path": path, "sep": ","}, "monthly", "sep: ';'")
 
 
 def test_write_table_refuses_unknown_extension(tmp_path: Path) -> None:
@@ -305,7 +322,7 @@ def test_a_system_file_behind_a_csv_name_is_refused_without_its_lines(tmp_path: 
 def test_semicolons_with_decimal_commas_get_the_semicolon_hint(tmp_path: Path) -> None:
     path = tmp_path / "m.csv"
     path.write_text("person_id;month;earnings\nP1;2018-03;22397,0\n", encoding="utf-8")
-    err = assert_unreadable(path, "monthly", "semicolon-separated")
+    err = assert_unreadable({"path": path, "sep": ","}, "monthly", "semicolon-separated")
     assert "22397" not in str(err)
 
 
@@ -414,3 +431,122 @@ def test_excel_repeated_header_names_are_kept_repeated(tmp_path: Path) -> None:
     with pd.ExcelWriter(path) as writer:
         frame.to_excel(writer, sheet_name="participants", index=False)
     assert list(read_table(path, table="participants").columns) == ["person_id", "sex", "sex"]
+
+
+# --- a site's export: dialect, column map, recodes, YYYYMM (issue 15) ----------------------
+
+
+def test_a_decimal_comma_column_with_digit_groups_is_read_in_a_semicolon_file(tmp_path):
+    path = tmp_path / "m.csv"
+    path.write_text(
+        "person_id;month;earnings;note\nP1;2018-03;22397,0;a\nP2;2018-03;1\u00a0250,50;b\n"
+        "P3;2018-03;7;c\n", encoding="utf-8",
+    )  # fmt: skip
+    frame = read_table(path, table="monthly")
+    np.testing.assert_allclose(frame["earnings"], [22397.0, 1250.5, 7.0], rtol=EARNINGS_RTOL)
+
+
+def test_a_comma_file_never_reads_quoted_commas_as_decimals(tmp_path):
+    path = tmp_path / "m.csv"
+    path.write_text('person_id,earnings\nP1,"1,500"\n', encoding="utf-8")
+    assert read_table(path, table="monthly")["earnings"].tolist() == ["1,500"]
+    frame = read_table({"path": path, "decimal": ","}, table="monthly")
+    assert frame["earnings"].tolist() == [1.5]
+
+
+def test_a_column_with_any_other_value_keeps_its_commas(tmp_path):
+    path = tmp_path / "m.csv"
+    path.write_text("person_id;earnings\nP1;1,5\nP2;n/a\n", encoding="utf-8")
+    assert read_table(path, table="monthly")["earnings"].tolist() == ["1,5", "n/a"]
+
+
+@pytest.mark.parametrize(("sep", "name"), [("\t", "tab"), ("|", "'|'")])
+def test_other_separators_are_detected(tmp_path, sep, name):
+    path = tmp_path / "m.csv"
+    path.write_text(f"person_id{sep}month\nP1{sep}2018-03\n", encoding="utf-8")
+    read = read_source(path, table="monthly")
+    assert list(read.frame.columns) == ["person_id", "month"]
+    assert f"separator {name} (detected from the header)" in read.notes[0]
+
+
+def test_an_explicit_separator_and_encoding_are_used(tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_bytes("person_id|kommun\nP1|Umeå\n".encode("latin-1"))
+    read = read_source({"path": path, "sep": "|", "encoding": "latin-1"}, table="participants")
+    assert read.frame["kommun"].tolist() == ["Umeå"]
+    assert "separator '|' (parameter file)" in read.notes[0]
+    assert "encoding latin-1 (parameter file)" in read.notes[0]
+
+
+def test_a_utf8_byte_order_mark_is_not_part_of_the_first_column(tmp_path):
+    path = tmp_path / "m.csv"
+    path.write_bytes("person_id;month\nP1;201803\n".encode("utf-8-sig"))
+    read = read_source(path, table="monthly")
+    assert read.frame.columns[0] == "person_id"
+    assert read.frame["month"].tolist() == ["2018-03"]
+    assert "months written YYYYMM read as YYYY-MM in month" in read.notes[-1]
+
+
+def test_yyyymm_is_read_only_when_every_value_has_that_form(tmp_path):
+    path = tmp_path / "m.csv"
+    path.write_text("person_id,month\nP1,201803\nP2,2018-04\n", encoding="utf-8")
+    read = read_source(path, table="monthly")
+    assert read.frame["month"].tolist() == ["201803", "2018-04"]  # the contract refuses it
+    assert read.notes == ()
+
+
+def test_yyyymm_from_a_numeric_column_of_another_format(tmp_path):
+    path = tmp_path / "m.parquet"
+    pd.DataFrame({"person_id": ["P1", "P2"], "month": [201803, 201812]}).to_parquet(path)
+    assert read_table(path, table="monthly")["month"].tolist() == ["2018-03", "2018-12"]
+
+
+def test_the_column_map_and_recodes_apply_in_every_format(tmp_path):
+    frame = pd.DataFrame({"Löpnr": ["P1", "P2", "P3"], "Kön": ["Kvinna", " man ", "Okänt"],
+                          "Sysselsatt": [1, 2, 1]})  # fmt: skip
+    path = write_table(frame, tmp_path / "p.dta")
+    source = {
+        "path": path,
+        "columns": {"person_id": "LÖPNR", "sex": "kön", "employed": "Sysselsatt"},
+        "recode": {"sex": {"kvinna": "female", "Man": "male", "Okänt": None},
+                   "employed": {"1": "1", "2": "0"}},
+    }  # fmt: skip
+    read = read_source(source, table="participants")
+    assert list(read.frame.columns) == ["person_id", "sex", "employed"]
+    assert read.frame["sex"].tolist()[:2] == ["female", "male"]
+    assert pd.isna(read.frame["sex"].iloc[2])
+    assert read.frame["employed"].tolist() == ["1", "0", "1"]
+    assert read.notes[0] == ("participants: columns mapped (contract \u2190 file): person_id "
+                             "\u2190 LÖPNR, sex \u2190 kön, employed \u2190 Sysselsatt.")  # fmt: skip
+    assert (
+        "sex (kvinna \u2192 female, Man \u2192 male, Okänt \u2192 missing; 3 rows)" in read.notes[1]
+    )
+
+
+def test_a_column_map_naming_a_column_the_file_lacks_is_refused(tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_text("Löpnr,Kön\nP1,Kvinna\n", encoding="utf-8")
+    err = assert_unreadable(
+        {"path": path, "columns": {"person_id": "Lopnr"}}, "participants", "'Lopnr'"
+    )
+    assert "its columns: löpnr, kön" in str(err) and "Kvinna" not in str(err)
+    err = assert_unreadable(
+        {"path": path, "recode": {"sex": {"Kvinna": "female"}}}, "participants", "'sex'"
+    )
+    assert "Kvinna" not in str(err).split("What to do")[0].split("recode map")[0]
+
+
+@pytest.mark.parametrize(
+    ("option", "words"),
+    [({"sep": "::"}, "not one character"), ({"decimal": ";"}, "neither '.' nor ','"),
+     ({"encoding": "klingon"}, "is not known")],
+)  # fmt: skip
+def test_bad_csv_options_are_refused(tmp_path, option, words):
+    path = tmp_path / "p.csv"
+    path.write_text("person_id\nP1\n", encoding="utf-8")
+    assert_unreadable({"path": path, **option}, "participants", words)
+
+
+def test_csv_options_on_another_format_are_refused(tmp_path):
+    path = write_table(pd.DataFrame({"person_id": ["P1"]}), tmp_path / "p.parquet")
+    assert_unreadable({"path": path, "sep": ";"}, "participants", "sep is an option of CSV")

@@ -98,8 +98,6 @@ def test_a_run_that_leaks_an_identifier_fails(tmp_path, make_params, monkeypatch
 
     leaky = tmp_path / "nb"
     shutil.copytree(nbmod.NOTEBOOK_DIR, leaky)
-    # notebooks name files relative to themselves (../params/specifications.yaml)
-    shutil.copytree(nbmod.NOTEBOOK_DIR.parent / "params", tmp_path / "params")
     first = leaky / "01_data.py"
     first.write_text(
         first.read_text("utf-8")

@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from evaluation.synth import EffectSpec, generate
 
 from evaluation.config import outcome_names
 from evaluation.design.sample import build_analysis
@@ -27,6 +26,7 @@ from evaluation.estimate.multiplicity import (
     romano_wolf,
 )
 from evaluation.rng import stream
+from evaluation.synth import EffectSpec, generate
 
 ROOT = Path(__file__).resolve().parents[2]
 

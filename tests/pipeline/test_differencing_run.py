@@ -19,6 +19,7 @@ import yaml
 
 from evaluation.disclosure.differencing import COUNT_KEYS, HIDDEN, chain_effects, recoveries
 from evaluation.pipeline.run import SIZES_HIDDEN_NOTE, run_study
+from evaluation.resources import SPECIFICATION_GRID
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -32,7 +33,7 @@ def strict_run(finished_run, tmp_path_factory, make_params):
     k = max(unmatched + 1, 5)
     folder = tmp_path_factory.mktemp("strict")
     # a caliper so tight that few of the mentored match: specifications on a small group
-    grid = yaml.safe_load((ROOT / "params" / "specifications.yaml").read_text("utf-8"))
+    grid = yaml.safe_load((SPECIFICATION_GRID).read_text("utf-8"))
     grid["matching"]["caliper"] = [0.2, 0.002]
     (folder / "grid.yaml").write_text(yaml.safe_dump(grid), "utf-8")
     params = make_params(folder, **{"disclosure.min_cell": k,

@@ -18,6 +18,7 @@ from evaluation.pipeline.notebooks import (
     parameter_names,
     read_notebook,
 )
+from evaluation.resources import SPECIFICATION_GRID
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Each kind of run: its parameter model and its default parameter file.
@@ -43,6 +44,8 @@ def _relative_default(kind: str) -> dict:
                  else v) for k, v in site.items()}
             for site in p["sites"]
         ]  # fmt: skip
+    if p.get("robustness", {}).get("specifications") == str(SPECIFICATION_GRID):
+        p["robustness"]["specifications"] = None  # the cell's None: the built-in grid
     return p
 
 

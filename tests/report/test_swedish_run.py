@@ -33,8 +33,8 @@ def swedish_run(tmp_path_factory, make_params):
     from evaluation.pipeline.run import run_study
 
     folder = tmp_path_factory.mktemp("study_sv")
-    params = make_params(folder, **{"study.language": "sv"})
-    return run_study(params, folder / "outputs", echo=lambda *a, **k: None)
+    params = make_params(folder)  # English; --language sv makes the Swedish variant
+    return run_study(params, folder / "outputs", echo=lambda *a, **k: None, language="sv")
 
 
 @pytest.fixture(scope="module")
@@ -151,3 +151,12 @@ def test_the_language_changes_no_number(swedish_run, finished_run):
     assert {k: v for k, v in sv["numbers"].items() if k not in skip} == {
         k: v for k, v in en["numbers"].items() if k not in skip
     }
+
+
+def test_the_run_records_the_language_it_ran_with(swedish_run):
+    """``--language sv`` on an English parameter file: the run's params.yaml says sv."""
+    import yaml
+
+    text = (swedish_run.run_dir / "params.yaml").read_text("utf-8")
+    assert yaml.safe_load(text)["study"]["language"] == "sv"
+    assert "--set study.language=sv" in text

@@ -10,6 +10,7 @@ import pytest
 
 from evaluation.design.sample import build_analysis
 from evaluation.errors import ParamsError
+from evaluation.resources import SPECIFICATION_GRID
 from evaluation.rng import stream
 from evaluation.robustness import speccurve as sc
 from evaluation.synth import generate
@@ -44,7 +45,7 @@ def grid(tmp_path_factory):
 
 
 def test_default_grid_file_expands_to_48(root):
-    g = sc.read_grid(ROOT / "params" / "specifications.yaml")
+    g = sc.read_grid(SPECIFICATION_GRID)
     # 3 horizons x 2 covariate sets x 2 trimming rules x (2 matching + ipw + aipw)
     assert len(g.specifications) == 48
     assert len(set(g.specifications)) == 48

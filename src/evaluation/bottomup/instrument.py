@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from evaluation.resources import INSTRUMENTS
 from evaluation.text import LANGUAGES, catalogue
 
-INSTRUMENT_DIR = Path(__file__).resolve().parents[3] / "data" / "instruments"
+INSTRUMENT_DIR = INSTRUMENTS
 WAVES = ("baseline", "follow_up")
 _COLUMNS = ("item", "factor", "reverse", "waves", "text_en", "text_sv")
 

@@ -16,8 +16,12 @@ number and what was expected are.
 Formats, chosen by the file extension (case-insensitive):
 
 ``.csv``
-    UTF-8 (a byte-order mark is accepted), comma-separated, header row; a row with more or
-    fewer fields than the header is refused, naming its row and line number. Every column is
+    A header row and fields separated by ``,`` ``;`` tab or ``|`` (detected from the header,
+    or the table's ``sep``); UTF-8 (a byte-order mark is accepted), else Windows-1252 (or
+    the table's ``encoding``); a decimal comma where every number of a column has one and the
+    file is not comma-separated (or the table's ``decimal``), as a Swedish Excel export
+    writes them. A row with more or fewer fields than the header is refused, naming its row
+    and line number. Every column is
     read as text; only an empty field is missing (``NA``, ``None`` are kept as text).
     Columns other than identifiers and months whose values all parse as numbers become
     numeric, unless a value has a leading zero (a code such as ``0180``). Cells of any size
@@ -36,6 +40,12 @@ Formats, chosen by the file extension (case-insensitive):
 ``.sav``
     SPSS (via pyreadstat); value labels become their text.
 
+Every format: the table's ``columns`` map renames the file's columns to the contract's, its
+``recode`` map turns the file's codes into the contract's values (``Kvinna`` to
+``female``), and a month column whose every value is written ``YYYYMM`` is read as
+``YYYY-MM``; :attr:`ReadTable.notes` say what was applied (``evaluation validate`` prints
+them).
+
 Identifier and month columns (:data:`TEXT_COLUMNS`) are always returned as text: numbers
 are written without a decimal part (``123.0`` becomes ``'123'``) and dates as
 ``'YYYY-MM-DD'`` (Excel often turns ``2018-03`` into a date). Leading zeros survive only if
@@ -45,13 +55,14 @@ text value; their empty strings are read as missing.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import os
 import re
 import warnings
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +84,8 @@ TEXT_COLUMNS = frozenset(
 _FIELD_COUNT = re.compile(r"Expected (\d+) columns, got (\d+)")
 
 _ADVICE = {
-    ".csv": "save it again as CSV, UTF-8, comma-separated, with one header row",
+    ".csv": "save it again as CSV with one header row (any of the separators , ; tab |; or "
+    "set data.<table>.sep, .decimal and .encoding in the parameter file)",
     ".parquet": "export it again as Parquet",
     ".xlsx": "save it again from Excel as .xlsx (Excel Workbook)",
     ".dta": "save it again from Stata (any version 13 or later)",
@@ -117,13 +129,38 @@ class TableSource:
         The file; its extension chooses the format.
     sheet
         Excel only: the sheet to read (default: see the module docstring).
+    sep
+        CSV only: the field separator (default: detected from the header line, one of
+        ``,`` ``;`` tab ``|``).
+    decimal
+        CSV only: the decimal mark, ``.`` or ``,`` (default: ``,`` in a file that is not
+        comma-separated, as a Swedish Excel export is, else ``.``). A column is read with a
+        decimal comma only when every value in it has that form (``22397,0``, ``1 250,50``).
+    encoding
+        CSV only: the text encoding (default: UTF-8, a byte-order mark accepted; a file that
+        is not valid UTF-8 is read as Windows-1252, which covers Latin-1's letters).
+    columns
+        Contract column ← the file's column (``{person_id: Löpnummer}``); names compare
+        case-insensitively, stripped. Columns not named keep their own names.
+    recode
+        Column (its contract name) → the file's code → the contract's value
+        (``{sex: {Kvinna: female, Man: male}}``); codes compare case-insensitively, stripped;
+        a code mapped to ``None`` becomes missing; values not in the map are left as they
+        are (the contract then says which are not allowed).
     """
 
     path: Path
     sheet: str | None = None
+    sep: str | None = None
+    decimal: str | None = None
+    encoding: str | None = None
+    columns: Mapping[str, str] | None = None
+    recode: Mapping[str, Mapping[str, str | None]] | None = None
 
     #: The reading options a source may carry besides ``path``.
-    OPTIONS = ("sheet",)
+    OPTIONS = ("sheet", "sep", "decimal", "encoding", "columns", "recode")
+    #: The options of CSV files only.
+    CSV_OPTIONS = ("sep", "decimal", "encoding")
 
     @classmethod
     def of(cls, spec: TableSource | Mapping[str, Any] | str | os.PathLike[str]) -> TableSource:
@@ -143,9 +180,30 @@ class TableSource:
                     f"a table source is a path or a mapping with 'path' and the options "
                     f"{', '.join(cls.OPTIONS)}; got the keys {sorted(spec)}"
                 )
-            sheet = spec.get("sheet")
-            return cls(Path(spec["path"]), None if sheet is None else str(sheet))
+            text = {k: None if spec.get(k) is None else str(spec[k])
+                    for k in ("sheet", "sep", "decimal", "encoding")}  # fmt: skip
+            columns = spec.get("columns")
+            recode = spec.get("recode")
+            return cls(
+                Path(spec["path"]),
+                **text,
+                columns=None if not columns else {str(k): str(v) for k, v in columns.items()},
+                recode=None if not recode else {
+                    str(c): {code_text(k): None if v is None else code_text(v)
+                             for k, v in codes.items()}
+                    for c, codes in recode.items()
+                },
+            )  # fmt: skip
         return cls(Path(spec))
+
+
+def code_text(value: object) -> str:
+    """A code of a recode map as text: ``1`` and ``1.0`` as ``'1'``, ``True`` as ``'1'``."""
+    if isinstance(value, bool):
+        return str(int(value))
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
 
 
 @dataclass(frozen=True)
@@ -160,11 +218,15 @@ class ReadTable:
         The sheet read from an Excel workbook; ``None`` for other formats.
     why
         Why that sheet (for the validation output); ``None`` for other formats.
+    notes
+        How the file was read and mapped (dialect, column map, recodes, month form), one
+        sentence each, for the validation output; never a value of the file.
     """
 
     frame: pd.DataFrame
     sheet: str | None = None
     why: str | None = None
+    notes: tuple[str, ...] = ()
 
 
 def read_table(
@@ -246,12 +308,28 @@ def read_source(
             "check the path in the parameter file (relative paths are read from the "
             "working directory)",
         )
+    given_csv = [k for k in TableSource.CSV_OPTIONS if getattr(source, k) is not None]
+    if given_csv and suffix != ".csv":
+        raise UnreadableTableError(
+            file,
+            table,
+            f"{', '.join(given_csv)} {'is an option' if len(given_csv) == 1 else 'are options'}"
+            f" of CSV files, and this file is {suffix}.",
+            f"remove {', '.join(given_csv)} from data.{table} in the parameter file",
+        )
     sheet = why = None
+    notes: list[str] = []
+    dialect = None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             if suffix == ".xlsx":
                 frame, sheet, why = _read_xlsx(path, table, source.sheet)
+            elif suffix == ".csv":
+                dialect = csv_dialect(path, table, source)
+                frame = _read_csv(path, table, dialect)
+                if "encoding_note" in frame.attrs:
+                    dialect = replace(dialect, notes=(*dialect.notes, frame.attrs["encoding_note"]))
             else:
                 frame = _READERS[suffix](path, table)
     except UnreadableTableError:
@@ -260,8 +338,10 @@ def read_source(
         raise UnreadableTableError(
             file,
             table,
-            "the file is not valid UTF-8 text (perhaps saved as Latin-1/Windows-1252).",
-            "save it again as CSV UTF-8 (in Excel: 'CSV UTF-8 (comma delimited)')",
+            f"the file is not valid {source.encoding or 'UTF-8'} text (the parameter file sets "
+            "its encoding).",
+            "set data.<table>.encoding to the file's encoding (e.g. utf-8, cp1252, latin-1), "
+            "or leave it out to have it detected",
         ) from None
     except Exception as err:  # noqa: BLE001 - every parser failure means the same to a user
         # The parser's own message is not shown: it often quotes a line or a cell of the file.
@@ -275,7 +355,21 @@ def read_source(
         ) from None
     frame.columns = normalise_column_names(frame.columns)
     _refuse_semicolons(frame, file, table, suffix)
-    return ReadTable(_text_columns_as_text(frame).reset_index(drop=True), sheet, why)
+    if dialect is not None and dialect.notes:
+        notes.append(f"{table}: read {path.name} as CSV with {'; '.join(dialect.notes)}.")
+    if source.columns:
+        frame, note = _map_columns(frame, source.columns, file, table)
+        notes.append(note)
+    if source.recode:
+        frame, note = _recode(frame, source.recode, file, table)
+        notes.append(note)
+    if dialect is not None:
+        frame = _csv_numbers(frame, dialect.decimal)
+    frame = _text_columns_as_text(frame)
+    frame, months = _compact_months_as_months(frame)
+    if months:
+        notes.append(f"{table}: months written YYYYMM read as YYYY-MM in {', '.join(months)}.")
+    return ReadTable(frame.reset_index(drop=True), sheet, why, tuple(notes))
 
 
 def write_table(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
@@ -399,18 +493,138 @@ def as_text(series: pd.Series) -> pd.Series:
 # --- readers -------------------------------------------------------------------------
 
 
-def _read_csv(path: Path, table: str) -> pd.DataFrame:
+#: Field separators a CSV header is searched for, most usual first (ties go to the first).
+SEPARATORS = (",", ";", "\t", "|")
+_SEP_NAMES = {",": "','", ";": "';'", "\t": "tab", "|": "'|'"}
+#: A number with a decimal comma, digit groups optionally separated by (non-breaking) spaces.
+_DECIMAL_COMMA = r"^[+-]?(?:\d{1,3}(?:[ \u00a0\u202f]\d{3})+|\d+)(?:,\d+)?$"
+#: Months written YYYYMM (a register's usual form).
+_COMPACT_MONTH = r"^(?:19|20)\d{2}(?:0[1-9]|1[0-2])$"
+#: Columns that hold months (not dates): YYYYMM is read as YYYY-MM in them.
+MONTH_COLUMNS = frozenset({"start_month", "end_month", "month"})
+
+
+@dataclass(frozen=True)
+class CsvDialect:
+    """How a CSV file is read: separator, decimal mark and encoding, and what was detected.
+
+    ``encoding`` ``None`` means: UTF-8 (a byte-order mark accepted), else Windows-1252.
+    ``notes`` say, for the validation output, what was detected or chosen.
+    """
+
+    sep: str = ","
+    decimal: str = "."
+    encoding: str | None = None
+    notes: tuple[str, ...] = ()
+
+
+def csv_dialect(path: Path, table: str, source: TableSource) -> CsvDialect:
+    """The dialect of a CSV file: the options given, the rest detected from its header line.
+
+    The separator is the candidate of :data:`SEPARATORS` found most often in the header
+    (outside quotation marks); the decimal mark is ``,`` unless the file is comma-separated.
+    """
+    notes = []
+    codec = None
+    if source.encoding is not None:
+        try:
+            codec = codecs.lookup(source.encoding).name
+        except LookupError:
+            raise UnreadableTableError(
+                str(path), table, f"the encoding {source.encoding!r} is not known.",
+                f"set data.{table}.encoding to utf-8, cp1252 or latin-1 (or leave it out to "
+                "have it detected)",
+            ) from None  # fmt: skip
+    sep = source.sep
+    if sep is not None:
+        if sep == "\\t":
+            sep = "\t"
+        if len(sep) != 1 or sep in "\"\r\n":
+            raise UnreadableTableError(
+                str(path), table, f"the separator {sep!r} is not one character.",
+                f"set data.{table}.sep to one of {', '.join(_SEP_NAMES.values())}",
+            )  # fmt: skip
+        if sep != ",":
+            notes.append(f"separator {_SEP_NAMES.get(sep, repr(sep))} (parameter file)")
+    else:
+        with path.open(encoding=source.encoding or "utf-8-sig", errors="replace") as handle:
+            header = re.sub(r'"[^"]*"', "", handle.readline())
+        counts = {c: header.count(c) for c in SEPARATORS}
+        sep = max(SEPARATORS, key=lambda c: (counts[c], -SEPARATORS.index(c)))
+        if counts[sep] == 0:
+            sep = ","
+        if sep != ",":
+            notes.append(f"separator {_SEP_NAMES[sep]} (detected from the header)")
+    decimal = source.decimal
+    if decimal is not None:
+        if decimal not in (".", ","):
+            raise UnreadableTableError(
+                str(path), table, f"the decimal mark {decimal!r} is neither '.' nor ','.",
+                f"set data.{table}.decimal to '.' or ','",
+            )  # fmt: skip
+        if decimal == ",":
+            notes.append("decimal comma (parameter file)")
+    else:
+        decimal = "." if sep == "," else ","
+        if decimal == ",":
+            notes.append("decimal comma where a column's numbers all have one (the file is "
+                         "not comma-separated)")  # fmt: skip
+    encoding = source.encoding
+    if encoding is not None:
+        notes.append(f"encoding {encoding} (parameter file)")
+        # UTF-8 through Python's codec: a byte-order mark is dropped, bad bytes are an error
+        encoding = "utf-8-sig" if codec in ("utf-8", "utf-8-sig") else encoding
+    return CsvDialect(sep, decimal, encoding, tuple(notes))
+
+
+def _read_csv(path: Path, table: str, dialect: CsvDialect | None = None) -> pd.DataFrame:
+    """A CSV file as text columns (numbers are converted after the column map and recodes).
+
+    Without an encoding in the dialect, UTF-8 is tried first, then Windows-1252 (a
+    Latin-1 export of Excel); the latter is added to the dialect's notes via the frame's
+    ``attrs['encoding_note']``.
+    """
+    dialect = dialect or CsvDialect()
+    try:
+        frame = _parse_csv(path, table, dialect, dialect.encoding or "utf-8-sig")
+    except UnicodeDecodeError:
+        if dialect.encoding is not None:
+            raise
+        encoding = "cp1252" if _decodes(path, "cp1252") else "latin-1"
+        frame = _parse_csv(path, table, dialect, encoding)
+        frame.attrs["encoding_note"] = (
+            f"encoding {'Windows-1252' if encoding == 'cp1252' else 'Latin-1'} "
+            "(detected: the file is not UTF-8)"
+        )
+    frame.columns = _unmangle(frame.columns)
+    return frame
+
+
+def _decodes(path: Path, encoding: str) -> bool:
+    """Whether the whole file decodes in ``encoding`` (read in blocks)."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    try:
+        with path.open("rb") as handle:
+            while block := handle.read(1 << 20):
+                decoder.decode(block)
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _parse_csv(path: Path, table: str, dialect: CsvDialect, encoding: str) -> pd.DataFrame:
     # The Arrow parser is fast and strict: a row with more fields than the header is an
     # error (the default parser would silently shift it into the index).
     options = {
         "dtype": str,
-        "encoding": "utf-8-sig",
-        "sep": ",",
+        "encoding": encoding,
+        "sep": dialect.sep,
         "keep_default_na": False,
         "na_values": [""],
     }
     try:
-        frame = pd.read_csv(path, engine="pyarrow", **options)
+        return pd.read_csv(path, engine="pyarrow", **options)
     except pd.errors.EmptyDataError:
         raise UnreadableTableError(
             str(path), table, "the file cannot be read as .csv: it is empty (no header row).",
@@ -418,19 +632,130 @@ def _read_csv(path: Path, table: str) -> pd.DataFrame:
         ) from None  # fmt: skip
     except pd.errors.ParserError as err:
         if "straddl" not in str(err):  # not "a row is longer than Arrow's block"
-            raise _csv_parse_error(path, table, err) from None
+            raise _csv_parse_error(path, table, err, dialect, encoding) from None
         # A row longer than the Arrow parser's block (a cell of a few MB): the C parser reads
         # any size but fills short rows silently, so the rows are checked first.
-        _refuse_ragged_rows(path, table)
-        frame = pd.read_csv(path, engine="c", index_col=False, **options)
-    frame.columns = _unmangle(frame.columns)
+        _refuse_ragged_rows(path, table, dialect, encoding)
+        return pd.read_csv(path, engine="c", index_col=False, **options)
+
+
+def _csv_numbers(frame: pd.DataFrame, decimal: str) -> pd.DataFrame:
+    """Columns other than identifiers and months as numbers where every value is one.
+
+    With a decimal comma, a column whose values all have that form (``22397,0``,
+    ``1 250,5``, ``3``) is read with it; any other column as with a decimal point.
+    """
+    frame = frame.copy(deep=False)
     for i, name in enumerate(frame.columns):
-        if str(name).strip().lower() not in TEXT_COLUMNS:
-            frame.isetitem(i, _numeric_if_lossless(frame.iloc[:, i]))
+        if str(name) in TEXT_COLUMNS:
+            continue
+        column = frame.iloc[:, i]
+        if decimal == ",":
+            column = _decimal_comma(column)
+        frame.isetitem(i, _numeric_if_lossless(column))
     return frame
 
 
-def _csv_rows(path: Path) -> Iterator[tuple[int, int, int]]:
+def _decimal_comma(series: pd.Series) -> pd.Series:
+    """The column with decimal commas as points, if every value is such a number; else as is."""
+    text = as_text(series).str.strip()
+    present = text.notna() & (text != "")
+    if not present.any():
+        return series
+    values = text[present]
+    if not values.str.contains(",", regex=False).any():
+        return series
+    if not values.str.fullmatch(_DECIMAL_COMMA).all():
+        return series
+    converted = values.str.replace(r"[ \u00a0\u202f]", "", regex=True).str.replace(",", ".")
+    out = series.astype(object).copy()
+    out[present] = converted
+    return out
+
+
+def _compact_months_as_months(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """Month columns written YYYYMM (every value) as YYYY-MM; the columns converted."""
+    converted = []
+    for i, name in enumerate(frame.columns):
+        if name not in MONTH_COLUMNS:
+            continue
+        text = frame.iloc[:, i]
+        if not pd.api.types.is_string_dtype(text.dtype):
+            continue
+        codes, uniques = pd.factorize(text.str.strip())
+        if len(uniques) == 0:
+            continue
+        distinct = pd.Series(uniques, dtype="str")
+        if not distinct.str.fullmatch(_COMPACT_MONTH).all():
+            continue
+        months = distinct.str.slice(0, 4) + "-" + distinct.str.slice(4, 6)
+        array = pd.array(months.to_numpy(dtype=object), dtype="str")
+        if not converted:
+            frame = frame.copy(deep=False)
+        frame.isetitem(i, pd.Series(array.take(codes, allow_fill=True), dtype="str"))
+        converted.append(str(name))
+    return frame, converted
+
+
+def _map_columns(
+    frame: pd.DataFrame, columns: Mapping[str, str], file: str, table: str
+) -> tuple[pd.DataFrame, str]:
+    """The file's columns renamed to the contract's (``columns``: contract ← file)."""
+    present = list(frame.columns)
+    wanted = {str(src).strip().lower(): str(dst).strip().lower() for dst, src in columns.items()}
+    missing = [src for dst, src in columns.items() if str(src).strip().lower() not in present]
+    if missing:
+        raise UnreadableTableError(
+            file, table,
+            f"the column map names {'columns' if len(missing) > 1 else 'a column'} the file "
+            f"does not have: {', '.join(repr(m) for m in missing)} (its columns: "
+            f"{', '.join(present)}).",
+            f"correct data.{table}.columns in the parameter file (contract name: the file's "
+            "column)",
+        )  # fmt: skip
+    frame = frame.copy(deep=False)
+    frame.columns = pd.Index([wanted.get(c, c) for c in present], dtype=object)
+    shown = ", ".join(f"{dst} \u2190 {src}" for dst, src in columns.items())
+    return frame, f"{table}: columns mapped (contract \u2190 file): {shown}."
+
+
+def _recode(
+    frame: pd.DataFrame, recode: Mapping[str, Mapping[str, str | None]], file: str, table: str
+) -> tuple[pd.DataFrame, str]:
+    """Codes of the file as the contract's values, per column (see :class:`TableSource`).
+
+    Only the distinct values are compared, so a register-sized column costs one
+    factorisation.
+    """
+    frame = frame.copy(deep=False)
+    done = []
+    for column, mapping in recode.items():
+        name = str(column).strip().lower()
+        if name not in frame.columns:
+            raise UnreadableTableError(
+                file, table,
+                f"the recode map names the column {column!r}, which the table does not have "
+                f"(its columns, after the column map: {', '.join(map(str, frame.columns))}).",
+                f"name a column of the table in data.{table}.recode (its contract name)",
+            )  # fmt: skip
+        i = list(frame.columns).index(name)
+        codes, uniques = pd.factorize(as_text(frame.iloc[:, i]).str.strip())
+        keys = {str(k).strip().casefold(): v for k, v in mapping.items()}
+        folded = [str(u).casefold() for u in uniques]
+        hit = np.array([f in keys for f in folded], dtype=bool)
+        values = np.array([keys[f] if h else u for f, h, u in
+                           zip(folded, hit, uniques, strict=True)], dtype=object)  # fmt: skip
+        array = pd.array(values, dtype="str")
+        frame.isetitem(i, pd.Series(array.take(codes, allow_fill=True), dtype="str"))
+        rows = int(hit[codes[codes >= 0]].sum()) if len(codes) else 0
+        pairs = ", ".join(f"{k} \u2192 {'missing' if v is None else v}" for k, v in mapping.items())
+        done.append(f"{name} ({pairs}; {rows} row{'s' if rows != 1 else ''})")
+    return frame, f"{table}: values recoded: {'; '.join(done)}."
+
+
+def _csv_rows(
+    path: Path, sep: str = ",", encoding: str = "utf-8-sig"
+) -> Iterator[tuple[int, int, int]]:
     """(data row number, line number where it ends, number of fields) of each CSV row.
 
     Blank lines are skipped, as the parsers do; a quoted field may span lines. Only the
@@ -439,8 +764,8 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, int, int]]:
     limit = csv.field_size_limit()
     csv.field_size_limit(2**31 - 1)  # a cell of any size (the parsers read them too)
     try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            reader = csv.reader(handle)
+        with path.open(encoding=encoding, newline="") as handle:
+            reader = csv.reader(handle, delimiter=sep)
             row = 0
             for fields in reader:
                 if not fields:
@@ -451,7 +776,9 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, int, int]]:
         csv.field_size_limit(limit)
 
 
-def _ragged_row(path: Path) -> tuple[int, int, int, int] | None:
+def _ragged_row(
+    path: Path, sep: str = ",", encoding: str = "utf-8-sig"
+) -> tuple[int, int, int, int] | None:
     """The first data row whose field count differs from the header's, or ``None``.
 
     Returns
@@ -460,7 +787,7 @@ def _ragged_row(path: Path) -> tuple[int, int, int, int] | None:
         (data row number, line number, fields in that row, fields in the header).
     """
     header = None
-    for row, line, fields in _csv_rows(path):
+    for row, line, fields in _csv_rows(path, sep, encoding):
         if header is None:
             header = fields
         elif fields != header:
@@ -468,20 +795,25 @@ def _ragged_row(path: Path) -> tuple[int, int, int, int] | None:
     return None
 
 
-def _refuse_ragged_rows(path: Path, table: str) -> None:
-    ragged = _ragged_row(path)
+def _refuse_ragged_rows(path: Path, table: str, dialect: CsvDialect, encoding: str) -> None:
+    ragged = _ragged_row(path, dialect.sep, encoding)
     if ragged is not None:
-        raise _field_count_error(path, table, *ragged)
+        raise _field_count_error(path, table, dialect, *ragged)
 
 
 def _field_count_error(
-    path: Path, table: str, row: int, line: int, fields: int, header: int
+    path: Path, table: str, dialect: CsvDialect, row: int, line: int, fields: int, header: int
 ) -> UnreadableTableError:
     hint = ""
     with path.open(encoding="utf-8-sig", errors="replace") as handle:
         first = handle.readline()
-    if ";" in first and header == 1:
-        hint = " The header holds ';' but no ',': the file seems to be semicolon-separated."
+    name = _SEP_NAMES.get(dialect.sep, repr(dialect.sep))
+    if dialect.sep == "," and ";" in first and header == 1:
+        hint = (" The header holds ';' but no ',': the file seems to be semicolon-separated "
+                f"(set data.{table}.sep: ';' in the parameter file, or leave sep out to have "
+                "it detected).")  # fmt: skip
+    elif fields > header and dialect.decimal == "," and dialect.sep == ",":
+        hint = " A decimal comma inside a comma-separated file splits a number in two."
     elif fields < header:
         hint = (
             " A quotation mark that is not closed, or a line break inside a cell, can cause this."
@@ -490,20 +822,23 @@ def _field_count_error(
         str(path),
         table,
         f"the file cannot be read as .csv: data row {row} (line {line} of the file) has "
-        f"{fields} field{'s' if fields != 1 else ''} where the header has {header}.{hint}",
-        "make every row have as many comma-separated fields as the header (a value holding "
-        "a comma must be in quotation marks); " + _ADVICE[".csv"],
+        f"{fields} field{'s' if fields != 1 else ''} where the header has {header} (separator "
+        f"{name}).{hint}",
+        f"make every row have as many {name}-separated fields as the header (a value holding "
+        "the separator must be in quotation marks); " + _ADVICE[".csv"],
     )
 
 
-def _csv_parse_error(path: Path, table: str, err: Exception) -> UnreadableTableError:
+def _csv_parse_error(
+    path: Path, table: str, err: Exception, dialect: CsvDialect, encoding: str
+) -> UnreadableTableError:
     """The parser's error as a message with row and line numbers and no content of the file."""
     if _FIELD_COUNT.search(str(err)):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            ragged = _ragged_row(path)
+            ragged = _ragged_row(path, dialect.sep, encoding)
         if ragged is not None:
-            return _field_count_error(path, table, *ragged)
+            return _field_count_error(path, table, dialect, *ragged)
     return UnreadableTableError(
         str(path),
         table,
@@ -588,7 +923,6 @@ def _read_sav(path: Path, table: str) -> pd.DataFrame:
 
 #: The reader of each format but Excel (whose sheet is chosen by :func:`_read_xlsx`).
 _READERS = {
-    ".csv": _read_csv,
     ".parquet": _read_parquet,
     ".dta": _read_dta,
     ".sav": _read_sav,
@@ -618,8 +952,9 @@ def _refuse_semicolons(frame: pd.DataFrame, file: str, table: str, suffix: str) 
             file,
             table,
             "the header has a single column containing ';' - the file seems to be "
-            "semicolon-separated.",
-            "save it again comma-separated (in Excel: 'CSV UTF-8 (comma delimited)')",
+            "semicolon-separated, but the parameter file sets sep: ','.",
+            f"set data.{table}.sep: ';' in the parameter file (or leave sep out to have it "
+            "detected)",
         )
 
 

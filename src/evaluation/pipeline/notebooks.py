@@ -25,8 +25,9 @@ import jupytext
 import nbformat
 
 from evaluation.errors import RunError
+from evaluation.resources import NOTEBOOKS
 
-NOTEBOOK_DIR = Path(__file__).resolve().parents[3] / "notebooks"
+NOTEBOOK_DIR = NOTEBOOKS
 
 #: Parameters every notebook gets from the runner, not from the parameter file.
 RUNNER_PARAMETERS = ("run_dir", "scratch_dir")

@@ -28,6 +28,7 @@ import shutil
 import sys
 import time
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,6 @@ from evaluation.config import (
     PoolingParams,
     check_input_files,
     params_hash,
-    parse_params,
     read_params_text,
 )
 from evaluation.data.identifiers import identifiers
@@ -55,6 +55,7 @@ from evaluation.pipeline.inputs import (
     validation_settings,
 )
 from evaluation.pipeline.notebooks import PIPELINES, NotebookSpec, PreparedNotebook, prepare
+from evaluation.pipeline.overrides import parse_with_overrides
 from evaluation.pooling.pool import load_sites
 from evaluation.report.render import render_all
 from evaluation.results.publish import audit_run
@@ -281,6 +282,8 @@ def run_study(
     workers: int = WORKERS,
     base_dir: Path | str | None = None,
     work_dir: Path | str | None = None,
+    overrides: Sequence[str] = (),
+    language: str | None = None,
 ) -> RunResult:
     """Run the study described by a parameter file; return the finished run folder.
 
@@ -306,6 +309,12 @@ def run_study(
         The private work folder for the cache and the person-level scratch (default:
         ``.evaluation-work`` beside the participants table; see
         :mod:`evaluation.pipeline.workdir`). Never inside ``out_root``.
+    overrides
+        ``key=value`` overrides of the parameter file (``--set``, see
+        :mod:`evaluation.pipeline.overrides`); the run records the parameters with them
+        applied, so that ``verify`` re-executes the variant.
+    language
+        The report's language (``--language``), overriding ``study.language``.
 
     Raises
     ------
@@ -320,8 +329,9 @@ def run_study(
         os.environ.setdefault(key, value)
     params_path = Path(params_path)
     base = Path(base_dir).resolve() if base_dir is not None else params_path.resolve().parent
-    text = read_params_text(params_path)
-    params = parse_params(text, source=params_path, base=base)
+    text, params = parse_with_overrides(
+        read_params_text(params_path), overrides, language=language, source=params_path, base=base
+    )
     out_root = Path(out_root).resolve()
     private = workdir.resolve_work_dir(params, base, out_root, work_dir)
     generated = ensure_synthetic(params)

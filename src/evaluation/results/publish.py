@@ -6,7 +6,7 @@ at all of them together. This module carries its decisions into every file of th
 that shows them: the merged results (done by :func:`evaluation.disclosure.audit.apply`), each
 notebook's ``results/<notebook>.json``, the tables' CSV files, the figures drawn from a changed
 table (drawn again from it, by the function registered with the figure) and the outputs of
-the executed notebooks that show a changed table or figure (found by their exhibit tag,
+the executed notebooks that show a changed table, figure or number (found by their exhibit tag,
 :data:`~evaluation.results.recorder.EXHIBIT_METADATA`).
 """
 
@@ -50,7 +50,8 @@ def audit_run(
     for key in sorted(changed):
         write_table_csv(run_dir, key, results["tables"][key], exhibits[key])
     redrawn = redraw_figures(run_dir, results, changed, min_cell=min_cell, language=language)
-    retag_notebooks(run_dir, results, changed | redrawn)
+    numbers = {str(d.where[1]) for d in result.decisions if d.where[0] == "numbers"}
+    retag_notebooks(run_dir, results, changed | redrawn | numbers)
     return result
 
 
@@ -113,7 +114,7 @@ def redraw_figures(run_dir: Path, results: dict[str, Any], changed: set[str], *,
 
 
 def retag_notebooks(run_dir: Path, results: dict[str, Any], keys: set[str]) -> None:
-    """Replace the outputs of executed notebooks that show a changed table or figure."""
+    """Replace the outputs of executed notebooks that show a changed table, figure or number."""
     if not keys:
         return
     exhibits = {e["key"]: e for e in results["exhibits"]}
@@ -135,5 +136,8 @@ def _rendering(run_dir: Path, results: dict[str, Any], ex: dict[str, Any]) -> di
         png = (run_dir / ex["files"][0]).read_bytes()
         return {"image/png": base64.b64encode(png).decode("ascii"),
                 "text/plain": f"<figure {ex['key']}>"}  # fmt: skip
+    if ex["kind"] == "number":  # as Recorder.show writes it
+        return {"text/plain": json.dumps(results["numbers"][ex["key"]], indent=1,
+                                         ensure_ascii=False)}  # fmt: skip
     frame = table_frame(results["tables"][ex["key"]], ex)
     return {"text/html": table_html(frame), "text/plain": frame.to_string()}

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -115,6 +115,8 @@ class FakeStart:
         The settings.
     n_dropped_treated, n_dropped_control
         Persons without ``pre_months`` covered months before the fake start (left out).
+    dropped_treated, dropped_control
+        Their ids (what the two counts count; person-level, for the disclosure audit).
     """
 
     frame: pd.DataFrame
@@ -123,6 +125,10 @@ class FakeStart:
     pre_months: int
     n_dropped_treated: int
     n_dropped_control: int
+    dropped_treated: np.ndarray = field(default_factory=lambda: np.array([], dtype=str),
+                                        repr=False, compare=False)  # fmt: skip
+    dropped_control: np.ndarray = field(default_factory=lambda: np.array([], dtype=str),
+                                        repr=False, compare=False)  # fmt: skip
 
 
 def fake_start_data(
@@ -170,6 +176,7 @@ def fake_start_data(
     out["years_in_sweden"] = year - pd.to_numeric(out["arrival_year"]).to_numpy(float)
     covered = out["months_before"].to_numpy(dtype=float, na_value=np.nan) >= pre_months
     treated = out["treated"].to_numpy() == 1
+    ids = out["person_id"].astype(str).to_numpy()
     return FakeStart(
         frame=out.loc[covered].reset_index(drop=True),
         shift=int(shift),
@@ -177,6 +184,8 @@ def fake_start_data(
         pre_months=int(pre_months),
         n_dropped_treated=int((~covered & treated).sum()),
         n_dropped_control=int((~covered & ~treated).sum()),
+        dropped_treated=ids[~covered & treated],
+        dropped_control=ids[~covered & ~treated],
     )
 
 

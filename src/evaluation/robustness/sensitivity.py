@@ -32,7 +32,7 @@ analysis with matched data (``binarysens``).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -275,11 +275,34 @@ def rosenbaum_binary(
 
 @dataclass(frozen=True)
 class MatchedPairs:
-    """Outcomes of 1:1 matched pairs (matched without replacement, so pairs are disjoint)."""
+    """Outcomes of 1:1 matched pairs (matched without replacement, so pairs are disjoint).
+
+    Attributes
+    ----------
+    y_treated, y_control
+        The outcome of the treated and of the control person of each pair.
+    n_unmatched
+        Treated persons left without a partner (caliper, exact cell).
+    treated, control
+        The sample's row labels of the two persons of each pair (person-level: the persons
+        the counts of pairs count, for the disclosure audit).
+    """
 
     y_treated: np.ndarray
     y_control: np.ndarray
     n_unmatched: int
+    treated: np.ndarray = field(default_factory=lambda: np.array([]), repr=False, compare=False)
+    control: np.ndarray = field(default_factory=lambda: np.array([]), repr=False, compare=False)
+
+    @property
+    def discordant(self) -> np.ndarray:
+        """Pairs in which exactly one person has the outcome (``D`` of :func:`rosenbaum_binary`)."""
+        return np.asarray(self.y_treated) != np.asarray(self.y_control)
+
+    @property
+    def treated_only(self) -> np.ndarray:
+        """Discordant pairs in which the treated person has the outcome (the statistic ``T``)."""
+        return (np.asarray(self.y_treated) == 1) & (np.asarray(self.y_control) == 0)
 
 
 def matched_pairs(
@@ -327,4 +350,6 @@ def matched_pairs(
         y_treated=y.loc[m.pairs["treated"]].to_numpy(dtype=float),
         y_control=y.loc[m.pairs["control"]].to_numpy(dtype=float),
         n_unmatched=m.n_unmatched,
+        treated=np.asarray(m.pairs["treated"]),
+        control=np.asarray(m.pairs["control"]),
     )

@@ -24,7 +24,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -47,7 +47,13 @@ from evaluation.specgrid import (  # noqa: F401  (the grid's model, re-exported)
 
 @dataclass(frozen=True)
 class SpecResult:
-    """The estimate of one specification (NaN and ``error`` set if it could not be made)."""
+    """The estimate of one specification (NaN and ``error`` set if it could not be made).
+
+    ``persons``: the ids of the treated and the control persons the estimate rests on (those
+    ``n_treated`` and ``n_control`` count; ``None`` if the data have no ``person_id`` or the
+    specification failed). Person-level: brought back from the worker process for the
+    disclosure audit, never put in the table.
+    """
 
     estimate: float
     se: float
@@ -58,6 +64,11 @@ class SpecResult:
     n_control: int
     pid: int
     error: str | None = None
+    persons: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False, compare=False)
+
+    def row(self) -> dict[str, Any]:
+        """The table's fields (everything but the persons)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "persons"}
 
 
 def estimate_specification(
@@ -110,7 +121,7 @@ def estimate_specification(
             method=spec.estimator, level=level, **opts,
         )  # fmt: skip
         return SpecResult(r.estimate, r.se, r.ci_low, r.ci_high, r.p_value, r.n_treated,
-                          r.n_control, os.getpid())  # fmt: skip
+                          r.n_control, os.getpid(), persons=r.persons)  # fmt: skip
     except Exception as exc:  # noqa: BLE001 - one failing specification must not stop the grid
         nan = float("nan")
         return SpecResult(nan, nan, nan, nan, nan, 0, 0, os.getpid(), f"{type(exc).__name__}: {exc}")
@@ -145,6 +156,9 @@ class SpecCurve:
     ----------
     table
         One row per specification: the choices, then the estimate and its inference.
+    persons
+        Per row of ``table``: the treated and the control persons its ``n_treated`` and
+        ``n_control`` count (``None`` where unknown). Person-level: for the disclosure audit.
     wall_seconds
         Wall-clock time of the whole grid (pool start included).
     workers
@@ -157,6 +171,9 @@ class SpecCurve:
     wall_seconds: float
     workers: int
     processes_seen: int
+    persons: tuple[tuple[np.ndarray, np.ndarray] | None, ...] = field(
+        default=(), repr=False, compare=False
+    )
 
 
 def run_grid(
@@ -213,7 +230,7 @@ def run_grid(
                 if progress:
                     progress(len(results), n)
     wall = time.perf_counter() - t0
-    rows = [{**asdict(grid.specifications[i]), **asdict(results[i])} for i in range(n)]
+    rows = [{**asdict(grid.specifications[i]), **results[i].row()} for i in range(n)]
     table = pd.DataFrame(rows)
     table.insert(0, "outcome", [s.outcome for s in grid.specifications])
     table["neighbours"] = table["neighbours"].astype("Int64")
@@ -222,7 +239,25 @@ def run_grid(
         wall_seconds=wall,
         workers=max(1, int(workers)),
         processes_seen=int(table["pid"].nunique()),
+        persons=tuple(results[i].persons for i in range(n)),
     )
+
+
+def progress_printer(total: int, parts: int = 6) -> Callable[[int, int], None]:
+    """A ``progress`` callback for :func:`run_grid`: a line about every ``total / parts`` specs.
+
+    Prints the specifications done and the seconds since the callback was made (long work
+    shows progress; the seconds measure the machine and are printed, never recorded).
+    """
+    step = max(1, int(total) // parts)
+    t0 = time.perf_counter()
+
+    def progress(done: int, n: int) -> None:
+        if done % step == 0 or done == n:
+            print(f"specifications done: {done}/{n}  ({time.perf_counter() - t0:.1f} s)",
+                  flush=True)  # fmt: skip
+
+    return progress
 
 
 @dataclass(frozen=True)
@@ -270,44 +305,3 @@ def summarise(table: pd.DataFrame, reference: float, alpha: float = 0.05) -> Spe
         low=float(ok["estimate"].min()) if len(ok) else nan,
         high=float(ok["estimate"].max()) if len(ok) else nan,
     )
-
-
-def curve_plot(table: pd.DataFrame, labels: dict[str, str], alpha: float = 0.05):
-    """The specification curve: sorted estimates with CIs above, the choices below.
-
-    ``labels`` translates the axis texts (keys ``estimate``, ``specification``,
-    ``significant``, ``not_significant``, ``horizon``, ``estimator``, ``covariate_set``,
-    ``trimming``, ``neighbours``) and the choice values (keys as they appear in the table).
-    """
-    import matplotlib.pyplot as plt
-
-    ok = table.loc[table["estimate"].notna()].sort_values("estimate", kind="mergesort")
-    x = np.arange(len(ok))
-    dims = ["horizon", "estimator", "covariate_set", "trimming", "neighbours"]
-    rows = []
-    for dim in dims:
-        values = [v for v in pd.unique(ok[dim]) if pd.notna(v)]
-        rows += [(dim, v) for v in sorted(values)]  # one type per dimension
-    fig, (top, bottom) = plt.subplots(
-        2, 1, figsize=(8, 3 + 0.22 * len(rows)), sharex=True,
-        gridspec_kw={"height_ratios": [3, max(1.5, 0.22 * len(rows))]},
-    )  # fmt: skip
-    sig = (ok["p_value"] < alpha).to_numpy()
-    for mask, colour, key in ((sig, "#1b6ca8", "significant"), (~sig, "#9a9a9a", "not_significant")):
-        top.errorbar(x[mask], 100 * ok["estimate"].to_numpy()[mask],
-                     yerr=100 * np.abs(ok[["ci_low", "ci_high"]].to_numpy()[mask].T
-                                       - ok["estimate"].to_numpy()[mask]),
-                     fmt="o", ms=3, color=colour, elinewidth=0.8, label=labels[key])  # fmt: skip
-    top.axhline(0, color="black", linewidth=0.8)
-    top.set_ylabel(labels["estimate"])
-    top.legend(fontsize=8, loc="upper left")
-    for j, (dim, value) in enumerate(rows):
-        hit = (ok[dim] == value).fillna(False).to_numpy(dtype=bool)
-        bottom.scatter(x[hit], np.full(hit.sum(), j), s=8, color="#333333")
-    bottom.set_yticks(range(len(rows)),
-                      [f"{labels[dim]}: {labels.get(str(v), str(v))}" for dim, v in rows],
-                      fontsize=7)  # fmt: skip
-    bottom.invert_yaxis()
-    bottom.set_xlabel(labels["specification"])
-    fig.tight_layout()
-    return fig

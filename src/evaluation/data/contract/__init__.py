@@ -23,7 +23,9 @@ are accepted and normalised: surrounding whitespace, upper-case category values
 (``'Female'`` becomes ``'female'``), months given as ``'YYYY-MM-DD'`` (with or without a
 time) or as dates (become ``'YYYY-MM'``), integral floats for integers (``1985.0``),
 booleans for 0/1. Nothing ambiguous is guessed (``'2018/03'``, ``'201803'``, ``'1,5'``,
-``'yes'`` are refused).
+``'yes'`` are refused). What a site's export writes otherwise is mapped when it is read
+(:mod:`evaluation.data.io`): the parameter file's ``columns`` and ``recode`` maps, decimal
+commas, and a month column whose every value is ``YYYYMM``.
 
 participants
     ``person_id`` str (unique); ``group`` str in {mentored, comparison}; ``start_month``,

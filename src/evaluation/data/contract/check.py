@@ -21,6 +21,7 @@ from evaluation.data.contract.parse import (
     Parsed,
     clean_text,
     display_row,
+    display_value,
     duplicated_keys,
     factorized_text,
     parse_months,
@@ -39,6 +40,29 @@ class Key:
     values: pd.Series
     codes: np.ndarray
     uniques: pd.Index
+
+
+#: Distinct offending values listed in a message of a closed code list (the rest counted).
+SHOW_DISTINCT = 8
+
+
+def distinct_values(text: pd.Series, bad: np.ndarray) -> str:
+    """``: 'Kvinna' (1203 rows), 'Man' (1180 rows)`` for the offending values of a code list.
+
+    Only for columns with a closed list of codes (categories, 0/1): their values are codes,
+    not a person's data. Values shaped like an identity number are counted, never shown.
+    """
+    if not bad.any():
+        return ""
+    counts = text[bad].value_counts(dropna=False)
+    shown = []
+    for value, count in counts.iloc[:SHOW_DISTINCT].items():
+        label = display_value(value)
+        shown.append(f"{'(a value not shown)' if label is None else label} ({count} "
+                     f"row{'s' if count != 1 else ''})")  # fmt: skip
+    more = len(counts) - len(shown)
+    tail = f" and {more} more distinct value{'s' if more != 1 else ''}" if more > 0 else ""
+    return f": {', '.join(shown)}{tail}"
 
 
 class TableCheck:
@@ -189,8 +213,8 @@ class TableCheck:
         self.add(
             name,
             "category",
-            "values are not in the allowed set",
-            "one of " + ", ".join(allowed),
+            "values are not in the allowed set" + distinct_values(text, bad),
+            "one of " + ", ".join(allowed) + self.recode_hint(name, allowed[0]),
             bad,
         )
         self.out[name] = values.where(~bad)
@@ -212,7 +236,8 @@ class TableCheck:
                 name,
                 "month_format",
                 "values are not valid months",
-                "a month YYYY-MM (or a date YYYY-MM-DD)",
+                "a month YYYY-MM (or a date YYYY-MM-DD; YYYYMM is read when every value of the "
+                "column has that form)",
                 parsed.bad,
             )
         self.out[name] = parsed.values
@@ -225,12 +250,18 @@ class TableCheck:
         parsed = parse_numbers(self.raw[name], integer=integer)
         if required:
             self.required(name, parsed.missing)
+        comma = ""
+        if parsed.bad.any() and clean_text(self.raw[name])[parsed.bad].str.contains(",").any():
+            comma = (f"; some hold a comma: if it is a decimal comma, set data.{self.table}: "
+                     "{path: ..., decimal: ','} in the parameter file")  # fmt: skip
         if integer:
-            self.add(name, "integer", "values are not whole numbers", "a whole number", parsed.bad)
+            self.add(name, "integer", "values are not whole numbers",
+                     "a whole number" + comma, parsed.bad)  # fmt: skip
         else:
             self.add(
-                name, "number", "values are not numbers", "a number, such as 12500.5", parsed.bad
-            )
+                name, "number", "values are not numbers", "a number, such as 12500.5" + comma,
+                parsed.bad,
+            )  # fmt: skip
         return parsed.numbers
 
     def binary(self, name: str, *, required: bool) -> None:
@@ -246,17 +277,31 @@ class TableCheck:
                     integers if required else pd.arrays.IntegerArray(integers, array != array)
                 )
                 return
-        values = self.number(name, required=required, integer=True)
-        if values is None:
+        if raw is None:
             return
-        bad = ~np.isnan(values) & (values != 0) & (values != 1)
-        self.add(name, "binary_0_1", "values are not 0 or 1", "0 or 1", bad)
+        parsed = parse_numbers(raw, integer=False)
+        if required:
+            self.required(name, parsed.missing)
+        values = parsed.numbers
+        bad = parsed.bad | (~np.isnan(values) & (values != 0) & (values != 1))
+        self.add(
+            name,
+            "binary_0_1",
+            "values are not 0 or 1" + distinct_values(clean_text(raw), bad),
+            "0 or 1" + self.recode_hint(name, "1"),
+            bad,
+        )
         missing = np.isnan(values) | bad
         integers = np.where(missing, 0, values).astype("int8")
         if required and not missing.any():
             self.out[name] = pd.Series(integers)
         else:
             self.out[name] = pd.Series(pd.arrays.IntegerArray(integers, missing))
+
+    def recode_hint(self, name: str, example: str) -> str:
+        """How to map a site's own codes of a closed code list (the parameter file's recode)."""
+        return (f" (a site's own codes can be mapped in the parameter file: data.{self.table}: "
+                f"{{path: ..., recode: {{{name}: {{<code>: {example}}}}}}})")  # fmt: skip
 
     def duplicates(
         self, column: str, key: np.ndarray, valid: np.ndarray, shown: pd.Series | pd.DataFrame

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import pandas as pd
@@ -59,7 +60,8 @@ def load_study(
     -------
     StudyTables
         The normalised tables, their files, the sheet of each table read from a workbook and
-        the notes for the validation output.
+        the notes for the validation output (first how each file was read and mapped: its
+        CSV dialect, column map, recodes and month form).
 
     Raises
     ------
@@ -72,6 +74,7 @@ def load_study(
     sheets: dict[str, tuple[str, str]] = {}
     given = {name: spec for name, spec in paths.items() if spec is not None}
     files: dict[str, str] = {}
+    mapped: list[str] = []  # how each file was read and mapped (dialect, columns, recodes)
     for name, spec in given.items():
         if name not in TABLES:
             problems.append(
@@ -97,6 +100,7 @@ def load_study(
             )
             continue
         frames[name] = read.frame
+        mapped.extend(read.notes)
         if read.sheet is not None:
             sheets[name] = (read.sheet, read.why or "")
     unknown = set(required) - set(REQUIRED_TABLES)
@@ -115,9 +119,10 @@ def load_study(
                 )
             )
     violations, checks = check_study(frames, files, survey_items)
-    notes = [read_note(name, files[name], *sheet) for name, sheet in sheets.items()]
+    notes = [*mapped, *(read_note(name, files[name], *sheet) for name, sheet in sheets.items())]
     raise_if([*problems, *violations], notes)
     try:
-        return study_tables(checks, files, sheets=sheets, sample=sample)
+        study = study_tables(checks, files, sheets=sheets, sample=sample)
     except ContractViolationError as err:  # the design's needs: say which sheets were read
         raise ContractViolationError(err.violations, notes) from None
+    return replace(study, notes=(*mapped, *study.notes))
