@@ -232,14 +232,22 @@ class Numbers:
         return html.escape(str(self.raw(key)))
 
     def pp(self, value: float, decimals: int = 1, signed: bool = True) -> str:
-        """A share difference in percentage points."""
+        """A share difference in percentage points (a hidden value: its label)."""
+        if isinstance(value, str) and is_hidden(value):
+            return self.hidden(value)
         s = fmt_number(100 * float(value), self.language, decimals)
         if signed and value > 0:
             s = "+" + s
         return s
 
     def money(self, value: float, signed: bool = False) -> str:
-        """An amount in the study's currency (whole units; ``signed``: ``+`` when positive)."""
+        """An amount in the study's currency (whole units; ``signed``: ``+`` when positive).
+
+        An amount the disclosure audit hid (it gives a hidden count away) is shown as its
+        label (``..``).
+        """
+        if isinstance(value, str) and is_hidden(value):
+            return self.hidden(value)
         s = fmt_number(float(value), self.language, 0)
         if signed and round(float(value)) > 0:
             s = "+" + s
