@@ -154,6 +154,8 @@ def test_the_report_writes_a_small_label_only_where_the_results_publish_one(fini
     run, _ = finished_run
     results = json.loads((run.run_dir / "results.json").read_text("utf-8"))
     k = results["numbers"]["disclosure_min_cell"]
+    # a published label reads as itself, escaped once (never "&lt;5" on the page)
+    assert "&amp;lt;" not in render_html(results, language, run.run_dir)
     for where, _ in _small_labels(results):
         container, key = _container(results, where)
         container[key] = SECONDARY_LABEL

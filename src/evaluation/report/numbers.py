@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from evaluation.disclosure.audit import is_hidden
 from evaluation.errors import RunError
@@ -364,7 +364,8 @@ class Numbers:
         head = "".join(f"<th>{html.escape(self.column(c))}</th>" for c in cols)
         body = []
         for r in rows:
-            cells = "".join(f"<td>{html.escape(self.table_cell(key, c, r[c]))}</td>" for c in cols)
+            # escape() leaves a cell already escaped (a hidden value's Markup, '<5') as it is
+            cells = "".join(f"<td>{escape(self.table_cell(key, c, r[c]))}</td>" for c in cols)
             body.append(f"<tr>{cells}</tr>")
         cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
         return (
