@@ -158,7 +158,8 @@ def test_a_table_is_a_path_or_a_path_with_reading_options(tmp_path):
     assert dumped["monthly"] == str(
         (tmp_path / ".." / "data" / "synthetic" / "monthly.csv").resolve()
     )
-    assert parse_params(yaml.safe_dump({"data": dumped}), source=tmp_path / "x.yaml").data == p.data
+    again = {"study": doc["study"], "programme": doc["programme"], "data": dumped}
+    assert parse_params(yaml.safe_dump(again), source=tmp_path / "x.yaml").data == p.data
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import (
@@ -34,6 +34,12 @@ from evaluation.specgrid import read_grid
 Language = Literal["en", "sv"]
 Estimator = Literal["naive", "regression", "ra", "ipw", "aipw", "matching"]
 
+#: A text the report shows as given: one text for every language, or one per language
+#: (``{en: ..., sv: ...}``; the report's language must be among them).
+LocalText = str | dict[Language, str]
+
+_MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
+
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -42,14 +48,112 @@ class _Section(BaseModel):
 class Study(_Section):
     """Who and what the run is about (shown in the report)."""
 
-    name: str = "BottomUp Integration"
-    site: str = "Västra Götaland (synthetic data)"
-    country: str = "SE"
-    currency: str = "SEK"
-    language: Language = "en"
+    name: str = Field(description="The study's name: the report's title starts with it.")
+    site: str = Field(description="Where the data come from: the report's subtitle.")
+    country: str = Field(
+        "SE", description="ISO 3166 code of the site's country (the report names it)."
+    )
+    currency: str = Field(
+        "SEK", description="ISO 4217 code of the earnings in the data and of the budget."
+    )
+    language: Language = Field("en", description="The report's language.")
     synthetic: bool = Field(
         True, description="The inputs are the generator's synthetic data (the report says so)."
     )
+
+
+class Period(_Section):
+    """When the programme ran (months, ``YYYY-MM``)."""
+
+    start: str = Field(pattern=_MONTH, description="First month of the programme (YYYY-MM).")
+    end: str = Field(pattern=_MONTH, description="Last month of the programme (YYYY-MM).")
+
+    @model_validator(mode="after")
+    def _in_order(self) -> Period:
+        if self.end < self.start:
+            raise ValueError(f"the period ends ({self.end}) before it starts ({self.start})")
+        return self
+
+
+class Programme(_Section):
+    """The programme the study evaluates: every sentence of the report that describes it.
+
+    Nothing of one programme is written into the code or the text catalogue; the default
+    parameter file describes the study's own programme, a site's file the site's.
+    """
+
+    name: str = Field(description="The programme's name, as the report names it.")
+    funder: LocalText = Field(
+        description="Who funded it (text, or one per language: {en: European Social Fund, sv: "
+        "Europeiska socialfonden}); also the report's kicker."
+    )
+    period: Period = Field(description="When the programme ran: start and end month.")
+    aims: LocalText = Field(
+        description="What the programme did and set out to do, in a sentence or two per "
+        "language; the report's section on the programme quotes it."
+    )
+    logic: LocalText | None = Field(
+        None,
+        description="The programme logic (how it is meant to work), per language; or give "
+        "logic_file. Without either, the report has no logic paragraph.",
+    )
+    logic_file: dict[Language, Path] | None = Field(
+        None,
+        description="Plain-text files with the programme logic, one per language (relative to "
+        "the parameter file); instead of logic.",
+    )
+    participants_planned: int = Field(ge=1, description="Participants the programme planned.")
+    budget: float = Field(
+        ge=0,
+        description="The programme's budget, in study.currency (set against the effect in the "
+        "costs chapter).",
+    )
+    currency: str | None = Field(
+        None,
+        description="Currency of the budget (ISO 4217); must be study.currency, the currency "
+        "of the earnings the budget is set against. Default: study.currency.",
+    )
+    esf_indicators: bool = Field(
+        False,
+        description="The programme is funded by the European Social Fund, whose result "
+        "indicators the report then shows.",
+    )
+
+    @model_validator(mode="after")
+    def _one_logic(self) -> Programme:
+        if self.logic is not None and self.logic_file is not None:
+            raise ValueError("give programme.logic or programme.logic_file, not both")
+        return self
+
+    def text(self, field: str, language: str) -> str | None:
+        """A text field (funder, aims, logic) in ``language`` (``None`` if not given).
+
+        ``logic`` is read from ``logic_file`` when that is given.
+        """
+        if field == "logic" and self.logic_file is not None:
+            path = self.logic_file.get(language)  # type: ignore[call-overload]
+            return None if path is None else Path(path).read_text("utf-8").strip()
+        value = getattr(self, field)
+        if value is None or isinstance(value, str):
+            return value
+        return value.get(language)
+
+    def report_texts(self) -> dict[str, Any]:
+        """The block as the report reads it (``results.json`` → ``programme``).
+
+        Each text (funder, aims, logic) in every language it is given in; ``logic`` read from
+        ``logic_file`` when that is given. Budget and planned participants are numbers of the
+        results (``programme_budget``, ``planned_participants``), not repeated here.
+        """
+        out: dict[str, Any] = {
+            "name": self.name,
+            "period": self.period.model_dump(),
+            "esf_indicators": self.esf_indicators,
+        }
+        for name in ("funder", "aims", "logic"):
+            texts = {lang: self.text(name, lang) for lang in get_args(Language)}
+            out[name] = {lang: text for lang, text in texts.items() if text is not None}
+        return out
 
 
 class Synthetic(_Section):
@@ -276,9 +380,10 @@ class Matching(_Section):
         description="Standard error of the matching estimate. ai2006: Abadie and Imbens (2006), "
         "which treats the propensity score as known (as R's Matching does); ai2016: Abadie and "
         "Imbens (2016), adjusted for the score being estimated (as Stata's teffects psmatch "
-        "reports it). The default is ai2006 because at about fifty mentored with some twenty "
-        "propensity-model terms the 2016 adjustment is estimated so noisily that its intervals "
-        "undercover badly (bench/inference_study.py); ai2016 suits larger studies.",
+        "reports it). The default is ai2006 because at the default study's size (50 mentored) "
+        "with some twenty propensity-model terms the 2016 adjustment is estimated so noisily "
+        "that its intervals undercover badly (bench/inference_study.py); ai2016 suits larger "
+        "studies.",
     )
 
 
@@ -306,7 +411,7 @@ class Bootstrap(_Section):
         description="Person weights: exponential (Bayesian bootstrap, Rubin 1981: every person "
         "keeps a positive weight, so no draw loses a category or the only mentored person of "
         "one) or poisson (the ordinary bootstrap of persons; draws whose propensity refit has "
-        "no finite maximum are dropped, which on about fifty mentored is many).",
+        "no finite maximum are dropped, which in a study of some 50 mentored is many).",
     )
 
 
@@ -335,12 +440,37 @@ class Disclosure(_Section):
     min_cell: int = Field(5, ge=1, le=100)
 
 
+#: Keys of the report section that moved to the programme block (old parameter files).
+MOVED_TO_PROGRAMME = {
+    "budget_sek": "programme.budget",
+    "planned_participants": "programme.participants_planned",
+}
+
+
 class Report(_Section):
-    """What is rendered for funders."""
+    """What is rendered for funders, and how it names the values of the data."""
 
     formats: list[Literal["html", "pdf"]] = Field(default_factory=lambda: ["html", "pdf"])
-    budget_sek: float = Field(3_254_321, ge=0)
-    planned_participants: int = Field(50, ge=1)
+    labels: dict[str, dict[str, LocalText]] = Field(
+        default_factory=dict,
+        description="Display labels of category values, by category (column): for example "
+        "origin_region: {Irak: {en: Iraq, sv: Irak}}. How the report and its figures name a "
+        "value of the data; a value not listed takes the text catalogue's label, or is shown "
+        "as the data hold it. (How values are read and recoded is data's business: data.)",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            moved = [k for k in MOVED_TO_PROGRAMME if k in data]
+            if moved:
+                raise ValueError(
+                    "; ".join(f"report.{k} has moved to {MOVED_TO_PROGRAMME[k]}" for k in moved)
+                    + ". The programme block describes the programme the report is about (name, "
+                    "funder, period, aims, budget, planned participants): see params/default.yaml"
+                )
+        return data
 
 
 class Timing(_Section):
@@ -534,7 +664,11 @@ class Params(_Section):
 
     kind: Literal["study"] = "study"
     seed: int = Field(20170601, ge=0, le=2**32 - 1)
-    study: Study = Field(default_factory=Study)
+    study: Study
+    programme: Programme = Field(
+        description="The programme evaluated (see Programme); every sentence of the report "
+        "that describes it comes from here."
+    )
     synthetic: Synthetic | None = None
     data: Data
     outcomes: Outcomes = Field(default_factory=Outcomes)
@@ -546,6 +680,25 @@ class Params(_Section):
     costs: Costs = Field(default_factory=Costs)
     disclosure: Disclosure = Field(default_factory=Disclosure)
     report: Report = Field(default_factory=Report)
+
+    @model_validator(mode="after")
+    def _programme_fits_the_study(self) -> Params:
+        prog, lang = self.programme, self.study.language
+        if prog.currency is not None and prog.currency != self.study.currency:
+            raise ValueError(
+                f"programme.currency ({prog.currency}) must be study.currency "
+                f"({self.study.currency}): the budget is set against earnings in that currency"
+            )
+        for name in ("funder", "aims", "logic"):
+            value = getattr(prog, name)
+            if isinstance(value, dict) and lang not in value:
+                raise ValueError(
+                    f"programme.{name} has no text in '{lang}' (study.language); give one "
+                    f"text for every language or one per language ({', '.join(value)} given)"
+                )
+        if prog.logic_file is not None and lang not in prog.logic_file:
+            raise ValueError(f"programme.logic_file has no file for '{lang}' (study.language)")
+        return self
 
     @model_validator(mode="after")
     def _headline_is_estimated(self) -> Params:
@@ -565,8 +718,18 @@ class Params(_Section):
         return self
 
     def notebook_parameters(self) -> dict[str, Any]:
-        """The top-level sections as plain JSON values, as injected into notebooks."""
-        return self.model_dump(mode="json")
+        """The top-level sections as plain JSON values, as injected into notebooks.
+
+        Notebooks written before the programme block read the budget and the planned
+        participants from ``report`` (``report["budget_sek"]``): they still find them there.
+        """
+        doc = self.model_dump(mode="json")
+        doc["report"] = {
+            **doc["report"],
+            "budget_sek": self.programme.budget,
+            "planned_participants": self.programme.participants_planned,
+        }
+        return doc
 
 
 class Benchmark(_Section):
@@ -680,6 +843,19 @@ def _resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
     return raw
 
 
+def _resolve_programme_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
+    """``programme.logic_file.<language>`` relative to the parameter file's folder."""
+    programme = raw.get("programme")
+    files = programme.get("logic_file") if isinstance(programme, dict) else None
+    if not isinstance(files, dict):
+        return raw
+    resolved = {
+        lang: _resolved(value, base) if isinstance(value, str) and value.strip() else value
+        for lang, value in files.items()
+    }
+    return {**raw, "programme": {**programme, "logic_file": resolved}}
+
+
 #: What parameter files written before the grid moved into the package name it (relative to
 #: the notebooks/ folder, where it was then resolved).
 _FORMER_DEFAULT_GRID = "../params/specifications.yaml"
@@ -729,6 +905,7 @@ def parse_params(text: str, *, source: Path, base: Path | None = None) -> AnyPar
     if not isinstance(raw, dict):
         raise ParamsError(f"{source}: expected a mapping of keys (seed, data, ...) at the top level.")
     raw = _resolve_paths(raw, base if base is not None else Path(source).resolve().parent)
+    raw = _resolve_programme_paths(raw, base if base is not None else Path(source).resolve().parent)
     model = {"study": Params, "lalonde": LalondeParams, "pooling": PoolingParams}.get(
         raw.get("kind", "study")
     )
@@ -755,6 +932,14 @@ def check_input_files(params: AnyParams, *, source: Path) -> None:
         for key, path in params.data.tables().items()
         if path is not None and not Path(path).is_file()
     ]
+    if params.programme.logic_file is not None:
+        absent = {k: p for k, p in params.programme.logic_file.items() if not Path(p).is_file()}
+        if absent:
+            raise ParamsError(
+                f"{source}: programme.logic_file: file(s) not found: "
+                + ", ".join(f"{k}: {p}" for k, p in absent.items())
+                + " (relative paths are relative to the parameter file's folder)"
+            )
     if missing and not will_generate:
         lines = [f"{source}: input file(s) not found:"]
         lines += [f"  - data.{key}: {path}" for key, path in missing]
@@ -880,7 +1065,7 @@ class PoolingParams(_Section):
     seed: int = Field(20170601, ge=0, le=2**32 - 1)
     study: Study = Field(
         default_factory=lambda: Study(
-            name="BottomUp Integration across partner sites", site="Partner sites",
+            name="Mentoring across partner sites", site="Partner sites",
             country="EU", currency="EUR",
         )
     )

@@ -54,6 +54,8 @@ def test_zero_or_all_in_small_group():
     assert out.primary.loc["yes", "small"]
     assert out.primary.loc["no", "small"]  # all 8 "no"
     assert not out.primary.loc["yes", "large"]
+    # hidden, but neither 0 nor 8 is a count of 1 to 4: the label says hidden, not "<5"
+    assert out.table.loc["yes", "small"] == ".." and out.table.loc["no", "small"] == ".."
 
 
 def test_large_counts_untouched():

@@ -32,3 +32,16 @@ def test_hidden_bars_carry_the_tables_own_label():
     fig = group_share_bars(table, language="sv", min_cell=K, axis_label="pre_months_employed")
     texts = sorted(t.get_text() for t in fig.axes[0].texts)
     assert texts == ["..", "<5"], "a hidden cell is marked with its own label, never a guess"
+
+
+def test_hidden_labels_of_neighbouring_bars_do_not_overlap():
+    bins = [f"b{i}" for i in range(14)]  # as many bins as the overlap figure has
+    table = pd.DataFrame({"mentored": ["<5"] * 14, "comparison": [".."] * 14},
+                         index=pd.Index(bins, name="bin"))  # fmt: skip
+    fig = group_share_bars(table, language="en", min_cell=K, axis_label="pscore_logit")
+    renderer = fig.canvas.get_renderer()
+    boxes = sorted((t.get_window_extent(renderer) for t in fig.axes[0].texts),
+                   key=lambda b: b.x0)  # fmt: skip
+    assert len(boxes) == 28
+    for left, right in zip(boxes, boxes[1:], strict=False):
+        assert left.x1 <= right.x0, "two hidden-cell labels overlap"

@@ -21,6 +21,7 @@ from evaluation.chapters.robustness import COSTS_SERVED_FIELDS
 from evaluation.report.render import (
     Numbers,
     fmt_number,
+    index_page,
     localise_numbers,
     render_html,
 )
@@ -237,9 +238,12 @@ def test_esf_table_explains_its_counts(results, language):
 
 # --- 6. leftovers ---------------------------------------------------------------------------
 def test_exhibit_list_in_the_language_and_wrapping_between_parts(results):
+    """The list of exhibits is an annex of the reviewers' index page; the report points to it."""
     run, res = results
-    page = render_html(res, "sv", run.run_dir)
+    page = index_page(run.run_dir, res, "sv")
     kinds = {r[1] for r in _table_cells(page, "tab-exhibits")}
+    report = render_html(res, "sv", run.run_dir)
+    assert 'id="tab-exhibits"' not in report and "index.html" in report
     assert kinds <= {"tabell", "figur", "siffra"}
     assert "evaluation.<wbr>estimate.<wbr>esf.<wbr>estimate_<wbr>indicators" in page
     css = (TEMPLATES / "report.css").read_text("utf-8")

@@ -108,3 +108,10 @@ def test_spec_curve_from_the_table_as_results_json_holds_it():
     assert sum(len(c[0].get_xdata()) for c in top.containers) == 2  # two shown estimates
     ticks = [t.get_text() for t in bottom.get_yticklabels()]
     assert "neighbours: 4" in ticks and "estimator: IPW" in ticks and "trimming: Crump" in ticks
+
+
+def test_rosenbaum_level_in_swedish_has_a_decimal_comma():
+    table = pd.DataFrame({"p_upper": [0.01, 0.02]}, index=pd.Index([1.0, 1.05], name="gamma"))
+    fig = plots.rosenbaum_bounds(table, language="sv", min_cell=K, alpha=0.025)
+    legend = " ".join(t.get_text() for t in fig.axes[0].get_legend().get_texts())
+    assert "0,025" in legend and "0.025" not in legend

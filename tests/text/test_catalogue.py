@@ -27,7 +27,8 @@ BRANCHING_ALLOWED: frozenset[str] = frozenset()
 SAME_IN_BOTH = frozenset({
     "categories.origin_region.Afghanistan", "categories.origin_region.Eritrea",
     "categories.origin_region.Somalia", "categories.wave.baseline",
-    "categories.currency.SEK",
+    "categories.currency.SEK", "categories.country.FI", "categories.country.PT",
+    "categories.origin_region.Iran",
 })  # fmt: skip
 
 _BRANCH = re.compile(r"\{%|\{\{[^}]*\bif\b[^}]*\}\}", re.S)

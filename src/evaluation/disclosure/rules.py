@@ -7,7 +7,8 @@ Rules (threshold ``k``, parameter ``disclosure.min_cell``, default 5):
    group's total says something about *every* member of the group (all or none of them
    have the attribute). Such cells are suppressed when the group itself is small
    (``total < 2k``): for large groups a 0 or 100 % share is not disclosive in practice and
-   is shown.
+   is shown. Such a cell is shown as ``".."``, not ``"<k"``: its count is 0 or its group's
+   total, not 1 to ``k - 1``, and a label must never state a count that is false.
 3. **Secondary suppression.** A suppressed cell must not be recoverable from the margins:
    in every row and every column that has a total and exactly one suppressed cell, the
    smallest other non-total cell is suppressed too; repeated until stable. A secondary cell
@@ -115,8 +116,9 @@ def protect_counts(
                                               secondary, col_key=col)
                 mask = suppressed()
     shown = counts.astype("Int64").astype(str)
-    shown = shown.where(~(secondary & ~primary), SECONDARY_LABEL)
-    shown = shown.where(~primary, suppressed_label(threshold))
+    # "<k" states a count of 1 to k-1: only where that is true; every other hidden cell ".."
+    shown = shown.where(~(primary | secondary), SECONDARY_LABEL)
+    shown = shown.where(~(primary & small), suppressed_label(threshold))
     return Protected(table=shown, primary=primary, secondary=secondary)
 
 

@@ -165,15 +165,21 @@ def merge_results(
             raise RunError(f"{spec.name} registers measured values already registered: "
                            f"{sorted(clash)}")  # fmt: skip
         measured.update(part.get("measured", {}))
-    from_params = [
-        ("budget_sek", params.report.budget_sek, "Programme budget (SEK)", "report.budget_sek"),
-        ("planned_participants", params.report.planned_participants, "Planned participants",
-         "report.planned_participants"),
-    ]  # fmt: skip
+    from_params = []
     if isinstance(params, Params):
-        from_params.append(("disclosure_min_cell", params.disclosure.min_cell,
-                            "Disclosure threshold (smallest count of persons shown)",
-                            "disclosure.min_cell"))  # fmt: skip
+        merged["programme"] = params.programme.report_texts()
+        merged["labels"] = params.report.labels
+        from_params += [
+            ("programme_budget", params.programme.budget,
+             f"Programme budget ({params.study.currency})", "programme.budget"),
+            ("planned_participants", params.programme.participants_planned,
+             "Planned participants", "programme.participants_planned"),
+            ("disclosure_min_cell", params.disclosure.min_cell,
+             "Disclosure threshold (smallest count of persons shown)", "disclosure.min_cell"),
+            ("balance_threshold", params.design.balance_threshold,
+             "Balance target (largest absolute standardised difference)",
+             "design.balance_threshold"),
+        ]  # fmt: skip
     for key, value, title, name in from_params:
         merged["numbers"][key] = value
         merged["exhibits"].append(

@@ -52,8 +52,10 @@ def group_share_bars(
         ax.bar(x, np.nan_to_num(values), width=width, label=L[group],
                color=GROUP_COLOURS[group])  # fmt: skip
         for xi, cell, v in zip(x, table[group], values, strict=True):
-            if np.isnan(v):  # hidden: the table's own label, never a guessed one
-                ax.text(xi, 0.005, str(cell), ha="center", va="bottom", fontsize=7)
+            if np.isnan(v):  # hidden: the table's own label, never a guessed one; upright,
+                # so that the labels of neighbouring bars never run into each other
+                ax.text(xi, 0.005, str(cell), ha="center", va="bottom", fontsize=7,
+                        rotation=90)  # fmt: skip
     ax.set_xticks(range(len(bins)), bins, rotation=30 if len(bins) > 6 else 0,
                   ha="right" if len(bins) > 6 else "center", fontsize=8)  # fmt: skip
     ax.set_xlabel(L[axis_label])

@@ -19,6 +19,12 @@ import pandas as pd
 from evaluation.plots.theme import GROUP_COLOURS
 from evaluation.robustness.power import power_at
 from evaluation.text import catalogue
+from evaluation.text.numbers import format_number
+
+
+def _decimals(value: float) -> int:
+    """As many decimals as a level has (0.05: 2, 0.025: 3; at most 4)."""
+    return len(f"{value:.4f}".rstrip("0").partition(".")[2])
 
 #: True effects (percentage points) along the power curve's x axis.
 POWER_GRID_PP = np.linspace(0, 40, 161)
@@ -151,7 +157,7 @@ def rosenbaum_bounds(
     fig, ax = plt.subplots(figsize=(6.5, 3.2))
     ax.plot(gamma, p_upper, color=GROUP_COLOURS["mentored"])
     ax.axhline(alpha, color="black", linestyle="--", linewidth=0.8,
-               label=f"{L['alpha']} {alpha:g}")  # fmt: skip
+               label=f"{L['alpha']} {format_number(alpha, language, _decimals(alpha))}")  # fmt: skip
     label = _hidden_label(flat["p_upper"])
     if label:
         ax.text(0.5, 0.5, label, transform=ax.transAxes, ha="center", va="center")

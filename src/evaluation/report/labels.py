@@ -6,7 +6,11 @@ The labels themselves live in the text catalogue (``figure.*`` and the categorie
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from evaluation.plots.theme import localise_axes  # noqa: F401  (re-exported)
+from evaluation.report.numbers import display_labels
 from evaluation.text import catalogue
 from evaluation.text.numbers import format_number
 
@@ -30,10 +34,12 @@ def outcome_label(outcome: str, language: str) -> str:
     return catalogue(language).category("outcome", outcome)
 
 
-def term_label(term: str, language: str) -> str:
+def term_label(term: str, language: str, labels: Mapping[str, Any] | None = None) -> str:
     """A design term as the report's tables write it.
 
     ``education=post_secondary`` becomes ``education: post-secondary`` (en) or
-    ``utbildning: eftergymnasial`` (sv).
+    ``utbildning: eftergymnasial`` (sv). ``labels``: the parameter file's ``report.labels``
+    (display labels of the data's values, e.g. origin regions), which come first.
     """
-    return catalogue(language).characteristic(term)
+    own = display_labels(labels or {}, language)
+    return catalogue(language).characteristic(term, own)

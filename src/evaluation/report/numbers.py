@@ -13,10 +13,11 @@ import base64
 import html
 import math
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from evaluation.disclosure.audit import is_hidden
 from evaluation.errors import RunError
@@ -74,13 +75,15 @@ def localise_numbers(text: str, language: str) -> str:
 
     ``32.12 (6.53)`` becomes ``32,12 (6,53)`` in Swedish, ``78,186.14`` becomes
     ``78 186`` (en: ``78,186``): amounts of a thousand or more are shown whole, since
-    their decimals carry no information for the reader (kronor, persons). A plain
-    four-digit whole number (``2019``, ``3050``) is left as written: in running text it is
-    as likely a year as a count, and both languages allow it ungrouped.
+    their decimals carry no information for the reader (kronor, persons), and grouped as the
+    report's text groups them (``3,050`` / ``3 050``). A plain four-digit whole number in a
+    cell that also holds words (``Wahba (1999, 2002)``) is left as written: beside words it is
+    as likely a year as a count.
     """
+    words = _LETTER.search(text) is not None
 
     def one(m: re.Match[str]) -> str:
-        if not m["sign"] and not m["frac"] and len(m["int"]) == 4:
+        if words and not m["sign"] and not m["frac"] and len(m["int"]) == 4:
             return m[0]
         value = float(m["int"].replace(",", "") + ("." + m["frac"] if m["frac"] else ""))
         return _fmt_cell_number(-value if m["sign"] else value, len(m["frac"] or ""), language)
@@ -95,6 +98,23 @@ def _fmt_cell_number(value: float, decimals: int, language: str) -> str:
 
 #: A statistic withheld by disclosure control (:func:`evaluation.disclosure.rules.withheld_label`).
 _WITHHELD = re.compile(r"withheld \(n<(\d+)\)")
+
+
+def display_labels(
+    labels: Mapping[str, Mapping[str, Any]], language: str
+) -> dict[str, dict[str, str]]:
+    """The run's own display labels (``report.labels``) in one language.
+
+    A label given as one text serves every language; one given per language serves those it
+    names (the others fall back to the catalogue, or the value itself).
+    """
+    out: dict[str, dict[str, str]] = {}
+    for category, values in labels.items():
+        for value, label in values.items():
+            text = label if isinstance(label, str) else label.get(language)
+            if text is not None:
+                out.setdefault(category, {})[value] = text
+    return out
 
 
 class Numbers:
@@ -126,6 +146,7 @@ class Numbers:
         self.language = language
         self.run_dir = run_dir
         self.texts = texts if texts is not None else catalogue(language)
+        self.labels = display_labels(results.get("labels", {}), language)
         self.used: set[str] = set()
 
     # --- raw lookups ---------------------------------------------------------------------
@@ -180,6 +201,15 @@ class Numbers:
             return self.hidden(value)
         return fmt_number(float(value), self.language, 0)
 
+    def count(self, value: Any) -> str:
+        """A count given as a value (an effect's ``n_treated``), grouped like every number.
+
+        A withheld count (``..``, ``<5``) is shown as its label (:meth:`hidden`).
+        """
+        if isinstance(value, str):
+            return self.hidden(value)
+        return fmt_number(float(value), self.language, 0)
+
     def x(self, key: str, decimals: int = 1) -> str:
         """A number with decimals (a value the disclosure audit hid: its label)."""
         value = self.raw(key)
@@ -222,6 +252,50 @@ class Numbers:
         if signed and round(float(value)) > 0:
             s = "+" + s
         return s
+
+    def g(self, key: str) -> str:
+        """A registered number with as many decimals as it has (``0.1``, ``0.05``; at most 4)."""
+        value = float(self.raw(key))
+        text = f"{value:.4f}".rstrip("0").rstrip(".")
+        decimals = len(text.partition(".")[2])
+        return fmt_number(value, self.language, decimals)
+
+    def month(self, yyyy_mm: str) -> str:
+        """A month (``2018-03``) as the report's language writes it (``March 2018``, ``mars 2018``)."""
+        m = re.fullmatch(r"(\d{4})-(\d{2})", str(yyyy_mm))
+        if m is None:
+            raise ReportKeyError(f"'{yyyy_mm}' is not a month (YYYY-MM)")
+        name = self.texts.category("month", m[2])
+        return self.texts.format("format.month", month=name, year=m[1])
+
+    def quarter(self, label: str) -> str:
+        """A calendar quarter (``2017Q3``) as the report's language writes it (sv ``2017K3``)."""
+        m = re.fullmatch(r"(\d{4})Q([1-4])", str(label))
+        if m is None:
+            return html.escape(str(label))
+        return self.texts.format("format.quarter", year=m[1], quarter=m[2])
+
+    def country(self) -> str:
+        """The study's country (``study.country``) by name; a code the catalogue lacks as is."""
+        code = self.results["study"]["country"]
+        return self.texts.category("country", code, default=code)
+
+    def programme(self, field: str) -> str:
+        """A text of the programme block (``name``, ``funder``, ``aims``, ``logic``).
+
+        In the report's language, as the parameter file gives it.
+        """
+        block = self.results.get("programme")
+        if block is None or field not in block:
+            raise ReportKeyError(f"the report asks for programme.{field}, which the results lack")
+        value = block[field]
+        if isinstance(value, dict):
+            if self.language not in value:
+                raise ReportKeyError(
+                    f"programme.{field} has no text in '{self.language}', the report's language"
+                )
+            value = value[self.language]
+        return str(value)
 
     def currency(self) -> str:
         """The study's currency as the report's language names it (``SEK``; sv: ``kronor``).
@@ -290,7 +364,8 @@ class Numbers:
         head = "".join(f"<th>{html.escape(self.column(c))}</th>" for c in cols)
         body = []
         for r in rows:
-            cells = "".join(f"<td>{html.escape(self.table_cell(key, c, r[c]))}</td>" for c in cols)
+            # escape() leaves a cell already escaped (a hidden value's Markup, '<5') as it is
+            cells = "".join(f"<td>{escape(self.table_cell(key, c, r[c]))}</td>" for c in cols)
             body.append(f"<tr>{cells}</tr>")
         cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
         return (
@@ -341,7 +416,8 @@ class Numbers:
             return self.hidden(value)
         category = CELL_CATEGORIES.get((table, column))
         if category == "characteristic":
-            return localise_numbers(self.texts.characteristic(str(value)), self.language)
+            label = self.texts.characteristic(str(value), self.labels)
+            return localise_numbers(label, self.language)
         if category is not None and isinstance(value, str):
             return self.texts.category(category, value)
         if isinstance(value, str) and _LETTER.search(value):

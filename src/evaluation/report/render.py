@@ -41,6 +41,7 @@ __all__ = [
     "ReportKeyError",
     "fmt_number",
     "localise_numbers",
+    "index_page",
     "make_environment",
     "render_html",
     "report_context",
@@ -228,23 +229,31 @@ def render_notebooks(run_dir: Path, memo_dir: Path | None = None) -> list[Path]:
     return out
 
 
-def render_index(run_dir: Path, results: dict[str, Any], language: str) -> Path:
-    """The run's index page linking the report, the notebooks, tables and figures."""
+def index_page(run_dir: Path, results: dict[str, Any], language: str) -> str:
+    """The run's index page for reviewers: the report, the notebooks, tables and figures.
+
+    Its annex is the list of exhibits: every table, figure and number, the notebook and
+    function that made it and its files (the report points to it).
+    """
     env = make_environment()
-    texts = catalogue(language)
-    page = env.get_template("index.html.j2").render(
-        t=texts.__getitem__,
-        lang=language,
-        r=results,
-        reports=sorted(p.relative_to(run_dir).as_posix() for p in (run_dir / "report").glob("*")),
-        notebooks=sorted(
-            p.relative_to(run_dir).as_posix() for p in (run_dir / "notebooks").glob("*")
-        ),
-        tables=sorted(p.relative_to(run_dir).as_posix() for p in (run_dir / "tables").glob("*")),
-        figures=sorted(p.relative_to(run_dir).as_posix() for p in (run_dir / "figures").glob("*")),
+
+    def files(folder: str) -> list[str]:
+        return sorted(p.relative_to(run_dir).as_posix() for p in (run_dir / folder).glob("*"))
+
+    return env.get_template("index.html.j2").render(
+        **report_context(results, language, run_dir, env),
+        exhibits=results.get("exhibits", []),
+        reports=files("report"),
+        notebooks=files("notebooks"),
+        tables=files("tables"),
+        figures=files("figures"),
     )
+
+
+def render_index(run_dir: Path, results: dict[str, Any], language: str) -> Path:
+    """Write the run's index page (:func:`index_page`) as ``index.html``."""
     path = run_dir / "index.html"
-    path.write_text(page, "utf-8")
+    path.write_text(index_page(run_dir, results, language), "utf-8")
     return path
 
 

@@ -19,11 +19,20 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from evaluation.report.numbers import Numbers
+from evaluation.report.numbers import Numbers, ReportKeyError
 
 #: Pre-trend test of the event study: the months before start count as moving in step when
 #: the joint test's p-value is at least this.
 PRETREND_LEVEL = 0.05
+
+#: The sample whose balance an estimator rests on (``balance_<sample>`` of the results):
+#: matching on the matched sample, weighting on the weighted one, every other estimator on
+#: the trimmed sample with no reweighting.
+BALANCE_SAMPLE = {"matching": "matched", "ipw": "weighted", "aipw": "weighted"}
+
+#: Optional inputs whose absence the data chapter states once, although the bottom-up chapter
+#: registers it again (``bottomup_<input>``).
+OPTIONAL_INPUTS = ("survey", "sessions", "mentors")
 
 
 @dataclass(frozen=True)
@@ -59,13 +68,90 @@ class Sentences:
         self.texts = num.texts
 
     # --- summary and frame ---------------------------------------------------------------
+    @staticmethod
+    def _evidence(e: Mapping[str, Any]) -> str:
+        """``null`` if the confidence interval includes zero, else the sign: ``up``/``down``."""
+        if e["ci_low"] <= 0 <= e["ci_high"]:
+            return "null"
+        return "up" if e["estimate"] > 0 else "down"
+
+    def headline(self, h: Mapping[str, Any]) -> Sentence:
+        """The headline, with a verb that follows the evidence.
+
+        An interval that includes zero reads "the data are consistent with no effect, and with
+        effects from ... to ..."; otherwise mentoring raised or lowered the outcome.
+        """
+        share = h["outcome"].startswith("employed_m")
+        what = S("summary_what_share" if share else "summary_what_amount", h=h)
+        return S(f"summary_headline_{self._evidence(h)}", h=h, what=what)
+
     def summary_people(self, h: Mapping[str, Any]) -> Sentence:
         """The headline turned into persons, when it is a share and its size is shown."""
         if not _is_count(h["n_treated"]):
             return S("summary_people_withheld", h=h)
-        if h["outcome"].startswith("employed_m"):
-            return S("summary_people_in_work", h=h)
-        return S("summary_people_rests_on", h=h)
+        if not h["outcome"].startswith("employed_m"):
+            return S("summary_people_rests_on", h=h)
+        case = {"up": "in_work", "down": "out_of_work", "null": "null"}[self._evidence(h)]
+        return S(f"summary_people_{case}", h=h)
+
+    def balance_warning(self) -> list[Sentence]:
+        """A warning when the headline estimator's sample is not balanced on every term."""
+        sample = BALANCE_SAMPLE.get(self.r["headline"]["estimator"], "trimmed")
+        key = f"balance_{sample}"
+        if not (self.num.has(key) and self.num.has("balance_threshold")):
+            return []
+        if self.num.raw(f"{key}.max_abs_smd") <= self.num.raw("balance_threshold"):
+            return []
+        return [S("summary_balance", balance=key, after=S(f"balance_after_{sample}"))]
+
+    def summary_sample(self) -> Sentence:
+        """Who the study follows, and for how long after start (its longest horizon)."""
+        horizons = [
+            int(e["outcome"][len("employed_m") :])
+            for e in self.r["effects"]
+            if e["outcome"].startswith("employed_m") and e["outcome"][len("employed_m") :].isdigit()
+        ]
+        if not horizons:
+            raise ReportKeyError("the results hold no effect on employment at a horizon")
+        return S("summary_sample", months=max(horizons))
+
+    def _programme(self) -> Mapping[str, Any]:
+        """The run's programme block (``results.json`` → ``programme``), strictly."""
+        block = self.r.get("programme")
+        if block is None:
+            raise ReportKeyError(
+                "the results hold no programme block (they were made before the programme "
+                "became a parameter): rerun the study with a parameter file that has one"
+            )
+        return block
+
+    def programme(self) -> list[Sentence]:
+        """The paragraphs on the programme: what it is, its logic if given, the questions."""
+        out = [S("programme_text")]
+        if self.num.language in self._programme().get("logic", {}):
+            out.append(S("programme_logic"))
+        return [*out, S("programme_questions")]
+
+    def esf_applies(self) -> bool:
+        """Whether the programme is ESF-funded, so that the ESF indicators are reported."""
+        return bool(self._programme()["esf_indicators"])
+
+    def skipped_list(self) -> list[str]:
+        """The run's skipped analyses that the data chapter lists, each once.
+
+        The absence of an optional input is stated once (the bottom-up chapter registers it
+        again as ``bottomup_<input>``); ESF entries only where the ESF indicators apply.
+        """
+        skipped = self.r.get("skipped", {})
+        out = []
+        for name in skipped:
+            if name.startswith("bottomup_") and name[len("bottomup_") :] in OPTIONAL_INPUTS:
+                if name[len("bottomup_") :] in skipped:
+                    continue
+            if name.startswith("esf_") and not self.esf_applies():
+                continue
+            out.append(name)
+        return out
 
     def data_flow(self) -> list[Sentence]:
         """The sample-flow paragraph, with the pseudo starts when there were any."""
@@ -98,8 +184,17 @@ class Sentences:
         return S("effects_permutation", hp=hp)
 
     def limitations(self) -> list[Sentence]:
-        """The limitations that apply to this run."""
-        keys = ["lim_selection", "lim_small_n", "lim_lockin", "lim_spillover", "lim_survey"]
+        """The limitations that apply to this run's data.
+
+        The small-numbers limitation quotes the minimum detectable effect when the run has it;
+        the survey's only where there was a survey; the synthetic data's only on synthetic data.
+        """
+        num = self.num
+        keys = ["lim_selection"]
+        keys.append("lim_small_n_mde" if num.has("power") else "lim_small_n")
+        keys += ["lim_lockin", "lim_spillover"]
+        if num.has("bottomup_inputs") and num.raw("bottomup_inputs").get("survey"):
+            keys.append("lim_survey")
         if self.r["study"].get("synthetic"):
             keys.append("lim_synthetic")
         return [S(k) for k in keys]
@@ -128,6 +223,14 @@ class Sentences:
             period=S(f"tm_period_{u}"),
             control=S(f"tm_control_{control}"),
         )
+
+    def cohorts_withheld(self) -> list[Sentence]:
+        """The start cohorts whose own estimate is withheld, in the report's calendar terms."""
+        cohorts = self.num.raw("cs_cohorts_withheld.cohorts")
+        if not cohorts:
+            return []
+        write = self.num.quarter if self.num.raw("cs_unit") == "q" else self.num.month
+        return [S("tm_cohorts_withheld", cohorts=[write(c) for c in cohorts])]
 
     def staggered_against_headline(self) -> list[Sentence]:
         """The overall Callaway–Sant'Anna effect set against the headline and TWFE."""
@@ -253,7 +356,7 @@ class Sentences:
             e = dict(num.raw("bottomup_relationship"), outcome=o)
             case = "yes" if up and found else "no"
             return [S(f"model_relationship_{case}"), S("model_relationship_estimate", e=e)]
-        raise ValueError(f"unknown component of the mentorship model: {name!r}")
+        raise ReportKeyError(f"the report has no sentence for the model component {name!r}")
 
     def _not_assessed(self, c: Mapping[str, Any]) -> Sentence:
         """Why a component of the model is not assessed."""

@@ -90,6 +90,15 @@ class RunResults(_Closed):
     skipped: dict[str, str]
     exhibits: list[Exhibit]
     provenance: dict[str, Any]
+    programme: dict[str, Any] | None = Field(
+        None,
+        description="A study's programme as the report describes it (the parameter file's "
+        "programme block: name, funder, period, aims, logic per language, esf_indicators).",
+    )
+    labels: dict[str, dict[str, Any]] | None = Field(
+        None,
+        description="The parameter file's report.labels: display labels of category values.",
+    )
 
 
 def json_schema() -> dict[str, Any]:

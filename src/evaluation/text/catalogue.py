@@ -189,7 +189,9 @@ class Catalogue:
             f"the {self.language} catalogue has no label for '{text}' in the category '{name}'"
         )
 
-    def characteristic(self, term: str) -> str:
+    def characteristic(
+        self, term: str, labels: Mapping[str, Mapping[str, str]] | None = None
+    ) -> str:
         """A characteristic of the persons, with its category value if it has one.
 
         ``education=post_secondary`` (a design term) and ``education: post_secondary`` (a row
@@ -198,6 +200,14 @@ class Catalogue:
         months before start``. A characteristic the catalogue does not know (a site's own
         extra covariate) keeps its name; so does a value of an open category
         (:data:`OPEN_CATEGORIES`) or of a characteristic without a category.
+
+        Parameters
+        ----------
+        term
+            The term.
+        labels
+            The run's own display labels, category → value → label in this language (the
+            parameter file's ``report.labels``): they come before the catalogue's.
         """
         if "=" in term:
             variable, _, value = term.partition("=")
@@ -207,6 +217,9 @@ class Catalogue:
         label = self.category("variable", variable, default=variable)
         if value is None:
             return label
+        own = (labels or {}).get(variable, {})
+        if value in own:
+            return f"{label}: {own[value]}"
         if variable not in self.categories:
             return f"{label}: {value}"
         default = value if variable in OPEN_CATEGORIES else None
