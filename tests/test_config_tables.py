@@ -17,7 +17,8 @@ SOURCE = Path("site.yaml")
 
 
 def _params(data: str):
-    return parse_params(f"data:\n{data}", source=SOURCE, base=Path("/site"))
+    study = "study: {name: A site's programme, site: A site}\n"
+    return parse_params(f"{study}data:\n{data}", source=SOURCE, base=Path("/site"))
 
 
 def test_old_forms_read_as_before() -> None:

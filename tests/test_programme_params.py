@@ -43,9 +43,10 @@ def test_the_default_file_describes_the_programme():
     assert (prog.period.start, prog.period.end) == ("2017-06", "2019-12")
     assert prog.text("funder", "sv") == "Europeiska socialfonden"
     assert prog.text("logic", "en").startswith("A mentor who knows")
-    # the model itself names no programme: the block and the study's name are required
-    assert Params.model_fields["programme"].is_required()
+    # the model itself names no programme: the study's name is required, and the programme
+    # block has no default (a run refuses without it; reading the data does not need it)
     assert Params.model_fields["study"].is_required()
+    assert Params.model_fields["programme"].default is None
 
 
 def test_an_old_file_with_the_budget_under_report_is_told_where_it_went(tmp_path):
@@ -59,8 +60,10 @@ def test_an_old_file_with_the_budget_under_report_is_told_where_it_went(tmp_path
     assert "report.planned_participants has moved to programme.participants_planned" in msg
     del doc["programme"]
     del doc["report"]["budget_sek"], doc["report"]["planned_participants"]
-    with pytest.raises(ParamsError, match=r"programme: required key is missing"):
-        _load(tmp_path, doc)
+    params = _load(tmp_path, doc)
+    assert params.programme is None
+    with pytest.raises(ParamsError, match=r"no programme block.*add a programme: block"):
+        params.require_programme("site.yaml")
 
 
 def test_a_text_needs_the_report_language(tmp_path):
@@ -148,3 +151,15 @@ def test_every_site_file_describes_its_own_programme():
         p = load_params(path, check_files=False)
         assert p.programme.name != "BottomUp Integration", path.name
         assert p.programme.budget != 3_254_321, path.name
+
+
+def test_a_run_without_a_programme_block_is_refused_before_anything_is_written(tmp_path):
+    from evaluation.pipeline.run import run_study
+
+    doc = _doc()
+    del doc["programme"]
+    path = tmp_path / "p.yaml"
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True), "utf-8")
+    with pytest.raises(ParamsError, match="no programme block"):
+        run_study(path, tmp_path / "outputs", echo=lambda *a, **k: None)
+    assert not (tmp_path / "outputs").exists()

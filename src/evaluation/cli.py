@@ -177,6 +177,9 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     for note in study.notes:
         print(note)
     print("The input tables meet the data contract and the design's needs.")
+    if params.programme is None:
+        print(f"note: {args.params} has no programme block yet; a run needs one (name, funder, "
+              "period, aims, planned participants, budget: see params/default.yaml).")  # fmt: skip
     return 0
 
 

@@ -665,9 +665,11 @@ class Params(_Section):
     kind: Literal["study"] = "study"
     seed: int = Field(20170601, ge=0, le=2**32 - 1)
     study: Study
-    programme: Programme = Field(
+    programme: Programme | None = Field(
+        None,
         description="The programme evaluated (see Programme); every sentence of the report "
-        "that describes it comes from here."
+        "that describes it comes from here. Required for a study run (the report describes "
+        "the programme); reading and validating the data work without it.",
     )
     synthetic: Synthetic | None = None
     data: Data
@@ -684,6 +686,8 @@ class Params(_Section):
     @model_validator(mode="after")
     def _programme_fits_the_study(self) -> Params:
         prog, lang = self.programme, self.study.language
+        if prog is None:
+            return self
         if prog.currency is not None and prog.currency != self.study.currency:
             raise ValueError(
                 f"programme.currency ({prog.currency}) must be study.currency "
@@ -724,12 +728,24 @@ class Params(_Section):
         participants from ``report`` (``report["budget_sek"]``): they still find them there.
         """
         doc = self.model_dump(mode="json")
-        doc["report"] = {
-            **doc["report"],
-            "budget_sek": self.programme.budget,
-            "planned_participants": self.programme.participants_planned,
-        }
+        if self.programme is not None:
+            doc["report"] = {
+                **doc["report"],
+                "budget_sek": self.programme.budget,
+                "planned_participants": self.programme.participants_planned,
+            }
         return doc
+
+    def require_programme(self, source: Path | str) -> Programme:
+        """The programme block, or a ParamsError saying how to add it (a study run needs it)."""
+        if self.programme is None:
+            raise ParamsError(
+                f"{source}: no programme block. A study run's report describes the programme "
+                "it evaluates (name, funder, period, aims, planned participants, budget), and "
+                "none of it is assumed: add a programme: block (see params/default.yaml; "
+                "`evaluation init` writes one to fill in)."
+            )
+        return self.programme
 
 
 class Benchmark(_Section):
@@ -932,7 +948,7 @@ def check_input_files(params: AnyParams, *, source: Path) -> None:
         for key, path in params.data.tables().items()
         if path is not None and not Path(path).is_file()
     ]
-    if params.programme.logic_file is not None:
+    if params.programme is not None and params.programme.logic_file is not None:
         absent = {k: p for k, p in params.programme.logic_file.items() if not Path(p).is_file()}
         if absent:
             raise ParamsError(

@@ -338,6 +338,21 @@ def _yaml_text(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+#: The programme block, commented out: validate reads the data without it, a run refuses until
+#: it is filled in (nothing of a programme is assumed; params/default.yaml has a full one).
+PROGRAMME_TEMPLATE = (
+    "# TODO before a run: the programme the report describes (uncomment and fill in)",
+    "# programme:",
+    "#   name: My programme",
+    "#   funder: {en: European Social Fund, sv: Europeiska socialfonden}",
+    "#   period: {start: 2017-06, end: 2019-12}     # months the programme ran",
+    "#   participants_planned: 50",
+    "#   budget: 1000000                            # in study.currency",
+    "#   esf_indicators: false                      # true: ESF-funded (the ESF indicators)",
+    "#   aims: {en: What it did and set out to do., sv: Vad det gjorde och ville uppnå.}",
+)
+
+
 def parameter_file(folder: Path, target: Path, chosen: Mapping[str, TableGuess | None]) -> str:
     """The commented parameter file for the guessed tables (paths relative to ``target``)."""
     base = target.resolve().parent
@@ -352,6 +367,8 @@ def parameter_file(folder: Path, target: Path, chosen: Mapping[str, TableGuess |
         "  site: My site                # TODO: where it ran",
         "  language: sv                 # en | sv: the language of the report",
         "  synthetic: false",
+        "",
+        *PROGRAMME_TEMPLATE,
         "",
         "data:",
     ]

@@ -339,6 +339,8 @@ def run_study(
     text, params = parse_with_overrides(
         read_params_text(params_path), overrides, language=language, source=params_path, base=base
     )
+    if isinstance(params, Params):
+        params.require_programme(params_path)
     out_root = Path(out_root).resolve()
     private = workdir.resolve_work_dir(params, base, out_root, work_dir)
     generated = ensure_synthetic(params)
