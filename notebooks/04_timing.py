@@ -46,7 +46,8 @@ design = {
 }
 estimation = {
     "level": 0.95,
-    "matching": {"neighbours": 4, "replace": True, "caliper": 0.2, "bias_correction": True},
+    "matching": {"neighbours": 4, "replace": True, "caliper": 0.2, "bias_correction": True,
+                 "se": "ai2006"},
     "bootstrap": {"draws": 999, "use_when_ratio_above": 1.05, "weights": "exponential"},
 }
 timing = {
