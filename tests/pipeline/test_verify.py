@@ -45,6 +45,15 @@ def test_verify_says_reproduced_on_a_fresh_run(verified):
     assert all(info["executed"] for info in prov["notebooks"].values()), "verify used the cache"
 
 
+def test_two_runs_give_the_same_results_json_outside_provenance(verified, finished_run):
+    """Exact reruns: every value equal, not within a tolerance (wall times are provenance)."""
+    _, _, rerun = verified
+    first = json.loads((finished_run[0].run_dir / "results.json").read_text("utf-8"))
+    second = json.loads((rerun / "results.json").read_text("utf-8"))
+    first.pop("provenance"), second.pop("provenance")
+    assert json.dumps(first, sort_keys=True) == json.dumps(second, sort_keys=True)
+
+
 def _copy_run(run_dir: Path, dest: Path) -> Path:
     dest.mkdir(parents=True)
     for name in ("params.yaml", "results.json"):
