@@ -45,7 +45,7 @@ report: $(STAMP)
 	$(BIN)/evaluation run --params $(PARAMS)
 
 test: $(STAMP) $(BROWSER)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=25
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
