@@ -67,6 +67,8 @@ PRIORITY = {
 }
 #: A value is known exactly when its region's squared norm in the span is this close to 1.
 SPAN_TOL = 1e-8
+#: A shown set's row of the left null space counts as zero below this squared norm.
+NULL_TOL = 1e-8
 #: Reasons a value is hidden (the keys of :attr:`AuditResult.by_rule`).
 RULES = ("threshold", "difference", "solvable", "small sample")
 
@@ -239,11 +241,13 @@ def audit(results: Mapping[str, Any], facts: Iterable[Fact], k: int) -> AuditRes
         violation = _find_violation(sets, hidden, k)
         if violation is None:
             break
-        rule, candidates, region = violation
+        rule, candidates, region, breaking = violation
         order = sorted(candidates, key=lambda i: (sets[i].priority, -sets[i].n, i))
         # the least important value whose hiding makes the region unknown; if every single
         # one leaves it known (it is solvable in several ways), the least important goes first
-        victim = next((i for i in order if not _known(sets, hidden | {i}, region)), order[0])
+        breaks = (breaking.__contains__ if breaking is not None
+                  else lambda i: not _known(sets, hidden | {i}, region))  # fmt: skip
+        victim = next((i for i in order if breaks(i)), order[0])
         hidden.add(victim)
         decisions += [Decision(w, SECONDARY_LABEL, rule) for w in sets[victim].places]
     return AuditResult(tuple(_unique(decisions)), len(facts), len(sets))
@@ -283,11 +287,20 @@ def _distinct_sets(facts: list[Fact], universe: np.ndarray) -> list[_Set]:
 
 
 def _find_violation(sets: list[_Set], hidden: set[int], k: int
-                    ) -> tuple[str, list[int], np.ndarray] | None:  # fmt: skip
+                    ) -> tuple[str, list[int], np.ndarray, set[int] | None] | None:  # fmt: skip
     """The first small count a reader can work out from the shown sets, and its sources.
 
     Returns the rule, the shown sets it is worked out from (hiding one of them is the
-    remedy) and the region of persons it gives away, or ``None``.
+    remedy), the region of persons it gives away and, for a solvable region, which of those
+    sets each make it unknown when hidden alone (``None``: not computed, ask :func:`_known`);
+    or ``None`` when nothing can be worked out.
+
+    For a solvable region the last part needs no further fit. Write the shown sets over the
+    atoms as ``M`` (sets x atoms) with the thin SVD ``U S V'`` of rank ``r``. The region's
+    indicator ``t`` is ``c'M`` for every ``c = c0 + N z``, where ``c0`` is the minimum-norm
+    solution and ``N`` spans the left null space of ``M``. Hiding set ``i`` leaves ``t``
+    known iff some solution has ``c_i = 0``: iff ``c0_i = 0`` or row ``i`` of ``N`` is not
+    zero. As ``[U_r N]`` is orthogonal, ``|N_i|^2 = 1 - |U_r,i|^2``.
     """
     shown = [i for i in range(len(sets)) if i not in hidden]
     if not shown:
@@ -300,7 +313,7 @@ def _find_violation(sets: list[_Set], hidden: set[int], k: int
             if diff >= k:
                 break
             if diff > 0 and not (sets[b].members & ~sets[a].members).any():
-                return "difference", [a, b], sets[a].members & ~sets[b].members
+                return "difference", [a, b], sets[a].members & ~sets[b].members, None
     # rule 3: regions whose size is solvable from the shown sets
     m, atoms, inverse = _atoms(np.stack([sets[i].members for i in shown]))
     sizes = np.bincount(inverse, minlength=atoms.shape[1])
@@ -310,8 +323,11 @@ def _find_violation(sets: list[_Set], hidden: set[int], k: int
     for j in np.flatnonzero(known & atoms.any(axis=0) & (sizes > 0) & (sizes < k)):
         # the combination of shown counts that gives the region: hiding one breaks it
         coef = u[:, :rank] @ (vt[:rank, j] / sv[:rank])
-        sources = [shown[r] for r in np.flatnonzero(np.abs(coef) > 1e-8)]
-        return "solvable", sources, inverse == j
+        needed = np.abs(coef) > 1e-8
+        no_null = 1 - (u[:, :rank] ** 2).sum(axis=1) < NULL_TOL
+        sources = [shown[r] for r in np.flatnonzero(needed)]
+        breaking = {shown[r] for r in np.flatnonzero(needed & no_null)}
+        return "solvable", sources, inverse == j, breaking
     return None
 
 

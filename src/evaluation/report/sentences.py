@@ -377,8 +377,10 @@ class Sentences:
     # --- robustness (notebook 06) --------------------------------------------------------
     def power_reading(self) -> list[Sentence]:
         """The minimum detectable effect set against the headline estimate."""
-        below = abs(self.r["headline"]["estimate"]) < self.num.raw("power.costs_horizon_mde")
-        case = "below" if below else "above"
+        mde, estimate = self.num.raw("power.costs_horizon_mde"), self.r["headline"]["estimate"]
+        if not all(isinstance(v, int | float) for v in (mde, estimate)):
+            return [S("rob_power_reading")]  # one of the two withheld by the disclosure audit
+        case = "below" if abs(estimate) < mde else "above"
         return [S("rob_power_reading"), S(f"rob_power_headline_{case}")]
 
     def placebo_design(self) -> list[Sentence]:
