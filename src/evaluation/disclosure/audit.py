@@ -245,9 +245,9 @@ def audit(results: Mapping[str, Any], facts: Iterable[Fact], k: int) -> AuditRes
         order = sorted(candidates, key=lambda i: (sets[i].priority, -sets[i].n, i))
         # the least important value whose hiding makes the region unknown; if every single
         # one leaves it known (it is solvable in several ways), the least important goes first
-        breaks = (breaking.__contains__ if breaking is not None
-                  else lambda i: not _known(sets, hidden | {i}, region))  # fmt: skip
-        victim = next((i for i in order if breaks(i)), order[0])
+        if breaking is None:
+            breaking = {i for i in order if not _known(sets, hidden | {i}, region)}
+        victim = next((i for i in order if i in breaking), order[0])
         hidden.add(victim)
         decisions += [Decision(w, SECONDARY_LABEL, rule) for w in sets[victim].places]
     return AuditResult(tuple(_unique(decisions)), len(facts), len(sets))
