@@ -297,8 +297,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="evaluation",
         description=(
-            "BottomUp Integration evaluation study: run the notebooks on a parameter file, "
-            "make the synthetic study, or check input tables against the data contract."
+            "Evaluation of a mentoring programme's effect on employment (the default parameter "
+            "file describes BottomUp Integration; a site's file describes its own programme): "
+            "run the notebooks on a parameter file, freeze the design, make the synthetic "
+            "study, or check input tables against the data contract."
         ),
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
