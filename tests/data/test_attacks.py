@@ -262,7 +262,7 @@ def _attack(rows: list[dict[str, str]], numbers: dict, participants_rows: float 
     costs = numbers.get("costs", {})
     per = _number(costs.get("cost_per_participant"))
     if per:
-        f.add({(start, "mentored"): 1}, round(_number(numbers["budget_sek"]) / per))
+        f.add({(start, "mentored"): 1}, round(_number(numbers["programme_budget"]) / per))
     extra, effect = _number(costs.get("additional_persons")), _number(costs.get("effect"))
     if extra is not None and effect:
         f.add({(start, "mentored"): 1}, round(extra / effect))

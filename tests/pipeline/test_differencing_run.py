@@ -20,6 +20,8 @@ import yaml
 from evaluation.disclosure.differencing import COUNT_KEYS, HIDDEN, chain_effects, recoveries
 from evaluation.pipeline.run import SIZES_HIDDEN_NOTE, run_study
 from evaluation.resources import SPECIFICATION_GRID
+from evaluation.results.publish import table_frame
+from evaluation.results.recorder import EXHIBIT_METADATA
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -67,7 +69,10 @@ def test_the_suppressed_count_cannot_be_worked_out(strict_run):
 
 def test_hidden_sizes_are_shown_nowhere_in_the_run_folder(strict_run):
     result, res, whole, _ = strict_run
-    hidden = _chain_sizes(whole) - _chain_sizes(res)
+    # the matched count, from the default run's shown sizes (its audit may already withhold
+    # the count itself, which the strict run must withhold too)
+    matched = whole["numbers"]["n_mentored"] - whole["numbers"]["n_unmatched"]
+    hidden = (_chain_sizes(whole) | {matched}) - _chain_sizes(res)
     assert hidden, "the run must have hidden a sample size"
     run_dir = result.run_dir
     for e in res["effects"]:
@@ -94,9 +99,28 @@ def test_hidden_sizes_are_shown_nowhere_in_the_run_folder(strict_run):
                     assert row[field] == HIDDEN or int(row[field]) not in hidden, (path.name, row)
                     rewritten += row[field] == HIDDEN
     assert rewritten, "the table files carry the hidden sizes as '..'"
+    # the executed notebooks show each table as published (redone after the hiding)
+    exhibits = {e["key"]: e for e in res["exhibits"]}
+    shown = 0
     for nb in (run_dir / "notebooks").glob("*.ipynb"):
-        text = json.dumps([c.get("outputs", []) for c in json.loads(nb.read_text())["cells"]])
-        assert "n_treated" not in text and "n_control" not in text, nb.name
+        for cell in json.loads(nb.read_text("utf-8"))["cells"]:
+            for out in cell.get("outputs", []):
+                key = out.get("metadata", {}).get(EXHIBIT_METADATA)
+                if key is None or exhibits[key]["kind"] != "table" or not any(
+                        HIDDEN in row.values() for row in res["tables"][key]):
+                    continue  # (a table with nothing hidden is shown as the notebook drew it)
+                frame = table_frame(res["tables"][key], exhibits[key])
+                assert "".join(out["data"]["text/plain"]) == frame.to_string(), (nb.name, key)
+                shown += key == "effects_headline"
+    assert shown, "notebook 03 shows the headline's table"
+    headline = "".join(
+        "".join(out["data"]["text/plain"])
+        for cell in json.loads((run_dir / "notebooks" / "03_effects.ipynb").read_text("utf-8"))[
+            "cells"]
+        for out in cell.get("outputs", [])
+        if out.get("metadata", {}).get(EXHIBIT_METADATA) == "effects_headline")  # fmt: skip
+    matching = next(line for line in headline.splitlines() if line.startswith("matching"))
+    assert HIDDEN in matching.split() and not set(map(str, hidden)) & set(matching.split())
 
 
 def test_specifications_on_a_small_group_show_its_size_suppressed(strict_run):
@@ -127,7 +151,10 @@ def test_the_site_bundle_hides_no_less_than_the_report(strict_run, tmp_path):
     from evaluation.pooling.export import export_bundle
 
     result, res, whole, _ = strict_run
-    hidden = _chain_sizes(whole) - _chain_sizes(res)
+    # the matched count, from the default run's shown sizes (its audit may already withhold
+    # the count itself, which the strict run must withhold too)
+    matched = whole["numbers"]["n_mentored"] - whole["numbers"]["n_unmatched"]
+    hidden = (_chain_sizes(whole) | {matched}) - _chain_sizes(res)
     out = tmp_path / "bundle.json"
     export_bundle(result.run_dir, out=out)
     bundle = json.loads(out.read_text("utf-8"))
@@ -145,11 +172,11 @@ def test_a_table_file_gets_the_dots_in_its_own_cells(tmp_path):
     (tmp_path / "tables" / "flat.csv").write_text(
         ",estimate,n_treated\n0,0.1230,46\n1,0.2000,50\n", "utf-8")
     (tmp_path / "tables" / "odd.csv").write_text("a,b\nx,y\n,\n0,46\n", "utf-8")  # 2 headers
-    merged = {"numbers": {}, "tables": {
+    merged = {"numbers": {}, "exhibits": [], "tables": {
         "flat": [{"index": 0, "estimate": 0.123, "n_treated": HIDDEN},
                  {"index": 1, "estimate": 0.2, "n_treated": 50}],
         "odd": [{"a": 0, "b": HIDDEN}]}}  # fmt: skip
-    _rewrite_protected(tmp_path, merged, [])
+    _rewrite_protected(tmp_path, merged, [], min_cell=5, language="en")
     assert (tmp_path / "tables" / "flat.csv").read_text("utf-8") == (
         ",estimate,n_treated\n0,0.1230,..\n1,0.2000,50\n")
     assert (tmp_path / "tables" / "odd.csv").read_text("utf-8") == "a,b\n0,..\n"

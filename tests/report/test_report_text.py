@@ -186,13 +186,21 @@ def test_swedish_labels_cover_every_category_of_the_run(results):
 @pytest.mark.parametrize("language", ["en", "sv"])
 def test_costs_count_names_its_base(results, language):
     run, res = results
-    page = render_html(res, language, run.run_dir)
+    res = copy.deepcopy(res)
     c = res["numbers"]["costs"]
     e = next(
         x for x in res["effects"]
         if x["outcome"] == f"employed_m{c['horizon']}" and x["estimator"] == c["estimator"]
         and x["subgroup"] == "all"
     )  # fmt: skip
+    if not isinstance(e["n_treated"], int):
+        # the test study leaves few mentored unmatched, so the audit withholds the matched
+        # count; a study that shows it (the default run: 44 matched of 50 served) reads so
+        e["n_treated"] = res["numbers"]["costs_served"] - 6
+        if (res["headline"]["outcome"], res["headline"]["estimator"]) == (e["outcome"],
+                                                                          e["estimator"]):
+            res["headline"]["n_treated"] = e["n_treated"]
+    page = render_html(res, language, run.run_dir)
     served = res["numbers"]["costs_served"]
     assert e["n_treated"] != served  # the default run: 44 matched of 50 served
     text = _paragraph(page, "The estimate means" if language == "en" else "Skattningen innebär")
@@ -218,7 +226,7 @@ def test_costs_hidden_by_the_audit_render_as_their_label(results, language):
     # the costs table (the text may quote the budget per *planned* participant, a parameter,
     # which equals the cost per participant when as many were served as planned)
     table = _text(re.search(r'<table[^>]*id="tab-costs".*?</table>', page, re.S)[0])
-    budget = fmt_number(res["numbers"]["budget_sek"], language)
+    budget = fmt_number(res["numbers"]["programme_budget"], language)
     per = fmt_number(res["numbers"]["costs"]["cost_per_participant"], language)
     assert budget in table and per not in table
     assert f"{catalogue(language)['cost_row_per_participant']} .. " in table

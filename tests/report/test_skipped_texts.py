@@ -14,28 +14,38 @@ from pathlib import Path
 
 import pytest
 
+from evaluation.chapters import bottomup as bottomup_chapter
 from evaluation.chapters import effects as effects_chapter
+from evaluation.chapters import robustness as robustness_chapter
 from evaluation.pipeline.notebooks import NOTEBOOK_DIR
 from evaluation.report.render import render_html
 from evaluation.text import catalogue
 
 #: The values the placeholders of f-string keys take (a new placeholder fails the test).
-EXPANSIONS = {"name": ("survey", "sessions", "mentors")}
+EXPANSIONS = {"name": ("survey", "sessions", "mentors"), "n": ("survey", "sessions", "mentors")}
 CALL = re.compile(r"rec\.skipped\(\s*(f?)\"([^\"]+)\"|rec\.skipped\(\s*(\w+)\s*,")
 #: A chapter function's own ``skipped`` entries (the notebook records them in a loop).
 CHAPTER_SKIP = re.compile(r"skipped\[(f?)\"([^\"]+)\"\]()")
+#: The bottom-up chapter's entries: keys of the ``skipped`` mappings its parts return.
+BOTTOMUP_SKIP = re.compile(r"(f?)\"(bottomup_[a-z_{}]+)\":()")
+#: The robustness chapter's sensitivity part returns its ``skipped`` mapping as a literal.
+SENSITIVITY_SKIP = re.compile(r"\{(f?)\"(sensitivity_[a-z_]+)\":()")
 
 
 def _skip_keys() -> set[str]:
     keys = set()
     sources = [(p, CALL) for p in sorted(NOTEBOOK_DIR.glob("0*.py"))]
-    sources.append((Path(effects_chapter.__file__), CHAPTER_SKIP))
+    sources += [(p, CHAPTER_SKIP) for p in sorted(Path(effects_chapter.__file__).parent.glob("*.py"))]
+    sources.append((Path(bottomup_chapter.__file__), BOTTOMUP_SKIP))
+    sources.append((Path(robustness_chapter.__file__), SENSITIVITY_SKIP))
     for path, pattern in sources:
         for m in pattern.finditer(path.read_text("utf-8")):
             fstring, literal, variable = m.groups()
-            if variable:  # rec.skipped(name, ...): 01's optional tables
-                assert variable == "name", f"{path.name}: rec.skipped({variable}, ...) is new here"
-                keys |= {"survey", "sessions", "mentors"}
+            if variable:  # rec.skipped(name, ...): a chapter function's entries, in a loop
+                assert variable in ("name", "analysis"), (
+                    f"{path.name}: rec.skipped({variable}, ...) is new here")
+                if path.name.startswith("01_"):  # 01's optional tables
+                    keys |= {"survey", "sessions", "mentors"}
             elif fstring and "{" in literal:
                 head, field, tail = re.fullmatch(r"(.*)\{(\w+)\}(.*)", literal).groups()
                 if head == "esf_":

@@ -19,7 +19,7 @@ import yaml
 
 from evaluation.chapters import robustness as chapter
 from evaluation.chapters.design import design_chapter
-from evaluation.config import outcome_names
+from evaluation.config import Params, outcome_names
 from evaluation.design.sample import build_analysis
 from evaluation.disclosure.audit import audit, locate
 from evaluation.disclosure.ledger import Ledger, person_ids, row_key
@@ -54,7 +54,9 @@ def params(tmp_path_factory):
     grid = tmp_path_factory.mktemp("grid") / "grid.yaml"
     grid.write_text(GRID, "utf-8")
     doc["robustness"] |= {"specifications": str(grid), "workers": 2}
-    return doc
+    # as the runner hands them to notebook 06: the report section carries the programme's
+    # budget and planned participants (``report["budget_sek"]``)
+    return Params.model_validate(doc).notebook_parameters()
 
 
 @pytest.fixture(scope="module")

@@ -58,7 +58,7 @@ from evaluation.pipeline.notebooks import PIPELINES, NotebookSpec, PreparedNoteb
 from evaluation.pipeline.overrides import parse_with_overrides
 from evaluation.pooling.pool import load_sites
 from evaluation.report.render import render_all
-from evaluation.results.publish import audit_run
+from evaluation.results.publish import audit_run, redraw_figures, retag_notebooks
 from evaluation.results.runfolder import finished_run_folder  # noqa: F401  (re-exported)
 from evaluation.results.schema import check_results
 
@@ -191,7 +191,8 @@ def merge_results(
         # how many values (never which): the runner tells the evaluator to have it checked
         prov["sizes_hidden"] = len(hidden)
         if hidden:
-            _rewrite_protected(run_dir, merged, parts)
+            _rewrite_protected(run_dir, merged, parts, min_cell=params.disclosure.min_cell,
+                               language=params.study.language)  # fmt: skip
         if private_dir is not None:  # every published value together, from the ledgers
             audit = audit_run(run_dir, merged, private_dir, min_cell=params.disclosure.min_cell,
                               language=params.study.language)  # fmt: skip
@@ -204,13 +205,21 @@ def merge_results(
 
 
 def _rewrite_protected(run_dir: Path, merged: dict[str, Any],
-                       parts: list[tuple[Path, dict[str, Any]]]) -> None:  # fmt: skip
+                       parts: list[tuple[Path, dict[str, Any]]], *, min_cell: int,
+                       language: str) -> None:  # fmt: skip
     """Put what differencing control hid into the notebooks' results files and table CSVs.
 
     A part's effects and table rows are the merged ones (the same objects), its numbers are
     taken from the merged numbers; each is written back, and each changed table's CSV gets
     ``..`` in the same cells (rows and columns of the CSV are those of the registered table).
+    The figures drawn from a changed table are drawn again, and the executed notebooks'
+    outputs that show a changed table, figure or number are redone, so that no notebook
+    shows a size the report hides.
     """
+    changed = {key for key, rows in merged["tables"].items()
+               if any(HIDDEN in row.values() for row in rows)}  # fmt: skip
+    numbers = {key for key, value in merged["numbers"].items()
+               if f'"{HIDDEN}"' in json.dumps(value, default=str)}  # fmt: skip
     for path, part in parts:
         part["numbers"] = {key: merged["numbers"][key] for key in part["numbers"]}
         path.write_text(json.dumps(part, indent=2, ensure_ascii=False) + "\n", "utf-8")
@@ -231,6 +240,8 @@ def _rewrite_protected(run_dir: Path, merged: dict[str, Any],
                                        for row in rows]  # fmt: skip
         with csv_path.open("w", newline="", encoding="utf-8") as fh:
             csv.writer(fh, lineterminator="\n").writerows(table)
+    redrawn = redraw_figures(run_dir, merged, changed, min_cell=min_cell, language=language)
+    retag_notebooks(run_dir, merged, changed | redrawn | numbers)
 
 
 def pick_headline(effects: list[dict[str, Any]], params: AnyParams) -> dict[str, Any]:

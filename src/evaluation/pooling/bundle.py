@@ -63,7 +63,8 @@ from evaluation.errors import ContractError, DisclosureError
 
 #: The bundle format's name and version (bump the version when a field changes meaning).
 SCHEMA = "evaluation.pooling.site-bundle"
-SCHEMA_VERSION = 2  # 2: counts and sample sizes may be hidden ('..', secondary suppression)
+SCHEMA_VERSION = 2  # 2: counts and sample sizes may be hidden ('..', secondary suppression);
+#                      balance summaries may be withheld (a version-2 reader's bundles still pass)
 
 #: Balance summaries a bundle carries (design stage, ``results.json`` numbers).
 BALANCE_KEYS = ("balance_before", "balance_trimmed", "balance_matched", "balance_weighted")
@@ -132,13 +133,20 @@ class BundleEffect(_Model):
     level: float = Field(gt=0.5, lt=1)
 
 
-class BalanceSummary(_Model):
-    """Balance of the design stage (standardised mean differences)."""
+#: A value the run's disclosure control withheld: ``..`` (it gives a hidden count away),
+#: ``<k`` or ``withheld (n<k)`` (it rests on fewer than k persons).
+Withheld = Annotated[str, Field(pattern=r"^(\.\.|<\d+|withheld \(n<\d+\))$")]
 
-    max_abs_smd: float
-    n_flagged: int = Field(ge=0, description="Covariate terms above the threshold (not persons).")
+
+class BalanceSummary(_Model):
+    """Balance of the design stage (standardised mean differences; withheld where the run's
+    disclosure control withheld them, e.g. a sample of fewer than min_cell persons)."""
+
+    max_abs_smd: float | Withheld
+    n_flagged: Annotated[int, Field(ge=0)] | Withheld = Field(
+        description="Covariate terms above the threshold (not persons).")
     n_terms: int = Field(ge=0)
-    ess_control: float | None
+    ess_control: float | None | Withheld
 
 
 class BundleProvenance(_Model):

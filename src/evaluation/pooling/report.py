@@ -169,6 +169,13 @@ def pooled_number(po: PooledOutcome) -> dict[str, Any]:
     return out
 
 
+def _smd(balance: Any) -> float | str | None:
+    """A balance summary's largest |SMD| (3 decimals), or its withheld label as exported."""
+    if balance is None or isinstance(balance.max_abs_smd, str):
+        return None if balance is None else balance.max_abs_smd
+    return round(balance.max_abs_smd, 3)
+
+
 def site_table(sites: list[SiteBundle]) -> pd.DataFrame:
     """One row per site: country, currency, price year, counts (as suppressed) and balance."""
     rows = []
@@ -180,8 +187,7 @@ def site_table(sites: list[SiteBundle]) -> pd.DataFrame:
             "site": b.site.site, "country": b.site.country, "currency": b.site.currency,
             "price_year": b.price_year, "n_mentored": b.counts.get("n_mentored"),
             "n_comparison": b.counts.get("n_comparison"), "n_matched": b.counts.get("n_matched"),
-            "max_smd_matched": None if matched is None else round(matched.max_abs_smd, 3),
-            "max_smd_weighted": None if weighted is None else round(weighted.max_abs_smd, 3),
+            "max_smd_matched": _smd(matched), "max_smd_weighted": _smd(weighted),
         })  # fmt: skip
     return pd.DataFrame(rows).set_index("site")
 

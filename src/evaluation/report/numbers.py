@@ -310,9 +310,11 @@ class Numbers:
         return self._unit_value(outcome, value, signed).strip()
 
     def p(self, value: float) -> str:
-        """A p-value."""
+        """A p-value (one the disclosure audit hid -- it gives a hidden count away -- its label)."""
         if value is None:
             raise ReportKeyError("a p-value is missing in the results")
+        if isinstance(value, str) and is_hidden(value):
+            return self.hidden(value)
         if value < 0.001:
             return "< " + fmt_number(0.001, self.language, 3)
         return fmt_number(float(value), self.language, 3)
