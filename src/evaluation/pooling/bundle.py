@@ -139,8 +139,11 @@ Withheld = Annotated[str, Field(pattern=r"^(\.\.|<\d+|withheld \(n<\d+\))$")]
 
 
 class BalanceSummary(_Model):
-    """Balance of the design stage (standardised mean differences; withheld where the run's
-    disclosure control withheld them, e.g. a sample of fewer than min_cell persons)."""
+    """Balance of the design stage (standardised mean differences).
+
+    A value is its label where the run's disclosure control withheld it (a sample of fewer
+    than min_cell persons).
+    """
 
     max_abs_smd: float | Withheld
     n_flagged: Annotated[int, Field(ge=0)] | Withheld = Field(
