@@ -333,7 +333,8 @@ def test_ambiguous_or_malformed_months_are_refused(participants: pd.DataFrame, m
     p.loc[0, "start_month"] = month
     err = raise_violations(lambda: validate_participants(p, file="p.csv"))
     assert [v.rule for v in err.violations] == ["month_format"]
-    assert repr(month) in str(err)
+    assert err.violations[0].rows == (1,)
+    assert month not in str(err)  # the row by number, never its content
 
 
 # --- personal identity numbers -------------------------------------------------------
@@ -424,7 +425,7 @@ def test_identity_numbers_are_refused_in_every_table_and_in_mentor_ids(
         assert pin[2:] not in message
     dup = next(v for v in err.violations if v.rule == "duplicate_key")
     assert dup.rows == (41, 145)
-    assert dup.values == ("person_id (not shown), month '2017-05'",) * 2
+    assert "2017-05" not in str(dup.describe())  # rows by number, never their content
 
 
 # --- whole-study behaviour -----------------------------------------------------------
@@ -516,12 +517,13 @@ def test_many_offending_rows_show_the_first_few_and_the_count(monthly, participa
     v = err.violations[0]
     assert v.count == len(m)
     assert v.rows == (1, 2, 3, 4, 5)
-    assert f"Rows ({len(m)}, first 5 shown): 1 ('-1.0'), 2" in str(err)
+    assert f"Rows ({len(m)}, first 5 shown): 1, 2, 3, 4, 5." in str(err)
+    assert "-1.0" not in str(err)
 
 
 def test_violation_is_structured() -> None:
     v = Violation("f.csv", "monthly", "month", "month_format", "values are not valid months",
-                  "a month", rows=(2,), values=("'x'",), count=1)  # fmt: skip
+                  "a month", rows=(2,), count=1)  # fmt: skip
     assert v.severity == RULES["month_format"].severity
     assert "monthly (f.csv), column month" in v.describe()
 
@@ -656,8 +658,8 @@ def test_identity_numbers_in_other_columns_are_not_shown_either(participants) ->
     p.loc[2, "sex"] = 198501011234.0
     err = raise_violations(lambda: validate_participants(p))
     v = err.violations[0]
-    assert (v.rule, v.rows, v.values) == ("category", (2, 3), (None, None))
-    assert "1234" not in str(err)
+    assert (v.rule, v.rows) == ("category", (2, 3))
+    assert "1234" not in str(err) and "(a value not shown) (1 row)" in str(err)
 
 
 def test_a_notebook_may_leave_out_the_monthly_table_on_purpose(tmp_path):

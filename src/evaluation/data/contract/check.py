@@ -20,7 +20,6 @@ from evaluation.data.columns import REQUIRED_TABLES
 from evaluation.data.contract.parse import (
     Parsed,
     clean_text,
-    display_row,
     display_value,
     duplicated_keys,
     factorized_text,
@@ -96,14 +95,12 @@ class TableCheck:
         mask: np.ndarray | None = None,
         *,
         rows: np.ndarray | None = None,
-        shown: pd.Series | pd.DataFrame | None = None,
-        values: bool = True,
     ) -> None:
         """Record a violation of ``rule``.
 
         Offending rows are given by ``mask``, or by ``rows`` in display order; neither means
-        a problem with the column itself. Values are taken from ``shown`` (default: the raw
-        column) unless ``values`` is false; identity-number-shaped values are withheld.
+        a problem with the column itself. A violation names its rows by number, never by
+        their content: a message about a confidential extract is itself an output.
         """
         picked = np.array([], dtype=np.int64)
         count = 0
@@ -113,10 +110,6 @@ class TableCheck:
             if count == 0:
                 return
             picked = positions[: 2 * SHOW_ROWS if rule == "duplicate_key" else SHOW_ROWS]
-        shown_values: tuple[str | None, ...] = ()
-        if values and len(picked):
-            source = shown if shown is not None else self.raw[column]
-            shown_values = tuple(display_row(source, int(r)) for r in picked)
         self.violations.append(
             Violation(
                 file=self.file,
@@ -126,7 +119,6 @@ class TableCheck:
                 problem=problem,
                 expected=expected,
                 rows=tuple(int(r) + 1 for r in picked),
-                values=shown_values,
                 count=count,
             )
         )
@@ -159,7 +151,6 @@ class TableCheck:
             "required values are empty",
             "a value in every row",
             missing,
-            values=False,
         )
 
     def key(self, name: str, *, required: bool) -> Key | None:
@@ -192,7 +183,7 @@ class TableCheck:
         """
         if bad.any():
             self.add(name, "personal_identity_number", problem, expected,
-                     (codes >= 0) & bad[np.maximum(codes, 0)], values=False)  # fmt: skip
+                     (codes >= 0) & bad[np.maximum(codes, 0)])  # fmt: skip
 
     def text(self, name: str, *, required: bool) -> None:
         """A free-text column: stripped, empty is missing."""
@@ -303,9 +294,7 @@ class TableCheck:
         return (f" (a site's own codes can be mapped in the parameter file: data.{self.table}: "
                 f"{{path: ..., recode: {{{name}: {{<code>: {example}}}}}}})")  # fmt: skip
 
-    def duplicates(
-        self, column: str, key: np.ndarray, valid: np.ndarray, shown: pd.Series | pd.DataFrame
-    ) -> None:
+    def duplicates(self, column: str, key: np.ndarray, valid: np.ndarray) -> None:
         """Rows that share an int64 ``key`` (rows not ``valid`` do not take part)."""
         dup = duplicated_keys(key, valid)
         if dup.any():
@@ -318,7 +307,6 @@ class TableCheck:
                 f"the same {label} occurs in more than one row",
                 f"one row per {label}",
                 rows=rows,
-                shown=shown,
             )
 
     def known(
@@ -339,7 +327,7 @@ class TableCheck:
             mask = (codes >= 0) & unknown[np.maximum(codes, 0)]
             distinct = int(unknown.sum())
             problem = f"{problem} ({distinct} distinct value{'s' if distinct > 1 else ''})"
-            self.add(name, rule, problem, expected, mask, shown=self.out[name])
+            self.add(name, rule, problem, expected, mask)
 
     def frame(self, order: Sequence[str]) -> pd.DataFrame:
         """Contract columns in ``order`` (those present), then every other column unchanged."""

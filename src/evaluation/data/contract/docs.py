@@ -40,10 +40,13 @@ def rules_markdown() -> str:
         "All tables are read and checked before anything stops, and every violation is "
         "reported in one error (exit code 3), most important first. Each names the table, "
         "its file, the column and the rule, then the number of offending rows with the "
-        f"first {SHOW_ROWS} row numbers and their values (for duplicated keys: the rows "
-        "that share a key), then what was expected and what to do. Row numbers count data "
-        "rows from 1, the first row after the header (line 2 of a CSV file, row 2 of an "
-        "Excel sheet). A value shaped like a personal identity number is never shown. "
+        f"first {SHOW_ROWS} row numbers (for duplicated keys: the rows that share a key), "
+        "then what was expected and what to do. Row numbers count data rows from 1, the "
+        "first row after the header (line 2 of a CSV file, row 2 of an Excel sheet). A "
+        "message names rows by number, never by their content: the error about a "
+        "confidential extract is itself an output. Only the codes of a closed code list "
+        "(sex, education, wave...) are quoted, with how many rows hold each; a value shaped "
+        "like a personal identity number is never shown. "
         f"At most {MAX_REPORTED} violations are written out; the error's `violations` "
         "attribute holds all of them.",
         "",

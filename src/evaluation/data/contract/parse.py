@@ -78,16 +78,6 @@ def display_value(value: object) -> str | None:
     return repr(text if len(text) <= 40 else text[:37] + "...")
 
 
-def display_row(shown: pd.Series | pd.DataFrame, row: int) -> str | None:
-    """One offending row as shown in a message (several columns: ``name value`` pairs)."""
-    if isinstance(shown, pd.Series):
-        return display_value(shown.iloc[row])
-    parts = [(name, display_value(shown[name].iloc[row])) for name in shown.columns]
-    if all(v is None for _, v in parts):
-        return None
-    return ", ".join(f"{name} {'(not shown)' if v is None else v}" for name, v in parts)
-
-
 def pin_shaped(values: pd.Series | pd.Index) -> np.ndarray:
     """True where a text value is a plausible Swedish personnummer or samordningsnummer.
 

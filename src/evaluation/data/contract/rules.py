@@ -178,9 +178,6 @@ class Violation:
         What was expected.
     rows
         The first few offending rows, 1-based data row numbers (first data row = 1).
-    values
-        The offending values at ``rows`` as shown, ``None`` where withheld (identity
-        numbers).
     count
         Number of offending rows (0 for a problem with the table or column itself).
     """
@@ -192,7 +189,6 @@ class Violation:
     problem: str
     expected: str
     rows: tuple[int, ...] = ()
-    values: tuple[str | None, ...] = ()
     count: int = 0
 
     @property
@@ -208,13 +204,7 @@ class Violation:
             where += f", {label} {self.column}"
         lines = [f"{where}: {self.problem} [rule {self.rule}]."]
         if self.count:
-            if self.values:
-                shown = [
-                    f"{r} (value not shown)" if v is None else f"{r} ({v})"
-                    for r, v in zip(self.rows, self.values, strict=True)
-                ]
-            else:
-                shown = [str(r) for r in self.rows]
+            shown = [str(r) for r in self.rows]
             first = f", first {len(self.rows)} shown" if self.count > len(self.rows) else ""
             lines.append(f"   Rows ({self.count}{first}): {', '.join(shown)}.")
         lines.append(f"   Expected: {self.expected}. What to do: {RULES[self.rule].todo}.")

@@ -73,7 +73,7 @@ def _participants(c: TableCheck, refs: Refs) -> None:
     c.require(required_columns("participants"))
     key = c.key("person_id", required=True)
     if key is not None:
-        c.duplicates("person_id", key.codes.astype("int64"), key.codes >= 0, key.values)
+        c.duplicates("person_id", key.codes.astype("int64"), key.codes >= 0)
     group = c.category("group", GROUPS)
     mentored = np.zeros(c.n, dtype=bool)
     comparison = np.zeros(c.n, dtype=bool)
@@ -88,7 +88,6 @@ def _participants(c: TableCheck, refs: Refs) -> None:
             "mentored participants have no start_month",
             "a start_month for every mentored participant",
             mentored & start.missing,
-            values=False,
         )
     end = c.month("end_month", required=False)
     if end is not None:
@@ -106,7 +105,6 @@ def _participants(c: TableCheck, refs: Refs) -> None:
                 "end_month is before start_month",
                 "end_month on or after start_month",
                 end.numbers < start.numbers,
-                shown=pd.DataFrame({"start_month": start.values, "end_month": end.values}),
             )
     this_year = dt.date.today().year
     years = {}
@@ -131,7 +129,6 @@ def _participants(c: TableCheck, refs: Refs) -> None:
             "arrival_year is before birth_year",
             "arrival_year on or after birth_year",
             years["arrival_year"] < years["birth_year"],
-            shown=c.raw[["birth_year", "arrival_year"]],
         )
     c.category("sex", SEXES)
     c.text("origin_region", required=True)
@@ -178,12 +175,7 @@ def _monthly(c: TableCheck, refs: Refs) -> None:
         valid = (key.codes >= 0) & (month.months >= 0)
         # Month index < 12 * 10_000: one int64 per (person, month) without hashing strings.
         combined = key.codes.astype("int64") * 120_000 + month.months
-        c.duplicates(
-            "person_id, month",
-            combined,
-            valid,
-            pd.DataFrame({"person_id": key.values, "month": month.values}),
-        )
+        c.duplicates("person_id, month", combined, valid)
     c.binary("employed", required=True)
     earnings = c.number("earnings", required=True, integer=False)
     if earnings is not None:
@@ -215,12 +207,7 @@ def _survey(c: TableCheck, refs: Refs) -> None:
             wave_code = wave_code.to_numpy(dtype="float64", na_value=np.nan)
             valid = (key.codes >= 0) & ~np.isnan(wave_code)
             combined = key.codes.astype("int64") * 2 + np.nan_to_num(wave_code).astype("int64")
-            c.duplicates(
-                "person_id, wave",
-                combined,
-                valid,
-                pd.DataFrame({"person_id": key.values, "wave": wave}),
-            )
+            c.duplicates("person_id, wave", combined, valid)
     names = (
         items if items is not None else [n for n in c.raw.columns if n not in ("person_id", "wave")]
     )
@@ -283,7 +270,6 @@ def _sessions(c: TableCheck, refs: Refs) -> None:
                 "sessions belong to participants who are not in the mentored group",
                 "a mentored participant",
                 other_group,
-                shown=ids,
             )
         if date is not None and refs.periods is not None:
             _sessions_in_mentoring(c, key, date, refs.periods)
@@ -311,13 +297,6 @@ def _sessions_in_mentoring(c: TableCheck, key: Key, date: Parsed, periods: pd.Da
     dated = known & (month >= 0) & (start >= 0) & ~((end >= 0) & (end < start))
     outside = dated & ((month < start) | ((end >= 0) & (month > end)))
     if outside.any():
-        shown = pd.DataFrame(
-            {
-                "date": date.values,
-                "start_month": periods["start_month"].to_numpy(dtype=object)[pick],
-                "end_month": periods["end_month"].to_numpy(dtype=object)[pick],
-            }
-        )
         c.add(
             "date",
             "session_outside_mentoring",
@@ -325,7 +304,6 @@ def _sessions_in_mentoring(c: TableCheck, key: Key, date: Parsed, periods: pd.Da
             "a date from the person's start_month to their end_month (or later, when "
             "end_month is empty)",
             outside,
-            shown=shown,
         )
 
 
@@ -333,7 +311,7 @@ def _mentors(c: TableCheck, refs: Refs) -> None:
     c.require(required_columns("mentors"))
     key = c.key("mentor_id", required=True)
     if key is not None:
-        c.duplicates("mentor_id", key.codes.astype("int64"), key.codes >= 0, key.values)
+        c.duplicates("mentor_id", key.codes.astype("int64"), key.codes >= 0)
     c.category("background", BACKGROUNDS)
     c.binary("same_field", required=True)
 
