@@ -64,12 +64,14 @@ from evaluation.plots import theme
 from evaluation.results.recorder import Recorder
 from evaluation.rng import stream
 from evaluation.text import catalogue
+from evaluation.text.numbers import level_percent
 
 theme.apply()
 rec = Recorder(run_dir, "03_effects", min_cell=disclosure["min_cell"], language=study["language"],
                private_dir=scratch_dir)
 scratch = Path(scratch_dir)
 ALT = catalogue(study["language"]).section("figure")
+PCT = level_percent(estimation["level"], study["language"])  # the intervals' level, as labelled
 
 # %%
 ch = effects_chapter(
@@ -190,7 +192,8 @@ rec.show("headline_permutation")
 rec.table("effects_headline", ch.headline, title="Estimates of the headline outcome by "
           "estimator (the forest plot's data)", made_by=effects_chapter)
 rec.plot("effects_forest", plots.forest, "effects_headline", title="Effect on the headline "
-         "outcome by estimator", alt=ALT["alt_effects_forest"], outcome=ch.spec.headline_outcome)
+         "outcome by estimator", alt=ALT["alt_effects_forest"].format(pct=PCT),
+         outcome=ch.spec.headline_outcome, level=estimation["level"])
 rec.show("effects_forest")
 
 # %%

@@ -78,12 +78,14 @@ from evaluation.plots import timing as plots
 from evaluation.protocol import params_source
 from evaluation.results.recorder import Recorder
 from evaluation.text import catalogue
+from evaluation.text.numbers import level_percent
 
 theme.apply()
 rec = Recorder(run_dir, "04_timing", min_cell=disclosure["min_cell"], language=study["language"],
                private_dir=scratch_dir)
 scratch = Path(scratch_dir)
 T = catalogue(study["language"])
+PCT = level_percent(estimation["level"], study["language"])  # the bands' level, as labelled
 
 # %% [markdown]
 # ## Data: the monthly panel of the persons the design stage kept
@@ -142,17 +144,17 @@ rec.show("event_study")
 # %%
 rec.plot("event_study_employed", plots.event_study, "event_study", title="Event study: effect "
          "on employed by month since start",
-         alt=T.format("figure.alt_event_study", outcome=T["figure.alt_outcome_employed"],
+         alt=T.format("figure.alt_event_study", outcome=T["figure.alt_outcome_employed"], pct=PCT,
                       leads=timing["leads"], lags=timing["lags"]),
-         outcome="employed", currency=study["currency"])
+         outcome="employed", currency=study["currency"], level=estimation["level"])
 rec.show("event_study_employed")
 
 # %%
 rec.plot("event_study_earnings", plots.event_study, "event_study", title="Event study: effect "
          "on earnings by month since start",
-         alt=T.format("figure.alt_event_study", outcome=T["figure.alt_outcome_earnings"],
+         alt=T.format("figure.alt_event_study", outcome=T["figure.alt_outcome_earnings"], pct=PCT,
                       leads=timing["leads"], lags=timing["lags"]),
-         outcome="earnings", currency=study["currency"])
+         outcome="earnings", currency=study["currency"], level=estimation["level"])
 rec.show("event_study_earnings")
 
 # %% [markdown]
@@ -209,15 +211,15 @@ rec.table("staggered_bands", ch.staggered_bands, title="Staggered DiD by period 
           made_by=timing_chapter)
 rec.plot("staggered_employed", plots.staggered, "staggered_bands", title="Staggered DiD: effect "
          "on employed by period since start",
-         alt=T.format("figure.alt_staggered", outcome=T["figure.alt_outcome_employed"]),
-         outcome="employed", currency=study["currency"])
+         alt=T.format("figure.alt_staggered", outcome=T["figure.alt_outcome_employed"], pct=PCT),
+         outcome="employed", currency=study["currency"], level=estimation["level"])
 rec.show("staggered_employed")
 
 # %%
 rec.plot("staggered_earnings", plots.staggered, "staggered_bands", title="Staggered DiD: effect "
          "on earnings by period since start",
-         alt=T.format("figure.alt_staggered", outcome=T["figure.alt_outcome_earnings"]),
-         outcome="earnings", currency=study["currency"])
+         alt=T.format("figure.alt_staggered", outcome=T["figure.alt_outcome_earnings"], pct=PCT),
+         outcome="earnings", currency=study["currency"], level=estimation["level"])
 rec.show("staggered_earnings")
 
 # %% [markdown]

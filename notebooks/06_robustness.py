@@ -86,12 +86,14 @@ from evaluation.robustness import power as pw
 from evaluation.robustness import sensitivity as sens
 from evaluation.robustness import speccurve as sc
 from evaluation.text import catalogue
+from evaluation.text.numbers import level_percent
 
 theme.apply()
 rec = Recorder(run_dir, "06_robustness", min_cell=disclosure["min_cell"], language=study["language"],
                private_dir=scratch_dir)
 scratch = Path(scratch_dir)
 ALT = catalogue(study["language"]).section("figure")
+PCT = level_percent(estimation["level"], study["language"])  # the intervals' level, as labelled
 
 # %% [markdown]
 # ## Inputs
@@ -167,7 +169,8 @@ rec.number("placebo_summary", ch.placebo_summary,
 rec.table("placebo_effects", ch.placebo_table, title="Placebo estimates (true effect zero)",
           made_by=chapter.effects_published)
 rec.plot("placebo_forest", plots.placebo_forest, "placebo_effects",
-         title="Placebo estimates on employment (true effect zero)", alt=ALT["alt_placebo_forest"])
+         title="Placebo estimates on employment (true effect zero)", alt=ALT["alt_placebo_forest"].format(pct=PCT),
+         level=estimation["level"])
 rec.show("placebo_effects")
 
 # %%
@@ -236,7 +239,7 @@ rec.table("spec_curve_estimates", ch.spec_table,
           title="Specification curve: every specification's estimate",
           made_by=chapter.spec_curve_tables)
 rec.plot("spec_curve", plots.spec_curve, "spec_curve_estimates", title="Specification curve",
-         alt=ALT["alt_spec_curve"], alpha=1 - estimation["level"])
+         alt=ALT["alt_spec_curve"].format(pct=PCT), alpha=1 - estimation["level"])
 rec.show("spec_curve_summary")
 
 # %%

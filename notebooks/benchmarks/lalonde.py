@@ -101,11 +101,12 @@ for comparison in ("psid", "cps"):
 for comparison in benchmark["comparisons"]:
     estimates = effects_table([r for r in results if r.subgroup == comparison])
     fig = forest(estimates.reset_index(["outcome", "subgroup"], drop=True), language="en",
-                 min_cell=disclosure["min_cell"], outcome="re78")
+                 min_cell=disclosure["min_cell"], outcome="re78",
+                 level=benchmark["level"])
     fig.axes[0].axvline(experimental.estimate, color="#c0392b", linestyle=":", linewidth=1)
     fig.axes[0].set_title(f"NSW treated vs {comparison} comparison (dotted: experiment)")
     rec.figure(f"lalonde_{comparison}", fig, title=f"Estimates against the {comparison} comparison",
-               alt=f"Estimates and 95 % confidence intervals of the effect on 1978 earnings by "
+               alt=f"Estimates and {100 * benchmark['level']:g} % confidence intervals of the effect on 1978 earnings by "
                f"estimator, NSW treated against the {comparison} comparison group; a dotted line "
                "marks the experimental estimate.",
                made_by=forest)

@@ -35,9 +35,11 @@ def _event_study_table() -> pd.DataFrame:
 @pytest.mark.parametrize("language", ["en", "sv"])
 def test_event_study_marks_a_hidden_coefficient_with_its_own_label(language):
     fig = plots.event_study(_event_study_table(), language=language, min_cell=K,
-                            outcome="employed", currency="SEK")  # fmt: skip
+                            outcome="employed", currency="SEK", level=0.9)  # fmt: skip
     ax = fig.axes[0]
     assert sorted(t.get_text() for t in ax.texts) == ["..", HIDDEN]
+    legend = " ".join(t.get_text() for t in ax.get_legend().get_texts())
+    assert "90 %" in legend and "95" not in legend, "the bands' level is the run's"
     matched = ax.lines[0].get_ydata()
     assert np.isnan(matched[-1]), "a hidden coefficient is not drawn"
     assert matched[0] == pytest.approx(-3.0), "employment is drawn in percentage points"
@@ -57,15 +59,16 @@ def _bands_table(twfe: object = 0.05) -> pd.DataFrame:
 
 def test_staggered_draws_the_twfe_line_and_a_hidden_twfe_only_in_the_legend():
     fig = plots.staggered(_bands_table(), language="en", min_cell=K, outcome="earnings",
-                          currency="SEK")  # fmt: skip
+                          currency="SEK", level=0.95)  # fmt: skip
     ax = fig.axes[0]
     flat = [ln for ln in ax.lines if ln.get_linestyle() == ":"]
     assert len(flat) == 1 and flat[0].get_ydata()[0] == pytest.approx(0.05)
     fig = plots.staggered(_bands_table(HIDDEN), language="sv", min_cell=K, outcome="earnings",
-                          currency="SEK")  # fmt: skip
+                          currency="SEK", level=0.995)  # fmt: skip
     ax = fig.axes[0]
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert any(text.endswith(f": {HIDDEN}") for text in legend)
+    assert any(text.startswith("99,5 %") for text in legend), legend
     assert not [ln for ln in ax.lines if ln.get_linestyle() == ":" and len(ln.get_ydata())]
 
 

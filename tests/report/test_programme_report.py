@@ -241,3 +241,21 @@ def test_the_index_page_carries_the_list_of_exhibits(results):
     page = index_page(run.run_dir, res, "en")
     assert 'id="tab-exhibits"' in page and catalogue("en")["index_exhibits"] in page
     assert "evaluation.<wbr>estimate.<wbr>esf.<wbr>estimate_<wbr>indicators" in page
+
+
+@pytest.mark.parametrize("language", ["en", "sv"])
+def test_every_interval_is_labelled_with_the_runs_level(results, language):
+    """A site that sets estimation.level: 0.90 reads "90 %" wherever an interval is named."""
+    run, res = results
+    changed = copy.deepcopy(res)
+    for e in [changed["headline"], *changed["effects"]]:
+        e["level"] = 0.9
+    text = _text(render_html(changed, language, run.run_dir))
+    named = "90 % confidence interval" if language == "en" else "90 % konfidensintervall"
+    assert text.count(named) >= 3  # the headline, the effects table, the costs
+    assert "95 %" not in text
+    assert "95 %" in _text(render_html(res, language, run.run_dir))
+    mixed = copy.deepcopy(res)
+    mixed["effects"][0]["level"], mixed["headline"] = 0.9, {}
+    with pytest.raises(Exception, match="no single confidence level"):
+        Numbers(mixed, language, run.run_dir).level()

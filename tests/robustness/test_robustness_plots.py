@@ -70,7 +70,7 @@ def _placebo_records(hidden: str | None = None) -> list[dict]:
 def test_placebo_forest_draws_employment_of_adjusted_estimators_from_the_audited_table():
     ex = {"index": ["outcome", "estimator", "subgroup"]}
     fig = plots.placebo_forest(table_frame(_placebo_records("withheld (n<5)"), ex),
-                               language="sv", min_cell=K)  # fmt: skip
+                               language="sv", min_cell=K, level=0.9)  # fmt: skip
     labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
     L = catalogue("sv").section("figure.robustness")
     assert labels == [f"{L['pre']}, -6 {L['months']}: IPW",
@@ -79,6 +79,7 @@ def test_placebo_forest_draws_employment_of_adjusted_estimators_from_the_audited
                       f"{L['fake']}, 6 {L['months']}: {L['matching']}"]  # fmt: skip
     assert " withheld (n<5)" in _texts(fig)  # the hidden row: its own label, no point
     assert len(fig.axes[0].containers) == 3
+    assert "90 % KI" in fig.axes[0].get_xlabel(), "the axis says the run's level"
 
 
 def test_rosenbaum_bounds_leave_hidden_values_out_and_say_so():
@@ -105,6 +106,7 @@ def test_spec_curve_from_the_table_as_results_json_holds_it():
                     "caliper"]}  # fmt: skip
     fig = plots.spec_curve(table_frame(records, ex), language="en", min_cell=K, alpha=0.05)
     top, bottom = fig.axes
+    assert "95 % CI" in top.get_ylabel()  # the intervals of the significance level shown
     assert sum(len(c[0].get_xdata()) for c in top.containers) == 2  # two shown estimates
     ticks = [t.get_text() for t in bottom.get_yticklabels()]
     assert "neighbours: 4" in ticks and "estimator: IPW" in ticks and "trimming: Crump" in ticks

@@ -14,6 +14,7 @@ import pandas as pd
 
 from evaluation.plots.theme import GROUP_COLOURS
 from evaluation.text import catalogue
+from evaluation.text.numbers import level_percent
 
 #: The estimator drawn in the comparison group's grey (the foil of the adjusted ones).
 FOIL = "naive"
@@ -24,7 +25,8 @@ def _numeric(cells: pd.Series) -> np.ndarray:
                          errors="coerce").to_numpy(dtype=float)  # fmt: skip
 
 
-def forest(table: pd.DataFrame, *, language: str, min_cell: int, outcome: str) -> plt.Figure:
+def forest(table: pd.DataFrame, *, language: str, min_cell: int, outcome: str,
+           level: float) -> plt.Figure:  # fmt: skip
     """Estimates and confidence intervals of one outcome, one row per estimator.
 
     Parameters
@@ -39,6 +41,8 @@ def forest(table: pd.DataFrame, *, language: str, min_cell: int, outcome: str) -
         The disclosure threshold (unused: hidden cells carry their own label).
     outcome
         The outcome's name (its label comes from the catalogue).
+    level
+        The confidence level of the intervals (``estimation.level``; the axis says it).
     """
     T = catalogue(language)
     L = T.section("figure")
@@ -57,6 +61,7 @@ def forest(table: pd.DataFrame, *, language: str, min_cell: int, outcome: str) -
         ax.errorbar(est[i], yi, xerr=xerr, fmt="o", color=colour, capsize=3)
     ax.axvline(0, color="black", linewidth=0.8)
     ax.set_yticks(y, [L[f"est_{e}"] for e in estimators])
-    ax.set_xlabel(L["effect_ci"].format(outcome=T.category("outcome", outcome)))
+    ax.set_xlabel(L["effect_ci"].format(outcome=T.category("outcome", outcome),
+                                        pct=level_percent(level, language)))  # fmt: skip
     fig.tight_layout()
     return fig

@@ -19,7 +19,7 @@ import pandas as pd
 from evaluation.plots.theme import GROUP_COLOURS
 from evaluation.robustness.power import power_at
 from evaluation.text import catalogue
-from evaluation.text.numbers import format_number
+from evaluation.text.numbers import format_number, level_percent
 
 
 def _decimals(value: float) -> int:
@@ -103,13 +103,15 @@ def power_curve(
     return fig
 
 
-def placebo_forest(table: pd.DataFrame, *, language: str, min_cell: int) -> plt.Figure:
+def placebo_forest(table: pd.DataFrame, *, language: str, min_cell: int,
+                   level: float) -> plt.Figure:  # fmt: skip
     """Placebo estimates on employment with their confidence intervals (true value zero).
 
     Drawn from the published ``placebo_effects`` table (index outcome, estimator, subgroup):
     the employment outcomes before the real start and after the fake start, every adjusted
     estimator (the naive difference is in the table only). A row whose estimate or interval
-    is hidden gets no point; its label is written at zero.
+    is hidden gets no point; its label is written at zero. ``level``: the intervals'
+    confidence level (``estimation.level``; the axis says it).
     """
     L = _labels(language)
     flat = _flat(table)
@@ -137,7 +139,7 @@ def placebo_forest(table: pd.DataFrame, *, language: str, min_cell: int) -> plt.
                     fmt="o", ms=3, color=colour, capsize=2)  # fmt: skip
     ax.axvline(0, color="black", linewidth=0.8)
     ax.set_yticks(y, names, fontsize=7)
-    ax.set_xlabel(L["placebo_effect"])
+    ax.set_xlabel(L["placebo_effect"].format(pct=level_percent(level, language)))
     fig.tight_layout()
     return fig
 
@@ -182,7 +184,8 @@ def spec_curve(table: pd.DataFrame, *, language: str, min_cell: int, alpha: floa
 
     Drawn from the published ``spec_curve_estimates`` table (Simonsohn, Simmons and Nelson
     2020): specifications whose estimate is withheld or hidden are left out (the table says
-    why); significant estimates at ``alpha`` (two-sided) in colour.
+    why); significant estimates at ``alpha`` (two-sided) in colour, with their
+    ``1 - alpha`` confidence intervals (the axis says the level).
     """
     L = _labels(language)
     flat = _flat(table)
@@ -210,7 +213,7 @@ def spec_curve(table: pd.DataFrame, *, language: str, min_cell: int, alpha: floa
                      yerr=100 * np.abs(np.vstack([lo[mask], hi[mask]]) - e[mask]),
                      fmt="o", ms=3, color=colour, elinewidth=0.8, label=L[key])  # fmt: skip
     top.axhline(0, color="black", linewidth=0.8)
-    top.set_ylabel(L["estimate"])
+    top.set_ylabel(L["estimate"].format(pct=level_percent(1 - alpha, language)))
     top.legend(fontsize=8, loc="upper left")
     for j, (dim, value) in enumerate(rows):
         hit = (ok[dim] == value).fillna(False).to_numpy(dtype=bool)

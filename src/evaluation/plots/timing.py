@@ -16,6 +16,7 @@ import pandas as pd
 
 from evaluation.plots.theme import ACCENT, GROUP_COLOURS
 from evaluation.text import catalogue
+from evaluation.text.numbers import level_percent
 
 #: Outcomes shown in percentage points (0/1 outcomes); others are drawn as they are.
 PERCENT_OUTCOMES = ("employed",)
@@ -43,7 +44,8 @@ def _scale(outcome: str) -> float:
 
 
 def event_study(
-    table: pd.DataFrame, *, language: str, min_cell: int, outcome: str, currency: str
+    table: pd.DataFrame, *, language: str, min_cell: int, outcome: str, currency: str,
+    level: float,
 ) -> plt.Figure:
     """Event-study coefficients by month since start.
 
@@ -64,16 +66,19 @@ def event_study(
         ``employed`` (drawn in percentage points) or ``earnings``.
     currency
         The currency of earnings (axis label).
+    level
+        The confidence level of both bands (``estimation.level``; the legend says it).
     """
     L = catalogue(language).section("figure.timing")
+    pct = level_percent(level, language)
     s = _scale(outcome)
     x = table.index.to_numpy(dtype=float)
     col = f"matched_{outcome}_"
     fig, ax = plt.subplots(figsize=(7.5, 4))
     ax.fill_between(x, s * _numeric(table[col + "band_low"]), s * _numeric(table[col + "band_high"]),
-                    color=_MAIN, alpha=0.12, label=L["uniform"])  # fmt: skip
+                    color=_MAIN, alpha=0.12, label=L["uniform"].format(pct=pct))  # fmt: skip
     ax.fill_between(x, s * _numeric(table[col + "ci_low"]), s * _numeric(table[col + "ci_high"]),
-                    color=_MAIN, alpha=0.25, label=L["pointwise"])  # fmt: skip
+                    color=_MAIN, alpha=0.25, label=L["pointwise"].format(pct=pct))  # fmt: skip
     ax.plot(x, s * _numeric(table[col + "estimate"]), "o-", color=_MAIN, ms=3,
             label=L["matched"])  # fmt: skip
     _mark_hidden(ax, x, table[col + "estimate"])
@@ -90,7 +95,8 @@ def event_study(
 
 
 def staggered(
-    table: pd.DataFrame, *, language: str, min_cell: int, outcome: str, currency: str
+    table: pd.DataFrame, *, language: str, min_cell: int, outcome: str, currency: str,
+    level: float,
 ) -> plt.Figure:
     """Staggered DiD by period since start.
 
@@ -103,16 +109,17 @@ def staggered(
         The published figure table (index ``event_time``; columns
         ``{outcome}_dr_att``, ``{outcome}_dr_band_low``, ``{outcome}_dr_band_high``,
         ``{outcome}_or_att``, ``{outcome}_twfe``).
-    language, min_cell, outcome, currency
+    language, min_cell, outcome, currency, level
         As for :func:`event_study`.
     """
     L = catalogue(language).section("figure.timing")
+    pct = level_percent(level, language)
     s = _scale(outcome)
     x = table.index.to_numpy(dtype=float)
     fig, ax = plt.subplots(figsize=(7.5, 4))
     ax.fill_between(x, s * _numeric(table[f"{outcome}_dr_band_low"]),
                     s * _numeric(table[f"{outcome}_dr_band_high"]), color=_MAIN, alpha=0.15,
-                    label=L["uniform"])  # fmt: skip
+                    label=L["uniform"].format(pct=pct))  # fmt: skip
     dr = table[f"{outcome}_dr_att"]
     ax.plot(x, s * _numeric(dr), "o-", color=_MAIN, ms=4, label=L["cs_dr"])
     _mark_hidden(ax, x, dr)

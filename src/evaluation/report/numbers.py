@@ -22,7 +22,7 @@ from markupsafe import Markup, escape
 from evaluation.disclosure.audit import is_hidden
 from evaluation.errors import RunError
 from evaluation.text import Catalogue, catalogue
-from evaluation.text.numbers import MissingNumberError, format_number
+from evaluation.text.numbers import MissingNumberError, format_number, level_percent
 
 
 class ReportKeyError(RunError):
@@ -308,6 +308,18 @@ class Numbers:
     def unit(self, outcome: str, value: float, signed: bool = True) -> str:
         """A value on an outcome's scale with its unit (``+20,3 procentenheter``)."""
         return self._unit_value(outcome, value, signed).strip()
+
+    def level(self) -> str:
+        """The confidence level of the intervals shown, ``95 %`` (the run's ``estimation.level``).
+
+        Read from the headline, else from the effects (which must agree): never a fixed 95.
+        """
+        headline = self.results.get("headline") or {}
+        levels = ({headline["level"]} if "level" in headline
+                  else {e["level"] for e in self.results.get("effects", []) if "level" in e})
+        if len(levels) != 1:
+            raise ReportKeyError(f"the results give no single confidence level ({sorted(levels)})")
+        return f"{level_percent(levels.pop(), self.language)} %"
 
     def p(self, value: float) -> str:
         """A p-value (one the disclosure audit hid -- it gives a hidden count away -- its label)."""

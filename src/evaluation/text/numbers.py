@@ -39,3 +39,14 @@ def format_number(value: float, language: str, decimals: int = 0) -> str:
     group, point, minus = _FORMAT[language]
     text = f"{value:,.{decimals}f}"
     return text.replace(",", "\0").replace(".", point).replace("\0", group).replace("-", minus)
+
+
+def level_percent(level: float, language: str) -> str:
+    """A confidence level as the number of its percentage: ``95`` (0.95), ``99,5`` (sv, 0.995).
+
+    Every interval the report and the figures label takes its level from the run
+    (``estimation.level``), never a fixed 95.
+    """
+    pct = round(100 * float(level), 4)
+    decimals = 0 if pct == round(pct) else len(f"{pct:.4f}".rstrip("0").partition(".")[2])
+    return format_number(pct, language, decimals)
