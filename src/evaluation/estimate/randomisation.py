@@ -214,7 +214,11 @@ class MatchingRerun:
             p = expit(xs @ beta)
             grad = xs.T @ (dv - p)
             hess = (xs * (p * (1 - p))[:, None]).T @ xs
-            step = np.linalg.solve(hess, grad)
+            try:
+                step = np.linalg.solve(hess, grad)
+            except np.linalg.LinAlgError:  # p(1 - p) underflows: separation on a continuous term
+                raise RerunFailed("the logit's information matrix is singular (separation)") \
+                    from None
             beta = beta + step
             if np.max(np.abs(step)) < NEWTON_TOL:
                 break
