@@ -175,6 +175,11 @@ def test_a_balance_warning_when_the_headline_sample_misses_the_target(results, l
     weighted["headline"]["estimator"] = "ipw"
     assert res["numbers"]["balance_weighted"]["max_abs_smd"] <= 0.1
     assert "balance-warning" not in render_html(weighted, language, run.run_dir)
+    # a balance figure the disclosure control withheld (a sample of fewer than k persons):
+    # the report renders, with no warning built on a number it cannot show
+    withheld = copy.deepcopy(res)
+    withheld["numbers"]["balance_matched"]["max_abs_smd"] = "withheld (n<5)"
+    assert "balance-warning" not in render_html(withheld, language, run.run_dir)
 
 
 # --- what the run's data allow ---------------------------------------------------------------

@@ -100,7 +100,10 @@ class Sentences:
         key = f"balance_{sample}"
         if not (self.num.has(key) and self.num.has("balance_threshold")):
             return []
-        if self.num.raw(f"{key}.max_abs_smd") <= self.num.raw("balance_threshold"):
+        value = self.num.raw(f"{key}.max_abs_smd")
+        if not isinstance(value, int | float):  # withheld: the design chapter shows its label
+            return []
+        if value <= self.num.raw("balance_threshold"):
             return []
         return [S("summary_balance", balance=key, after=S(f"balance_after_{sample}"))]
 
