@@ -106,8 +106,11 @@ def main() -> None:
                    "causalinference": t["att"], "abs_diff": abs(o["att"] - t["att"]),
                    "ours_seconds": o["seconds"], "causalinference_seconds": t["seconds"]}  # fmt: skip
             rows.append(row)
-            print(f"{n:>8} {m:>2} {bias!s:>5} {o['att']:12.6f} {t['att']:12.6f} "
-                  f"{row['abs_diff']:9.1e} {o['seconds']:8.2f} {t['seconds']:9.2f}", flush=True)
+            print(
+                f"{n:>8} {m:>2} {bias!s:>5} {o['att']:12.6f} {t['att']:12.6f} "
+                f"{row['abs_diff']:9.1e} {o['seconds']:8.2f} {t['seconds']:9.2f}",
+                flush=True,
+            )
     out = ROOT / "bench" / "results" / "matching_vs_causalinference.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(rows, indent=2) + "\n", "utf-8")

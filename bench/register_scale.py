@@ -136,9 +136,7 @@ def time_design_parts(frame: Any, p: Any) -> None:
         **matching_options(p.estimation.matching.model_dump(), p.design.exact)))  # fmt: skip
 
 
-def _watch_memory(
-    proc: subprocess.Popen, limit: float, every: float = 0.25
-) -> dict[str, Any]:
+def _watch_memory(proc: subprocess.Popen, limit: float, every: float = 0.25) -> dict[str, Any]:
     """Sample the resident memory of a run and all its processes every ``every`` seconds.
 
     Returns the peak of all processes together, the peak of the largest one, and per
@@ -248,8 +246,11 @@ def main() -> None:
     ap.add_argument("--full-run", action="store_true", help="also run the whole study")
     ap.add_argument("--limit", type=float, default=1800, help="stop the whole run after (s)")
     ap.add_argument("--parts", action="store_true", help="also time propensity and matching alone")
-    ap.add_argument("--skip-stages", action="store_true",
-                    help="only the whole run (with --full-run), not the in-process stages")
+    ap.add_argument(
+        "--skip-stages",
+        action="store_true",
+        help="only the whole run (with --full-run), not the in-process stages",
+    )
     args = ap.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     tables = make_data(args.work / "data", args.n_comparison, args.seed)
@@ -279,11 +280,15 @@ def main() -> None:
         result["full_run"] = full_run(tables, args.work, args.limit)
         run = result["full_run"]
         for r in run["notebooks"]:
-            print(f"{r['notebook']:<16} {r['seconds']:8.1f} s   kernel peak "
-                  f"{r['kernel_peak_gib']} GiB")
-        print(f"{'whole run':<16} {run['seconds']:8.1f} s   all processes peak "
-              f"{run['peak_gib_all_processes']} GiB (goals {GOAL_SECONDS} s, "
-              f"{GOAL_BYTES / GIB:.0f} GiB); exit {run['returncode']}")
+            print(
+                f"{r['notebook']:<16} {r['seconds']:8.1f} s   kernel peak "
+                f"{r['kernel_peak_gib']} GiB"
+            )
+        print(
+            f"{'whole run':<16} {run['seconds']:8.1f} s   all processes peak "
+            f"{run['peak_gib_all_processes']} GiB (goals {GOAL_SECONDS} s, "
+            f"{GOAL_BYTES / GIB:.0f} GiB); exit {run['returncode']}"
+        )
     out = ROOT / "bench" / "results" / f"register_scale_n{args.n_comparison}.json"
     out.parent.mkdir(exist_ok=True)
     if args.skip_stages and out.is_file():  # keep the stages measured before

@@ -31,10 +31,16 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--params", default=str(ROOT / "params" / "default.yaml"),
-                    help="study parameter file (default params/default.yaml)")
-    ap.add_argument("--specs", default=str(ROOT / "params" / "specifications.yaml"),
-                    help="specification grid (default params/specifications.yaml)")
+    ap.add_argument(
+        "--params",
+        default=str(ROOT / "params" / "default.yaml"),
+        help="study parameter file (default params/default.yaml)",
+    )
+    ap.add_argument(
+        "--specs",
+        default=str(ROOT / "params" / "specifications.yaml"),
+        help="specification grid (default params/specifications.yaml)",
+    )
     ap.add_argument("--workers", type=int, default=2, help="processes for the parallel run")
     ap.add_argument("--repeat", type=int, default=3, help="runs of each mode (default 3)")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results"), help="folder for the CSV")
@@ -45,8 +51,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"reading {args.params} ...", flush=True)
     tables = load_study(params.data.tables())
     frame = build_analysis(
-        tables.participants, tables.monthly, horizons=params.outcomes.horizons,
-        pre_months=params.outcomes.pre_months, min_pre_months=params.outcomes.min_pre_months,
+        tables.participants,
+        tables.monthly,
+        horizons=params.outcomes.horizons,
+        pre_months=params.outcomes.pre_months,
+        min_pre_months=params.outcomes.min_pre_months,
         rng=stream(params.seed, "pseudo_starts"),
     ).frame
     grid = sc.read_grid(args.specs)
@@ -60,18 +69,31 @@ def main(argv: list[str] | None = None) -> int:
     for rep in range(args.repeat):
         for workers in (args.workers, 1):
             print(f"run {rep + 1}/{args.repeat}, {workers} process(es):", flush=True)
-            curve = sc.run_grid(frame, grid, exact=params.design.exact,
-                                level=params.estimation.level,
-                                bias_adjust=params.estimation.matching.bias_correction,
-                                workers=workers, progress=progress)
+            curve = sc.run_grid(
+                frame,
+                grid,
+                exact=params.design.exact,
+                level=params.estimation.level,
+                bias_adjust=params.estimation.matching.bias_correction,
+                workers=workers,
+                progress=progress,
+            )
             print(f"  {curve.wall_seconds:.2f} s ({curve.processes_seen} processes seen)")
-            rows.append({"repeat": rep, "workers": workers, "n_specifications": n,
-                         "wall_seconds": curve.wall_seconds,
-                         "processes_seen": curve.processes_seen})
+            rows.append(
+                {
+                    "repeat": rep,
+                    "workers": workers,
+                    "n_specifications": n,
+                    "wall_seconds": curve.wall_seconds,
+                    "processes_seen": curve.processes_seen,
+                }
+            )
     res = pd.DataFrame(rows)
     best = res.groupby("workers")["wall_seconds"].min()
-    print(f"best of {args.repeat}: parallel ({args.workers}) {best[args.workers]:.2f} s, "
-          f"one by one {best[1]:.2f} s, speed-up {best[1] / best[args.workers]:.2f}x")
+    print(
+        f"best of {args.repeat}: parallel ({args.workers}) {best[args.workers]:.2f} s, "
+        f"one by one {best[1]:.2f} s, speed-up {best[1] / best[args.workers]:.2f}x"
+    )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"spec_curve_n{n}_w{args.workers}.csv"

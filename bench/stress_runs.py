@@ -91,12 +91,24 @@ def main() -> None:
             shutil.rmtree(folder, ignore_errors=True)
     tally = collections.Counter(r["code"] for r in rows)
     wall = time.perf_counter() - t0
-    print(f"{args.runs} runs in {wall:.0f} s: exit codes {dict(sorted(tally.items()))}; "
-          f"exit 70 (a bug): {tally.get(70, 0)}")
+    print(
+        f"{args.runs} runs in {wall:.0f} s: exit codes {dict(sorted(tally.items()))}; "
+        f"exit 70 (a bug): {tally.get(70, 0)}"
+    )
     out = ROOT / "bench" / "results" / "stress_runs.json"
     out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps({"args": vars(args), "tally": tally, "wall_seconds": round(wall),
-                               "runs": sorted(rows, key=lambda r: r["run"])}, indent=2) + "\n")
+    out.write_text(
+        json.dumps(
+            {
+                "args": vars(args),
+                "tally": tally,
+                "wall_seconds": round(wall),
+                "runs": sorted(rows, key=lambda r: r["run"]),
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     print(f"saved {out}")
 
 

@@ -58,8 +58,13 @@ from evaluation.rng import stream
 from evaluation.text import catalogue
 
 theme.apply()
-rec = Recorder(run_dir, "01_data", min_cell=disclosure["min_cell"], language=study["language"],
-               private_dir=scratch_dir)
+rec = Recorder(
+    run_dir,
+    "01_data",
+    min_cell=disclosure["min_cell"],
+    language=study["language"],
+    private_dir=scratch_dir,
+)
 ALT = catalogue(study["language"]).section("figure")
 
 # %% [markdown]
@@ -72,14 +77,20 @@ ALT = catalogue(study["language"]).section("figure")
 
 # %%
 tables = load_study(data, survey_items=survey_items(bottomup["factors"]))
-ch = data_chapter(tables, outcomes=outcomes, rng=stream(seed, "pseudo_starts"),
-                  min_cell=disclosure["min_cell"])
-rec.table("input_tables", ch.input_tables, title="Input tables and their validation",
-          made_by=load_study)
+ch = data_chapter(
+    tables, outcomes=outcomes, rng=stream(seed, "pseudo_starts"), min_cell=disclosure["min_cell"]
+)
+rec.table(
+    "input_tables", ch.input_tables, title="Input tables and their validation", made_by=load_study
+)
 for name, reason in ch.skipped.items():
     rec.skipped(name, reason)
-rec.number("optional_tables_present", ch.optional_present, title="Optional input tables present",
-           made_by=load_study)
+rec.number(
+    "optional_tables_present",
+    ch.optional_present,
+    title="Optional input tables present",
+    made_by=load_study,
+)
 rec.show("input_tables")
 
 # %% [markdown]
@@ -93,16 +104,33 @@ rec.show("input_tables")
 # every published number together (the disclosure audit).
 
 # %%
-rec.table("sample_flow", ch.sample_flow,
-          title="Sample flow: persons in, excluded and why, analysed", made_by=build_analysis)
-rec.count("n_mentored", ch.counts["n_mentored"], title="Mentored persons analysed",
-          made_by=data_chapter)
-rec.count("n_comparison", ch.counts["n_comparison"], title="Comparison persons analysed",
-          made_by=data_chapter)
-rec.count("n_pseudo_starts", ch.counts["n_pseudo_starts"],
-          title="Comparison persons given a pseudo start month", made_by=data_chapter)
-rec.number("start_months", ch.start_months, title="First and last start month of the mentored",
-           made_by=data_chapter)
+rec.table(
+    "sample_flow",
+    ch.sample_flow,
+    title="Sample flow: persons in, excluded and why, analysed",
+    made_by=build_analysis,
+)
+rec.count(
+    "n_mentored", ch.counts["n_mentored"], title="Mentored persons analysed", made_by=data_chapter
+)
+rec.count(
+    "n_comparison",
+    ch.counts["n_comparison"],
+    title="Comparison persons analysed",
+    made_by=data_chapter,
+)
+rec.count(
+    "n_pseudo_starts",
+    ch.counts["n_pseudo_starts"],
+    title="Comparison persons given a pseudo start month",
+    made_by=data_chapter,
+)
+rec.number(
+    "start_months",
+    ch.start_months,
+    title="First and last start month of the mentored",
+    made_by=data_chapter,
+)
 rec.show("sample_flow")
 
 # %% [markdown]
@@ -110,8 +138,12 @@ rec.show("sample_flow")
 # is missing (not zero), and they are counted here.
 
 # %%
-rec.table("short_coverage", ch.short_coverage,
-          title="Persons whose data do not cover each horizon", made_by=build_analysis)
+rec.table(
+    "short_coverage",
+    ch.short_coverage,
+    title="Persons whose data do not cover each horizon",
+    made_by=build_analysis,
+)
 rec.show("short_coverage")
 
 # %% [markdown]
@@ -121,11 +153,14 @@ rec.show("short_coverage")
 # shows `<k`, a cell hidden so that it cannot be worked out from the others `..`.
 
 # %%
-rec.table("descriptives", ch.descriptives,
-          title="Characteristics at start by group: mean (SD) or n (%)",
-          note="Counts below the disclosure threshold are shown as <k, cells hidden so that "
-          "they cannot be worked out from the others as '..', and a mean resting on fewer "
-          "persons than the threshold is withheld.")
+rec.table(
+    "descriptives",
+    ch.descriptives,
+    title="Characteristics at start by group: mean (SD) or n (%)",
+    note="Counts below the disclosure threshold are shown as <k, cells hidden so that "
+    "they cannot be worked out from the others as '..', and a mean resting on fewer "
+    "persons than the threshold is withheld.",
+)
 rec.show("descriptives")
 
 # %% [markdown]
@@ -134,12 +169,20 @@ rec.show("descriptives")
 # table's own label.
 
 # %%
-rec.table("pre_employment_bins", ch.pre_employment,
-          title="Employment history before start: each group's share of persons by months "
-          "employed in the 12 months before start")
-rec.plot("pre_employment", plots.group_share_bars, "pre_employment_bins",
-         title="Employment history before start, by group", alt=ALT["alt_pre_employment"],
-         axis_label="pre_months_employed")
+rec.table(
+    "pre_employment_bins",
+    ch.pre_employment,
+    title="Employment history before start: each group's share of persons by months "
+    "employed in the 12 months before start",
+)
+rec.plot(
+    "pre_employment",
+    plots.group_share_bars,
+    "pre_employment_bins",
+    title="Employment history before start, by group",
+    alt=ALT["alt_pre_employment"],
+    axis_label="pre_months_employed",
+)
 rec.show("pre_employment")
 
 # %% [markdown]

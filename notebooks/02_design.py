@@ -26,17 +26,30 @@
 seed = 20170601
 study = {"language": "en"}
 design = {
-    "covariates": ["age", "sex", "education", "swedish_level", "years_in_sweden",
-                   "origin_region", "pre_months_employed_12", "pre_earnings_12",
-                   "pre_employed_m1"],
+    "covariates": [
+        "age",
+        "sex",
+        "education",
+        "swedish_level",
+        "years_in_sweden",
+        "origin_region",
+        "pre_months_employed_12",
+        "pre_earnings_12",
+        "pre_employed_m1",
+    ],
     "exact": "start_quarter",
     "trimming": "common_support",
     "balance_threshold": 0.1,
     "subsample_comparison": 5000,
 }
 estimation = {
-    "matching": {"neighbours": 4, "replace": True, "caliper": 0.2, "bias_correction": True,
-                 "se": "ai2006"},
+    "matching": {
+        "neighbours": 4,
+        "replace": True,
+        "caliper": 0.2,
+        "bias_correction": True,
+        "se": "ai2006",
+    },
 }
 disclosure = {"min_cell": 5}
 run_dir = "../outputs/dev"
@@ -58,8 +71,13 @@ from evaluation.rng import stream
 from evaluation.text import catalogue
 
 theme.apply()
-rec = Recorder(run_dir, "02_design", min_cell=disclosure["min_cell"], language=study["language"],
-               private_dir=scratch_dir)
+rec = Recorder(
+    run_dir,
+    "02_design",
+    min_cell=disclosure["min_cell"],
+    language=study["language"],
+    private_dir=scratch_dir,
+)
 scratch = Path(scratch_dir)
 ALT = catalogue(study["language"]).section("figure")
 
@@ -68,9 +86,14 @@ frame = pd.read_parquet(scratch / "design_data.parquet")
 assert not any(c.startswith(("employed_m", "months_employed_", "earnings_")) for c in frame), (
     "the design stage must not see outcomes"
 )
-ch = design_chapter(frame, design=design, matching=estimation["matching"],
-                    rng=stream(seed, "comparison_subsample"), min_cell=disclosure["min_cell"],
-                    language=study["language"])
+ch = design_chapter(
+    frame,
+    design=design,
+    matching=estimation["matching"],
+    rng=stream(seed, "comparison_subsample"),
+    min_cell=disclosure["min_cell"],
+    language=study["language"],
+)
 
 # %% [markdown]
 # ## The propensity score
@@ -79,10 +102,19 @@ ch = design_chapter(frame, design=design, matching=estimation["matching"],
 # (for matching, weighting and the estimators). The re-fitted model is shown.
 
 # %%
-rec.table("propensity_model", ch.propensity, title="Propensity-score model (logit coefficients)",
-          made_by=fit_propensity)
-rec.number("propensity_fit", ch.fit, title="Propensity model fit statistics",
-           made_by=design_chapter, reveals=ch.fit_facts)
+rec.table(
+    "propensity_model",
+    ch.propensity,
+    title="Propensity-score model (logit coefficients)",
+    made_by=fit_propensity,
+)
+rec.number(
+    "propensity_fit",
+    ch.fit,
+    title="Propensity model fit statistics",
+    made_by=design_chapter,
+    reveals=ch.fit_facts,
+)
 rec.show("propensity_model")
 
 # %% [markdown]
@@ -96,25 +128,54 @@ rec.show("propensity_model")
 # disclosure threshold shows `<k`, a bin hidden so that it cannot be worked out shows `..`.
 
 # %%
-rec.table("overlap_bins", ch.overlap, title="Overlap: each group's share of persons by bin of "
-          "the propensity score's logit")
-rec.plot("overlap", plots.group_share_bars, "overlap_bins", title="Overlap of the propensity "
-         "score", alt=ALT["alt_overlap"], axis_label="pscore_logit")
+rec.table(
+    "overlap_bins",
+    ch.overlap,
+    title="Overlap: each group's share of persons by bin of the propensity score's logit",
+)
+rec.plot(
+    "overlap",
+    plots.group_share_bars,
+    "overlap_bins",
+    title="Overlap of the propensity score",
+    alt=ALT["alt_overlap"],
+    axis_label="pscore_logit",
+)
 rec.show("overlap")
 
 # %%
-rec.table("trimming", ch.trimming, title=f"Trimming rule '{design['trimming']}': persons before "
-          "and after")
-rec.table("category_support", ch.category_support, title="Categories that only one group has "
-          "(outside common support)")
-rec.count("n_outside_category_support", ch.counts["n_outside_category_support"],
-          title="Persons in a category only one group has", made_by=design_chapter)
-rec.count("n_trimmed_treated", ch.counts["n_trimmed_treated"], title="Mentored persons trimmed",
-          made_by=design_chapter)
-rec.count("n_trimmed_control", ch.counts["n_trimmed_control"],
-          title="Comparison persons trimmed", made_by=design_chapter)
-rec.number("trimming_rule", design["trimming"], title="Trimming rule",
-           made_by=params_source("design.trimming"))
+rec.table(
+    "trimming", ch.trimming, title=f"Trimming rule '{design['trimming']}': persons before and after"
+)
+rec.table(
+    "category_support",
+    ch.category_support,
+    title="Categories that only one group has (outside common support)",
+)
+rec.count(
+    "n_outside_category_support",
+    ch.counts["n_outside_category_support"],
+    title="Persons in a category only one group has",
+    made_by=design_chapter,
+)
+rec.count(
+    "n_trimmed_treated",
+    ch.counts["n_trimmed_treated"],
+    title="Mentored persons trimmed",
+    made_by=design_chapter,
+)
+rec.count(
+    "n_trimmed_control",
+    ch.counts["n_trimmed_control"],
+    title="Comparison persons trimmed",
+    made_by=design_chapter,
+)
+rec.number(
+    "trimming_rule",
+    design["trimming"],
+    title="Trimming rule",
+    made_by=params_source("design.trimming"),
+)
 rec.show("trimming")
 
 # %% [markdown]
@@ -125,15 +186,27 @@ rec.show("trimming")
 # when the run checks every published number together (the disclosure audit).
 
 # %%
-rec.number("matching_neighbours", estimation["matching"]["neighbours"],
-           title="Comparison persons matched to each mentored person",
-           made_by=params_source("estimation.matching.neighbours"))
-rec.count("n_matched", ch.counts["n_matched"], title="Mentored persons matched",
-          made_by=design_chapter)
-rec.count("n_unmatched", ch.counts["n_unmatched"],
-          title="Mentored persons left unmatched (caliper/cell)", made_by=design_chapter)
-rec.count("n_controls_used", ch.counts["n_controls_used"],
-          title="Distinct comparison persons used", made_by=design_chapter)
+rec.number(
+    "matching_neighbours",
+    estimation["matching"]["neighbours"],
+    title="Comparison persons matched to each mentored person",
+    made_by=params_source("estimation.matching.neighbours"),
+)
+rec.count(
+    "n_matched", ch.counts["n_matched"], title="Mentored persons matched", made_by=design_chapter
+)
+rec.count(
+    "n_unmatched",
+    ch.counts["n_unmatched"],
+    title="Mentored persons left unmatched (caliper/cell)",
+    made_by=design_chapter,
+)
+rec.count(
+    "n_controls_used",
+    ch.counts["n_controls_used"],
+    title="Distinct comparison persons used",
+    made_by=design_chapter,
+)
 
 # %% [markdown]
 # ## Balance before and after adjustment
@@ -144,13 +217,27 @@ rec.count("n_controls_used", ch.counts["n_controls_used"],
 # by the run's disclosure audit.
 
 # %%
-rec.table("balance", ch.balance, title="Balance: standardised mean differences and variance "
-          "ratios before and after adjustment")
+rec.table(
+    "balance",
+    ch.balance,
+    title="Balance: standardised mean differences and variance ratios before and after adjustment",
+)
 for name, summary in ch.balance_summaries.items():
-    rec.number(f"balance_{name}", summary, title=f"Balance summary ({name})",
-               made_by=design_chapter, reveals=ch.summary_facts[name])
-rec.plot("love_plot", plots.love_plot, "balance", title="Love plot: standardised mean "
-         "differences", alt=ALT["alt_love_plot"], threshold=design["balance_threshold"])
+    rec.number(
+        f"balance_{name}",
+        summary,
+        title=f"Balance summary ({name})",
+        made_by=design_chapter,
+        reveals=ch.summary_facts[name],
+    )
+rec.plot(
+    "love_plot",
+    plots.love_plot,
+    "balance",
+    title="Love plot: standardised mean differences",
+    alt=ALT["alt_love_plot"],
+    threshold=design["balance_threshold"],
+)
 rec.show("balance")
 
 # %%
@@ -165,9 +252,12 @@ rec.show("love_plot")
 # (`evaluation.design.study.comparison_subsample`). A smaller pool is used whole.
 
 # %%
-rec.number("comparison_subsample", ch.subsample.summary(),
-           title="Comparison persons in the repeated analyses (subsample of the pool)",
-           made_by=comparison_subsample)
+rec.number(
+    "comparison_subsample",
+    ch.subsample.summary(),
+    title="Comparison persons in the repeated analyses (subsample of the pool)",
+    made_by=comparison_subsample,
+)
 ch.to_frame()
 
 # %% [markdown]

@@ -32,16 +32,29 @@ seed = 20170601
 study = {"language": "en"}
 outcomes = {"horizons": [6, 12, 24]}
 design = {
-    "covariates": ["age", "sex", "education", "swedish_level", "years_in_sweden",
-                   "origin_region", "pre_months_employed_12", "pre_earnings_12",
-                   "pre_employed_m1"],
+    "covariates": [
+        "age",
+        "sex",
+        "education",
+        "swedish_level",
+        "years_in_sweden",
+        "origin_region",
+        "pre_months_employed_12",
+        "pre_earnings_12",
+        "pre_employed_m1",
+    ],
     "exact": "start_quarter",
 }
 estimation = {
     "estimators": ["naive", "regression", "ra", "ipw", "aipw", "matching"],
     "headline": {"estimator": "matching", "outcome": "employed_m12", "subgroup": "all"},
-    "matching": {"neighbours": 4, "replace": True, "caliper": 0.2, "bias_correction": True,
-                 "se": "ai2006"},
+    "matching": {
+        "neighbours": 4,
+        "replace": True,
+        "caliper": 0.2,
+        "bias_correction": True,
+        "se": "ai2006",
+    },
     "level": 0.95,
     "permutation_draws": 999,
     "bootstrap": {"draws": 999, "use_when_ratio_above": 1.05, "weights": "exponential"},
@@ -67,8 +80,13 @@ from evaluation.text import catalogue
 from evaluation.text.numbers import level_percent
 
 theme.apply()
-rec = Recorder(run_dir, "03_effects", min_cell=disclosure["min_cell"], language=study["language"],
-               private_dir=scratch_dir)
+rec = Recorder(
+    run_dir,
+    "03_effects",
+    min_cell=disclosure["min_cell"],
+    language=study["language"],
+    private_dir=scratch_dir,
+)
 scratch = Path(scratch_dir)
 ALT = catalogue(study["language"]).section("figure")
 PCT = level_percent(estimation["level"], study["language"])  # the intervals' level, as labelled
@@ -79,8 +97,12 @@ ch = effects_chapter(
     pd.read_parquet(scratch / "outcome_data.parquet"),
     pd.read_parquet(scratch / "design.parquet"),
     pd.read_parquet(scratch / "monthly_panel.parquet", columns=["person_id", "month", "employed"]),
-    outcomes=outcomes, design=design, estimation=estimation, min_cell=disclosure["min_cell"],
-    bootstrap_rng=stream(seed, "weighted_bootstrap"), permutation_rng=stream(seed, "permutation"),
+    outcomes=outcomes,
+    design=design,
+    estimation=estimation,
+    min_cell=disclosure["min_cell"],
+    bootstrap_rng=stream(seed, "weighted_bootstrap"),
+    permutation_rng=stream(seed, "permutation"),
 )
 for name, why in ch.skipped.items():
     rec.skipped(name, why)
@@ -96,14 +118,25 @@ for name, why in ch.skipped.items():
 
 # %%
 rec.effects(ch.results, made_by=fx.estimate_study)
-rec.table("effects", ch.effects, title="Estimated effects (ATT) by outcome and estimator",
-          made_by=fx.effects_table)
-rec.number("se_methods", ch.se_methods,
-           title="How each estimator's standard error was obtained (headline outcome)",
-           made_by=fx.se_labels)
-rec.number("weighted_bootstrap", ch.bootstrap, title="Weighted bootstrap of IPW and AIPW "
-           "(propensity refitted per draw): settings and how many SEs it replaced",
-           made_by=fx.bootstrap_study)
+rec.table(
+    "effects",
+    ch.effects,
+    title="Estimated effects (ATT) by outcome and estimator",
+    made_by=fx.effects_table,
+)
+rec.number(
+    "se_methods",
+    ch.se_methods,
+    title="How each estimator's standard error was obtained (headline outcome)",
+    made_by=fx.se_labels,
+)
+rec.number(
+    "weighted_bootstrap",
+    ch.bootstrap,
+    title="Weighted bootstrap of IPW and AIPW "
+    "(propensity refitted per draw): settings and how many SEs it replaced",
+    made_by=fx.bootstrap_study,
+)
 rec.show("effects")
 
 # %% [markdown]
@@ -127,25 +160,48 @@ rec.show("effects")
 # shows why), and the report says why.
 
 # %%
-rec.number("esf_outcome", ch.esf_outcome, title="Outcome of the ESF longer-term result "
-           "indicator (employed six months after leaving)", made_by=esf.build_leaving_outcomes)
-rec.number("esf_immediate_outcome", ch.esf_immediate_outcome, title="Outcome of the ESF "
-           "immediate result indicator (employed upon leaving)",
-           made_by=esf.build_leaving_outcomes)
-rec.number("esf_definition", ch.esf_definition, title="How the ESF indicators and their "
-           "counterfactual are defined", made_by=esf.counterfactual_leaving)
-rec.table("esf_indicator", ch.esf_indicator, title="ESF result indicators: mentored leavers "
-          "in work upon leaving and six months after leaving, by sex",
-          made_by=esf.indicator_counts)
+rec.number(
+    "esf_outcome",
+    ch.esf_outcome,
+    title="Outcome of the ESF longer-term result indicator (employed six months after leaving)",
+    made_by=esf.build_leaving_outcomes,
+)
+rec.number(
+    "esf_immediate_outcome",
+    ch.esf_immediate_outcome,
+    title="Outcome of the ESF immediate result indicator (employed upon leaving)",
+    made_by=esf.build_leaving_outcomes,
+)
+rec.number(
+    "esf_definition",
+    ch.esf_definition,
+    title="How the ESF indicators and their counterfactual are defined",
+    made_by=esf.counterfactual_leaving,
+)
+rec.table(
+    "esf_indicator",
+    ch.esf_indicator,
+    title="ESF result indicators: mentored leavers "
+    "in work upon leaving and six months after leaving, by sex",
+    made_by=esf.indicator_counts,
+)
 rec.show("esf_indicator")
 
 # %%
 rec.effects(ch.esf_results, made_by=esf.estimate_indicators)
-rec.table("esf_by_sex", ch.esf_by_sex, title="Effect on the ESF result indicators, by sex",
-          made_by=esf.estimate_indicators)
-rec.number("esf_sex_difference", ch.esf_sex_difference, title="ESF indicator: women minus "
-           "men (headline estimator), with its SE and p-value", made_by=fx.sex_difference,
-           reveals=ch.esf_difference_facts)
+rec.table(
+    "esf_by_sex",
+    ch.esf_by_sex,
+    title="Effect on the ESF result indicators, by sex",
+    made_by=esf.estimate_indicators,
+)
+rec.number(
+    "esf_sex_difference",
+    ch.esf_sex_difference,
+    title="ESF indicator: women minus men (headline estimator), with its SE and p-value",
+    made_by=fx.sex_difference,
+    reveals=ch.esf_difference_facts,
+)
 rec.show("esf_by_sex")
 
 # %% [markdown]
@@ -158,11 +214,19 @@ rec.show("esf_by_sex")
 # invalid).
 
 # %%
-rec.number("multiplicity", ch.multiplicity, title="Romano-Wolf adjusted p-values of the "
-           "headline estimator over all outcomes", made_by=romano_wolf,
-           reveals=ch.multiplicity_facts)
-rec.table("effects_multiplicity", ch.multiplicity_table, title="Headline estimator by "
-          "outcome: bootstrap and Romano-Wolf adjusted p-values", made_by=romano_wolf)
+rec.number(
+    "multiplicity",
+    ch.multiplicity,
+    title="Romano-Wolf adjusted p-values of the headline estimator over all outcomes",
+    made_by=romano_wolf,
+    reveals=ch.multiplicity_facts,
+)
+rec.table(
+    "effects_multiplicity",
+    ch.multiplicity_table,
+    title="Headline estimator by outcome: bootstrap and Romano-Wolf adjusted p-values",
+    made_by=romano_wolf,
+)
 rec.show("effects_multiplicity")
 
 # %% [markdown]
@@ -178,9 +242,14 @@ rec.show("effects_multiplicity")
 # subsample, so `observed` is the estimate on that subsample.
 
 # %%
-rec.number("headline_permutation", ch.permutation, title="Randomisation test of the "
-           "headline estimate (assignments redrawn from the propensity score)",
-           made_by=fx.randomisation_headline, reveals=ch.permutation_facts)
+rec.number(
+    "headline_permutation",
+    ch.permutation,
+    title="Randomisation test of the "
+    "headline estimate (assignments redrawn from the propensity score)",
+    made_by=fx.randomisation_headline,
+    reveals=ch.permutation_facts,
+)
 rec.show("headline_permutation")
 
 # %% [markdown]
@@ -189,11 +258,21 @@ rec.show("headline_permutation")
 # per estimator); an estimate withheld by the disclosure audit is drawn empty and marked.
 
 # %%
-rec.table("effects_headline", ch.headline, title="Estimates of the headline outcome by "
-          "estimator (the forest plot's data)", made_by=effects_chapter)
-rec.plot("effects_forest", plots.forest, "effects_headline", title="Effect on the headline "
-         "outcome by estimator", alt=ALT["alt_effects_forest"].format(pct=PCT),
-         outcome=ch.spec.headline_outcome, level=estimation["level"])
+rec.table(
+    "effects_headline",
+    ch.headline,
+    title="Estimates of the headline outcome by estimator (the forest plot's data)",
+    made_by=effects_chapter,
+)
+rec.plot(
+    "effects_forest",
+    plots.forest,
+    "effects_headline",
+    title="Effect on the headline outcome by estimator",
+    alt=ALT["alt_effects_forest"].format(pct=PCT),
+    outcome=ch.spec.headline_outcome,
+    level=estimation["level"],
+)
 rec.show("effects_forest")
 
 # %%

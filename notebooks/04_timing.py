@@ -39,15 +39,28 @@
 seed = 20170601
 study = {"language": "en", "currency": "SEK"}
 design = {
-    "covariates": ["age", "sex", "education", "swedish_level", "years_in_sweden",
-                   "origin_region", "pre_months_employed_12", "pre_earnings_12",
-                   "pre_employed_m1"],
+    "covariates": [
+        "age",
+        "sex",
+        "education",
+        "swedish_level",
+        "years_in_sweden",
+        "origin_region",
+        "pre_months_employed_12",
+        "pre_earnings_12",
+        "pre_employed_m1",
+    ],
     "exact": "start_quarter",
 }
 estimation = {
     "level": 0.95,
-    "matching": {"neighbours": 4, "replace": True, "caliper": 0.2, "bias_correction": True,
-                 "se": "ai2006"},
+    "matching": {
+        "neighbours": 4,
+        "replace": True,
+        "caliper": 0.2,
+        "bias_correction": True,
+        "se": "ai2006",
+    },
     "bootstrap": {"draws": 999, "use_when_ratio_above": 1.05, "weights": "exponential"},
 }
 timing = {
@@ -81,8 +94,13 @@ from evaluation.text import catalogue
 from evaluation.text.numbers import level_percent
 
 theme.apply()
-rec = Recorder(run_dir, "04_timing", min_cell=disclosure["min_cell"], language=study["language"],
-               private_dir=scratch_dir)
+rec = Recorder(
+    run_dir,
+    "04_timing",
+    min_cell=disclosure["min_cell"],
+    language=study["language"],
+    private_dir=scratch_dir,
+)
 scratch = Path(scratch_dir)
 T = catalogue(study["language"])
 PCT = level_percent(estimation["level"], study["language"])  # the bands' level, as labelled
@@ -101,13 +119,23 @@ PCT = level_percent(estimation["level"], study["language"])  # the bands' level,
 # `evaluation.chapters.timing.timing_chapter`; the cells below record and show its parts.
 
 # %%
-ch = timing_chapter(pd.read_parquet(scratch / "design_data.parquet"),
-                    pd.read_parquet(scratch / "outcome_data.parquet"),
-                    pd.read_parquet(scratch / "design.parquet"), scratch / "monthly_panel.parquet",
-                    design=design, estimation=estimation, timing=timing, seed=seed,
-                    min_cell=disclosure["min_cell"])
-rec.count("timing_n_persons", ch.counts["timing_n_persons"],
-          title="Persons in the timing analyses (trimmed)", made_by=timing_chapter)
+ch = timing_chapter(
+    pd.read_parquet(scratch / "design_data.parquet"),
+    pd.read_parquet(scratch / "outcome_data.parquet"),
+    pd.read_parquet(scratch / "design.parquet"),
+    scratch / "monthly_panel.parquet",
+    design=design,
+    estimation=estimation,
+    timing=timing,
+    seed=seed,
+    min_cell=disclosure["min_cell"],
+)
+rec.count(
+    "timing_n_persons",
+    ch.counts["timing_n_persons"],
+    title="Persons in the timing analyses (trimmed)",
+    made_by=timing_chapter,
+)
 
 # %% [markdown]
 # ## 1. Event study
@@ -124,37 +152,80 @@ rec.count("timing_n_persons", ch.counts["timing_n_persons"],
 # %%
 rec.effects(ch.event_effects, made_by=dy.event_study)
 for key, tests in ch.event_tests.items():
-    rec.number(f"es_{key}", tests, title=f"Event study ({key.replace('_', ', ')}): pre-trend "
-               "test and sup-t critical value", made_by=dy.pretrend_test,
-               reveals=ch.number_facts[f"es_{key}"])
+    rec.number(
+        f"es_{key}",
+        tests,
+        title=f"Event study ({key.replace('_', ', ')}): pre-trend test and sup-t critical value",
+        made_by=dy.pretrend_test,
+        reveals=ch.number_facts[f"es_{key}"],
+    )
 for outcome, boot in ch.event_bootstrap.items():
-    rec.number(f"es_ipw_{outcome}_bootstrap", boot, title=f"Weighted event study ({outcome}): "
-               "bootstrap SEs with the weights re-estimated, relative to the clustered SEs",
-               made_by=dy.event_study_weight_bootstrap,
-               reveals=ch.number_facts[f"es_ipw_{outcome}_bootstrap"])
-rec.number("es_window", ch.window, title="Event-study window (months)",
-           made_by=params_source("timing.leads", "timing.lags"))
-rec.number("es_months_shown", ch.months_shown, title="Event-study months tabulated in the "
-           "report", made_by=params_source("timing.lags"))
-rec.table("event_study", ch.event_study, title="Event-study coefficients by month since start "
-          "(matched and weighted samples; employment and monthly earnings), pointwise and "
-          "uniform bands", made_by=dy.event_study)
+    rec.number(
+        f"es_ipw_{outcome}_bootstrap",
+        boot,
+        title=f"Weighted event study ({outcome}): "
+        "bootstrap SEs with the weights re-estimated, relative to the clustered SEs",
+        made_by=dy.event_study_weight_bootstrap,
+        reveals=ch.number_facts[f"es_ipw_{outcome}_bootstrap"],
+    )
+rec.number(
+    "es_window",
+    ch.window,
+    title="Event-study window (months)",
+    made_by=params_source("timing.leads", "timing.lags"),
+)
+rec.number(
+    "es_months_shown",
+    ch.months_shown,
+    title="Event-study months tabulated in the report",
+    made_by=params_source("timing.lags"),
+)
+rec.table(
+    "event_study",
+    ch.event_study,
+    title="Event-study coefficients by month since start "
+    "(matched and weighted samples; employment and monthly earnings), pointwise and "
+    "uniform bands",
+    made_by=dy.event_study,
+)
 rec.show("event_study")
 
 # %%
-rec.plot("event_study_employed", plots.event_study, "event_study", title="Event study: effect "
-         "on employed by month since start",
-         alt=T.format("figure.alt_event_study", outcome=T["figure.alt_outcome_employed"], pct=PCT,
-                      leads=timing["leads"], lags=timing["lags"]),
-         outcome="employed", currency=study["currency"], level=estimation["level"])
+rec.plot(
+    "event_study_employed",
+    plots.event_study,
+    "event_study",
+    title="Event study: effect on employed by month since start",
+    alt=T.format(
+        "figure.alt_event_study",
+        outcome=T["figure.alt_outcome_employed"],
+        pct=PCT,
+        leads=timing["leads"],
+        lags=timing["lags"],
+    ),
+    outcome="employed",
+    currency=study["currency"],
+    level=estimation["level"],
+)
 rec.show("event_study_employed")
 
 # %%
-rec.plot("event_study_earnings", plots.event_study, "event_study", title="Event study: effect "
-         "on earnings by month since start",
-         alt=T.format("figure.alt_event_study", outcome=T["figure.alt_outcome_earnings"], pct=PCT,
-                      leads=timing["leads"], lags=timing["lags"]),
-         outcome="earnings", currency=study["currency"], level=estimation["level"])
+rec.plot(
+    "event_study_earnings",
+    plots.event_study,
+    "event_study",
+    title="Event study: effect on earnings by month since start",
+    alt=T.format(
+        "figure.alt_event_study",
+        outcome=T["figure.alt_outcome_earnings"],
+        pct=PCT,
+        leads=timing["leads"],
+        lags=timing["lags"],
+    ),
+    outcome="earnings",
+    currency=study["currency"],
+    level=estimation["level"],
+)
 rec.show("event_study_earnings")
 
 # %% [markdown]
@@ -171,20 +242,42 @@ rec.show("event_study_earnings")
 # %%
 rec.effects(ch.staggered_effects, made_by=st.att_gt)
 for key, band in ch.staggered_bands_stats.items():
-    rec.number(f"cs_{key}_band", band, title=f"Staggered DiD ({key.replace('_', ', ')}): "
-               "uniform band critical value", made_by=dy.multiplier_bootstrap,
-               reveals=ch.number_facts[f"cs_{key}_band"])
-rec.table("staggered_event_time", ch.staggered, title="Staggered DiD (Callaway–Sant'Anna) by "
-          "period since start: ATT, analytic and bootstrap SE, uniform critical value",
-          made_by=st.aggregate_event_time)
-rec.number("cs_unit", ch.unit, title="Period of the staggered DiD (q quarter, m month)",
-           made_by=params_source("timing.cohort"))
-rec.number("cs_control", timing["control"], title="Comparison group of the staggered DiD",
-           made_by=params_source("timing.control"))
-rec.count("cs_n_cohorts", ch.n_cohorts, title="Start cohorts in the staggered DiD",
-          made_by=st.att_gt)
-rec.number("cs_cohorts_withheld", ch.cohorts_withheld, title=f"Start cohorts with fewer than "
-           f"{disclosure['min_cell']} mentored (own estimate withheld)", made_by=timing_chapter)
+    rec.number(
+        f"cs_{key}_band",
+        band,
+        title=f"Staggered DiD ({key.replace('_', ', ')}): uniform band critical value",
+        made_by=dy.multiplier_bootstrap,
+        reveals=ch.number_facts[f"cs_{key}_band"],
+    )
+rec.table(
+    "staggered_event_time",
+    ch.staggered,
+    title="Staggered DiD (Callaway–Sant'Anna) by "
+    "period since start: ATT, analytic and bootstrap SE, uniform critical value",
+    made_by=st.aggregate_event_time,
+)
+rec.number(
+    "cs_unit",
+    ch.unit,
+    title="Period of the staggered DiD (q quarter, m month)",
+    made_by=params_source("timing.cohort"),
+)
+rec.number(
+    "cs_control",
+    timing["control"],
+    title="Comparison group of the staggered DiD",
+    made_by=params_source("timing.control"),
+)
+rec.count(
+    "cs_n_cohorts", ch.n_cohorts, title="Start cohorts in the staggered DiD", made_by=st.att_gt
+)
+rec.number(
+    "cs_cohorts_withheld",
+    ch.cohorts_withheld,
+    title=f"Start cohorts with fewer than "
+    f"{disclosure['min_cell']} mentored (own estimate withheld)",
+    made_by=timing_chapter,
+)
 rec.show("staggered_event_time")
 
 # %% [markdown]
@@ -195,10 +288,19 @@ rec.show("staggered_event_time")
 
 # %%
 rec.effects(ch.twfe_effects, made_by=dy.twfe)
-rec.number("twfe_weights", ch.twfe_weights, title="TWFE weights on cohort-period cells "
-           "(employment)", made_by=dy.twfe_weights, reveals=ch.number_facts["twfe_weights"])
-rec.table("twfe_weights_by_event_time", ch.twfe_weights_by_event_time, title="TWFE weights by "
-          "period since start (employment), summed over cohorts", made_by=dy.twfe_weights)
+rec.number(
+    "twfe_weights",
+    ch.twfe_weights,
+    title="TWFE weights on cohort-period cells (employment)",
+    made_by=dy.twfe_weights,
+    reveals=ch.number_facts["twfe_weights"],
+)
+rec.table(
+    "twfe_weights_by_event_time",
+    ch.twfe_weights_by_event_time,
+    title="TWFE weights by period since start (employment), summed over cohorts",
+    made_by=dy.twfe_weights,
+)
 rec.show("twfe_weights_by_event_time")
 
 # %% [markdown]
@@ -206,20 +308,36 @@ rec.show("twfe_weights_by_event_time")
 # outcome-regression ATT and the TWFE estimate, from the table below them.
 
 # %%
-rec.table("staggered_bands", ch.staggered_bands, title="Staggered DiD by period since start "
-          "as drawn: doubly robust ATT with its uniform band, outcome-regression ATT, TWFE",
-          made_by=timing_chapter)
-rec.plot("staggered_employed", plots.staggered, "staggered_bands", title="Staggered DiD: effect "
-         "on employed by period since start",
-         alt=T.format("figure.alt_staggered", outcome=T["figure.alt_outcome_employed"], pct=PCT),
-         outcome="employed", currency=study["currency"], level=estimation["level"])
+rec.table(
+    "staggered_bands",
+    ch.staggered_bands,
+    title="Staggered DiD by period since start "
+    "as drawn: doubly robust ATT with its uniform band, outcome-regression ATT, TWFE",
+    made_by=timing_chapter,
+)
+rec.plot(
+    "staggered_employed",
+    plots.staggered,
+    "staggered_bands",
+    title="Staggered DiD: effect on employed by period since start",
+    alt=T.format("figure.alt_staggered", outcome=T["figure.alt_outcome_employed"], pct=PCT),
+    outcome="employed",
+    currency=study["currency"],
+    level=estimation["level"],
+)
 rec.show("staggered_employed")
 
 # %%
-rec.plot("staggered_earnings", plots.staggered, "staggered_bands", title="Staggered DiD: effect "
-         "on earnings by period since start",
-         alt=T.format("figure.alt_staggered", outcome=T["figure.alt_outcome_earnings"], pct=PCT),
-         outcome="earnings", currency=study["currency"], level=estimation["level"])
+rec.plot(
+    "staggered_earnings",
+    plots.staggered,
+    "staggered_bands",
+    title="Staggered DiD: effect on earnings by period since start",
+    alt=T.format("figure.alt_staggered", outcome=T["figure.alt_outcome_earnings"], pct=PCT),
+    outcome="earnings",
+    currency=study["currency"],
+    level=estimation["level"],
+)
 rec.show("staggered_earnings")
 
 # %% [markdown]
@@ -231,14 +349,27 @@ rec.show("staggered_earnings")
 # points, and the report reads the curves at a few months off the same points.
 
 # %%
-rec.table("time_to_job_steps", ch.job_steps, title="Share who found a first job by month "
-          "since start: the published points of the Kaplan–Meier step curves",
-          made_by=du.disclosure_steps)
-rec.plot("time_to_job", plots.time_to_job, "time_to_job_steps", title="Share who found a "
-         "first job, by months since start", alt=T["figure.alt_time_to_job"])
-rec.number("km_job_share", ch.km_job_share, title="Share with a first job by month "
-           "(Kaplan–Meier step curve as published)", made_by=du.disclosure_steps,
-           reveals=ch.number_facts["km_job_share"])
+rec.table(
+    "time_to_job_steps",
+    ch.job_steps,
+    title="Share who found a first job by month "
+    "since start: the published points of the Kaplan–Meier step curves",
+    made_by=du.disclosure_steps,
+)
+rec.plot(
+    "time_to_job",
+    plots.time_to_job,
+    "time_to_job_steps",
+    title="Share who found a first job, by months since start",
+    alt=T["figure.alt_time_to_job"],
+)
+rec.number(
+    "km_job_share",
+    ch.km_job_share,
+    title="Share with a first job by month (Kaplan–Meier step curve as published)",
+    made_by=du.disclosure_steps,
+    reveals=ch.number_facts["km_job_share"],
+)
 rec.show("time_to_job")
 
 # %% [markdown]
@@ -247,8 +378,13 @@ rec.show("time_to_job")
 
 # %%
 rec.effects([ch.cox_effect], made_by=du.cox_ph)
-rec.number("cox_hazard_ratio", ch.cox_hazard_ratio, title="Hazard ratio of a first job (Cox, "
-           "matched sample)", made_by=du.cox_ph, reveals=ch.number_facts["cox_hazard_ratio"])
+rec.number(
+    "cox_hazard_ratio",
+    ch.cox_hazard_ratio,
+    title="Hazard ratio of a first job (Cox, matched sample)",
+    made_by=du.cox_ph,
+    reveals=ch.number_facts["cox_hazard_ratio"],
+)
 rec.show("cox_hazard_ratio")
 
 # %% [markdown]
@@ -260,9 +396,13 @@ rec.show("cox_hazard_ratio")
 
 # %%
 if ch.cox_bootstrap is not None:
-    rec.number("cox_bootstrap", ch.cox_bootstrap, title="Hazard ratio of a first job: interval "
-               "from the bootstrap of matched sets", made_by=du.cox_matched_set_bootstrap,
-               reveals=ch.number_facts["cox_bootstrap"])
+    rec.number(
+        "cox_bootstrap",
+        ch.cox_bootstrap,
+        title="Hazard ratio of a first job: interval from the bootstrap of matched sets",
+        made_by=du.cox_matched_set_bootstrap,
+        reveals=ch.number_facts["cox_bootstrap"],
+    )
     rec.show("cox_bootstrap")
 
 # %%

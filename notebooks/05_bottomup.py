@@ -35,9 +35,17 @@ data = {
     "mentors": "../data/synthetic/mentors.csv",
 }
 design = {
-    "covariates": ["age", "sex", "education", "swedish_level", "years_in_sweden",
-                   "origin_region", "pre_months_employed_12", "pre_earnings_12",
-                   "pre_employed_m1"],
+    "covariates": [
+        "age",
+        "sex",
+        "education",
+        "swedish_level",
+        "years_in_sweden",
+        "origin_region",
+        "pre_months_employed_12",
+        "pre_earnings_12",
+        "pre_employed_m1",
+    ],
 }
 estimation = {"level": 0.95}
 bottomup = {
@@ -87,8 +95,13 @@ from evaluation.results.recorder import Recorder
 from evaluation.text import catalogue
 
 theme.apply()
-rec = Recorder(run_dir, "05_bottomup", min_cell=disclosure["min_cell"], language=study["language"],
-               private_dir=scratch_dir)
+rec = Recorder(
+    run_dir,
+    "05_bottomup",
+    min_cell=disclosure["min_cell"],
+    language=study["language"],
+    private_dir=scratch_dir,
+)
 scratch = Path(scratch_dir)
 ALT = catalogue(study["language"]).section("figure")
 
@@ -100,21 +113,40 @@ ALT = catalogue(study["language"]).section("figure")
 # persons or mentors, is left out and the reason recorded in the run's list of skipped analyses.
 
 # %%
-tables = load_study({k: v for k, v in data.items() if k != "monthly"}, required=("participants",),
-                    survey_items=survey_items(bottomup["factors"]))
-sample = analysis_sample(pd.read_parquet(scratch / "design_data.parquet"),
-                         pd.read_parquet(scratch / "outcome_data.parquet"),
-                         pd.read_parquet(scratch / "design.parquet"))
-ch = bottomup_chapter(tables, sample, bottomup=bottomup, covariates=design["covariates"],
-                      level=estimation["level"], min_cell=disclosure["min_cell"],
-                      language=study["language"])
-rec.number("bottomup_inputs", ch.inputs, title="Optional inputs present for the bottom-up chapter",
-           made_by=load_study)
-rec.number("bottomup_outcome", bottomup["outcome"],
-           title="Outcome of the moderation and dose analyses",
-           made_by=params_source("bottomup.outcome"))
-rec.number("bottomup_rule", ch.rule, title="Evidence rule and multiplicity correction",
-           made_by=evidence)
+tables = load_study(
+    {k: v for k, v in data.items() if k != "monthly"},
+    required=("participants",),
+    survey_items=survey_items(bottomup["factors"]),
+)
+sample = analysis_sample(
+    pd.read_parquet(scratch / "design_data.parquet"),
+    pd.read_parquet(scratch / "outcome_data.parquet"),
+    pd.read_parquet(scratch / "design.parquet"),
+)
+ch = bottomup_chapter(
+    tables,
+    sample,
+    bottomup=bottomup,
+    covariates=design["covariates"],
+    level=estimation["level"],
+    min_cell=disclosure["min_cell"],
+    language=study["language"],
+)
+rec.number(
+    "bottomup_inputs",
+    ch.inputs,
+    title="Optional inputs present for the bottom-up chapter",
+    made_by=load_study,
+)
+rec.number(
+    "bottomup_outcome",
+    bottomup["outcome"],
+    title="Outcome of the moderation and dose analyses",
+    made_by=params_source("bottomup.outcome"),
+)
+rec.number(
+    "bottomup_rule", ch.rule, title="Evidence rule and multiplicity correction", made_by=evidence
+)
 for analysis, reason in ch.skipped.items():
     rec.skipped(analysis, reason)
 sv = ch.survey
@@ -133,39 +165,79 @@ sv = ch.survey
 
 # %%
 if sv is not None:
-    rec.number("bottomup_instrument", sv.instrument,
-               title="Survey instrument and whether the parameters follow it",
-               made_by=mapping_differences)
-    rec.number("bottomup_item_text", sv.item_text, title="Wording of the survey items",
-               made_by=f"file: data/instruments/{sv.instrument['name']}.csv")
-    rec.count("bottomup_n_baseline", sv.persons["n_baseline"],
-              title="Mentored persons answering at baseline", made_by=load_study)
-    rec.count("bottomup_n_follow_up", sv.persons["n_follow_up"],
-              title="Mentored persons answering at follow-up", made_by=load_study)
-    rec.table("bottomup_reliability", sv.reliability,
-              title="Reliability of each scale (Cronbach's alpha)", made_by=cronbach_alpha)
-    rec.number("bottomup_alpha", sv.alpha, title="Cronbach's alpha by factor",
-               made_by=cronbach_alpha, reveals=sv.reveals("alpha"))
-    rec.table("bottomup_item_reliability", sv.item_reliability,
-              title="Item-rest correlation and alpha if the item is dropped",
-              made_by=cronbach_alpha)
+    rec.number(
+        "bottomup_instrument",
+        sv.instrument,
+        title="Survey instrument and whether the parameters follow it",
+        made_by=mapping_differences,
+    )
+    rec.number(
+        "bottomup_item_text",
+        sv.item_text,
+        title="Wording of the survey items",
+        made_by=f"file: data/instruments/{sv.instrument['name']}.csv",
+    )
+    rec.count(
+        "bottomup_n_baseline",
+        sv.persons["n_baseline"],
+        title="Mentored persons answering at baseline",
+        made_by=load_study,
+    )
+    rec.count(
+        "bottomup_n_follow_up",
+        sv.persons["n_follow_up"],
+        title="Mentored persons answering at follow-up",
+        made_by=load_study,
+    )
+    rec.table(
+        "bottomup_reliability",
+        sv.reliability,
+        title="Reliability of each scale (Cronbach's alpha)",
+        made_by=cronbach_alpha,
+    )
+    rec.number(
+        "bottomup_alpha",
+        sv.alpha,
+        title="Cronbach's alpha by factor",
+        made_by=cronbach_alpha,
+        reveals=sv.reveals("alpha"),
+    )
+    rec.table(
+        "bottomup_item_reliability",
+        sv.item_reliability,
+        title="Item-rest correlation and alpha if the item is dropped",
+        made_by=cronbach_alpha,
+    )
     rec.show("bottomup_reliability")
 
 # %%
 if sv is not None and sv.efa is not None:
-    rec.table("bottomup_efa", sv.efa, title="Exploratory factor analysis at baseline: rotated "
-              "loadings beside the intended factor", made_by=exploratory_factors)
+    rec.table(
+        "bottomup_efa",
+        sv.efa,
+        title="Exploratory factor analysis at baseline: rotated "
+        "loadings beside the intended factor",
+        made_by=exploratory_factors,
+    )
 if sv is not None:
-    rec.number("bottomup_efa_summary", sv.efa_summary,
-               title="EFA: share of items loading most on their intended factor",
-               made_by=exploratory_factors, reveals=sv.reveals("efa_summary"))
+    rec.number(
+        "bottomup_efa_summary",
+        sv.efa_summary,
+        title="EFA: share of items loading most on their intended factor",
+        made_by=exploratory_factors,
+        reveals=sv.reveals("efa_summary"),
+    )
     rec.show("bottomup_efa_summary")
 
 # %%
 if sv is not None:
-    rec.number("bottomup_scoring", sv.scoring, title="Persons scored per factor at baseline, "
-               "and those scored from part of the items", made_by=factor_scores,
-               reveals=sv.reveals("scoring"))
+    rec.number(
+        "bottomup_scoring",
+        sv.scoring,
+        title="Persons scored per factor at baseline, and those scored from part of the items",
+        made_by=factor_scores,
+        reveals=sv.reveals("scoring"),
+    )
     rec.show("bottomup_scoring")
 
 # %% [markdown]
@@ -178,46 +250,82 @@ if sv is not None:
 
 # %%
 if sv is not None:
-    rec.table("bottomup_agreement", sv.agreement,
-              title="Share agreeing with each item at baseline, ranked", made_by=agreement)
-    rec.number("bottomup_ranking", sv.ranking,
-               title="Barriers and goals ranked by the share agreeing", made_by=agreement,
-               reveals=sv.reveals("ranking"))
+    rec.table(
+        "bottomup_agreement",
+        sv.agreement,
+        title="Share agreeing with each item at baseline, ranked",
+        made_by=agreement,
+    )
+    rec.number(
+        "bottomup_ranking",
+        sv.ranking,
+        title="Barriers and goals ranked by the share agreeing",
+        made_by=agreement,
+        reveals=sv.reveals("ranking"),
+    )
     rec.show("bottomup_agreement")
 if sv is not None and sv.mentor_agreement is not None:
-    rec.number("bottomup_mentor_agreement", sv.mentor_agreement,
-               title="Share agreeing with each mentor-relationship item at follow-up",
-               made_by=agreement, reveals=sv.reveals("mentor_agreement"))
+    rec.number(
+        "bottomup_mentor_agreement",
+        sv.mentor_agreement,
+        title="Share agreeing with each mentor-relationship item at follow-up",
+        made_by=agreement,
+        reveals=sv.reveals("mentor_agreement"),
+    )
 
 # %%
 if sv is not None:
-    rec.table("bottomup_answer_groups", sv.answers,
-              title="Answers to each item at baseline in three groups (after reverse coding)",
-              made_by=answer_shares)
-    rec.plot("bottomup_answers", plots.answer_bars, "bottomup_answer_groups",
-             title="Answers to each item at baseline (after reverse coding)",
-             alt=ALT["alt_bu_answers"])
+    rec.table(
+        "bottomup_answer_groups",
+        sv.answers,
+        title="Answers to each item at baseline in three groups (after reverse coding)",
+        made_by=answer_shares,
+    )
+    rec.plot(
+        "bottomup_answers",
+        plots.answer_bars,
+        "bottomup_answer_groups",
+        title="Answers to each item at baseline (after reverse coding)",
+        alt=ALT["alt_bu_answers"],
+    )
     rec.show("bottomup_answers")
 
 # %%
 if sv is not None:
     for by, table in sv.profile_tables.items():
-        rec.table(f"bottomup_profile_table_{by}", table, made_by=profile_by,
-                  title=f"Baseline factor scores by {by}: mean, SD, n",
-                  note="Groups with fewer persons than the disclosure threshold are merged; "
-                       "statistics on fewer are withheld.")
-        rec.number(f"bottomup_profile_{by}", sv.profiles[by], made_by=profile_by,
-                   title=f"Mean baseline factor scores by {by}",
-                   reveals=sv.reveals(f"profile_{by}"))
+        rec.table(
+            f"bottomup_profile_table_{by}",
+            table,
+            made_by=profile_by,
+            title=f"Baseline factor scores by {by}: mean, SD, n",
+            note="Groups with fewer persons than the disclosure threshold are merged; "
+            "statistics on fewer are withheld.",
+        )
+        rec.number(
+            f"bottomup_profile_{by}",
+            sv.profiles[by],
+            made_by=profile_by,
+            title=f"Mean baseline factor scores by {by}",
+            reveals=sv.reveals(f"profile_{by}"),
+        )
     rec.show("bottomup_profile_table_sex")
 
 # %%
 if sv is not None:
-    rec.number("bottomup_change", sv.change, title="Change of the factor scores from baseline "
-               "to follow-up: paired t, Wilcoxon, effect sizes", made_by=paired_change,
-               reveals=sv.reveals("change"))
-    rec.count("bottomup_n_both", sv.persons["n_both"],
-              title="Mentored persons scored at both waves", made_by=paired_change)
+    rec.number(
+        "bottomup_change",
+        sv.change,
+        title="Change of the factor scores from baseline "
+        "to follow-up: paired t, Wilcoxon, effect sizes",
+        made_by=paired_change,
+        reveals=sv.reveals("change"),
+    )
+    rec.count(
+        "bottomup_n_both",
+        sv.persons["n_both"],
+        title="Mentored persons scored at both waves",
+        made_by=paired_change,
+    )
     rec.show("bottomup_change")
 
 # %% [markdown]
@@ -235,20 +343,36 @@ if sv is not None:
 
 # %%
 if ch.moderation_mentors is not None:
-    rec.number("bottomup_moderation_mentors", ch.moderation_mentors,
-               title="Mentors of the mentored with baseline scores, and the fewest analysed",
-               made_by=moderation_by_factors)
+    rec.number(
+        "bottomup_moderation_mentors",
+        ch.moderation_mentors,
+        title="Mentors of the mentored with baseline scores, and the fewest analysed",
+        made_by=moderation_by_factors,
+    )
 mod = ch.moderation
 if mod is not None:
-    rec.number("bottomup_moderation", mod.summary, title="Change in the effect per SD of each "
-               "baseline factor score (interactions)", made_by=moderation_by_factors,
-               reveals=mod.reveals("summary"))
+    rec.number(
+        "bottomup_moderation",
+        mod.summary,
+        title="Change in the effect per SD of each baseline factor score (interactions)",
+        made_by=moderation_by_factors,
+        reveals=mod.reveals("summary"),
+    )
     rec.effects(mod.effects, made_by=moderation_by_factors)
-    rec.table("bottomup_moderation_terms", mod.terms, made_by=moderation_by_factors,
-              title="Change in the effect per SD of each baseline factor score: the "
-                    "interactions with their multiplicity correction")
-    rec.plot("bottomup_moderation_plot", plots.moderation_dots, "bottomup_moderation_terms",
-             title="Effect modification by baseline factors", alt=ALT["alt_bu_moderation"])
+    rec.table(
+        "bottomup_moderation_terms",
+        mod.terms,
+        made_by=moderation_by_factors,
+        title="Change in the effect per SD of each baseline factor score: the "
+        "interactions with their multiplicity correction",
+    )
+    rec.plot(
+        "bottomup_moderation_plot",
+        plots.moderation_dots,
+        "bottomup_moderation_terms",
+        title="Effect modification by baseline factors",
+        alt=ALT["alt_bu_moderation"],
+    )
     rec.show("bottomup_moderation_plot")
 
 # %%
@@ -265,42 +389,77 @@ if mod is not None:
 
 # %%
 if ch.mentors is not None:
-    rec.number("bottomup_mentors", ch.mentors,
-               title="Mentors of the mentored (sessions table), and the fewest analysed",
-               made_by=mentoring_dose)
+    rec.number(
+        "bottomup_mentors",
+        ch.mentors,
+        title="Mentors of the mentored (sessions table), and the fewest analysed",
+        made_by=mentoring_dose,
+    )
 dose = ch.dose
 if dose is not None:
-    rec.number("bottomup_dose_summary", dose.summary, title="Meetings per mentored person and "
-               "minutes per meeting (median, quartiles)", made_by=mentoring_dose,
-               reveals=dose.reveals("summary"))
-    rec.table("bottomup_dose_curve", dose.curve,
-              title="Effect by number of meetings (ATT within bins)", made_by=dose_curve)
-    rec.number("bottomup_dose_slopes", dose.slopes, title="Slope of the effect per meeting "
-               "below and above the knot (linear spline)", made_by=dose_slopes,
-               reveals=dose.reveals("slopes"))
-    rec.plot("bottomup_dose_plot", plots.dose_points, "bottomup_dose_curve",
-             title="Effect by number of mentoring meetings", alt=ALT["alt_bu_dose"])
+    rec.number(
+        "bottomup_dose_summary",
+        dose.summary,
+        title="Meetings per mentored person and minutes per meeting (median, quartiles)",
+        made_by=mentoring_dose,
+        reveals=dose.reveals("summary"),
+    )
+    rec.table(
+        "bottomup_dose_curve",
+        dose.curve,
+        title="Effect by number of meetings (ATT within bins)",
+        made_by=dose_curve,
+    )
+    rec.number(
+        "bottomup_dose_slopes",
+        dose.slopes,
+        title="Slope of the effect per meeting below and above the knot (linear spline)",
+        made_by=dose_slopes,
+        reveals=dose.reveals("slopes"),
+    )
+    rec.plot(
+        "bottomup_dose_plot",
+        plots.dose_points,
+        "bottomup_dose_curve",
+        title="Effect by number of mentoring meetings",
+        alt=ALT["alt_bu_dose"],
+    )
     rec.show("bottomup_dose_plot")
 
 # %%
 if dose is not None:
-    rec.number("bottomup_constant_features", dose.constant,
-               title="Mentoring features that do not vary among the mentored",
-               made_by=mentoring_dose)
-    rec.number("bottomup_mentor_associations", dose.associations, title="Outcome and mentoring "
-               "features among the mentored (associations)", made_by=associations,
-               reveals=dose.reveals("associations"))
+    rec.number(
+        "bottomup_constant_features",
+        dose.constant,
+        title="Mentoring features that do not vary among the mentored",
+        made_by=mentoring_dose,
+    )
+    rec.number(
+        "bottomup_mentor_associations",
+        dose.associations,
+        title="Outcome and mentoring features among the mentored (associations)",
+        made_by=associations,
+        reveals=dose.reveals("associations"),
+    )
     rec.show("bottomup_mentor_associations")
 if dose is not None and dose.mentor_shares is not None:
-    rec.number("bottomup_mentor_shares", dose.mentor_shares, title="Share of the mentored with "
-               "a mentor from the same field / a migrant mentor", made_by=mentoring_dose,
-               reveals=dose.reveals("mentor_shares"))
+    rec.number(
+        "bottomup_mentor_shares",
+        dose.mentor_shares,
+        title="Share of the mentored with a mentor from the same field / a migrant mentor",
+        made_by=mentoring_dose,
+        reveals=dose.reveals("mentor_shares"),
+    )
 
 # %%
 if ch.relationship is not None:
-    rec.number("bottomup_relationship", ch.relationship, title="Outcome and the mentor "
-               "relationship at follow-up, per SD of the score (association)",
-               made_by=associations, reveals=ch.reveals("relationship"))
+    rec.number(
+        "bottomup_relationship",
+        ch.relationship,
+        title="Outcome and the mentor relationship at follow-up, per SD of the score (association)",
+        made_by=associations,
+        reveals=ch.reveals("relationship"),
+    )
     rec.show("bottomup_relationship")
 
 # %% [markdown]
@@ -310,9 +469,12 @@ if ch.relationship is not None:
 # `bottomup.suggestive_p`; none otherwise.
 
 # %%
-rec.number("bottomup_model", ch.model,
-           title="The mentorship model: components and the strength of the evidence behind each",
-           made_by=mentorship_model)
+rec.number(
+    "bottomup_model",
+    ch.model,
+    title="The mentorship model: components and the strength of the evidence behind each",
+    made_by=mentorship_model,
+)
 rec.show("bottomup_model")
 
 # %%

@@ -34,9 +34,17 @@ data = {
 }
 outcomes = {"horizons": [6, 12, 24], "pre_months": 12}
 design = {
-    "covariates": ["age", "sex", "education", "swedish_level", "years_in_sweden",
-                   "origin_region", "pre_months_employed_12", "pre_earnings_12",
-                   "pre_employed_m1"],
+    "covariates": [
+        "age",
+        "sex",
+        "education",
+        "swedish_level",
+        "years_in_sweden",
+        "origin_region",
+        "pre_months_employed_12",
+        "pre_earnings_12",
+        "pre_employed_m1",
+    ],
     "exact": "start_quarter",
     "trimming": "common_support",
     "balance_threshold": 0.1,
@@ -44,8 +52,13 @@ design = {
 estimation = {
     "estimators": ["naive", "regression", "ra", "ipw", "aipw", "matching"],
     "headline": {"estimator": "matching", "outcome": "employed_m12", "subgroup": "all"},
-    "matching": {"neighbours": 4, "replace": True, "caliper": 0.2, "bias_correction": True,
-                 "se": "ai2006"},
+    "matching": {
+        "neighbours": 4,
+        "replace": True,
+        "caliper": 0.2,
+        "bias_correction": True,
+        "se": "ai2006",
+    },
     "level": 0.95,
 }
 robustness = {
@@ -89,8 +102,13 @@ from evaluation.text import catalogue
 from evaluation.text.numbers import level_percent
 
 theme.apply()
-rec = Recorder(run_dir, "06_robustness", min_cell=disclosure["min_cell"], language=study["language"],
-               private_dir=scratch_dir)
+rec = Recorder(
+    run_dir,
+    "06_robustness",
+    min_cell=disclosure["min_cell"],
+    language=study["language"],
+    private_dir=scratch_dir,
+)
 scratch = Path(scratch_dir)
 ALT = catalogue(study["language"]).section("figure")
 PCT = level_percent(estimation["level"], study["language"])  # the intervals' level, as labelled
@@ -111,11 +129,18 @@ ch = chapter.robustness_chapter(
     pd.read_parquet(scratch / "design_data.parquet"),
     pd.read_parquet(scratch / "outcome_data.parquet"),
     dsg,
-    read_handed_over_panel(scratch / "monthly_panel.parquet",
-                           dsg.loc[dsg["in_subsample"] | (dsg["match_weight"] > 0), "person_id"]),
+    read_handed_over_panel(
+        scratch / "monthly_panel.parquet",
+        dsg.loc[dsg["in_subsample"] | (dsg["match_weight"] > 0), "person_id"],
+    ),
     read_table(data["participants"], table="participants"),
-    outcomes=outcomes, design=design, estimation=estimation, robustness=robustness, costs=costs,
-    report=report, min_cell=disclosure["min_cell"],
+    outcomes=outcomes,
+    design=design,
+    estimation=estimation,
+    robustness=robustness,
+    costs=costs,
+    report=report,
+    min_cell=disclosure["min_cell"],
 )
 
 # %% [markdown]
@@ -129,14 +154,28 @@ ch = chapter.robustness_chapter(
 # same month share a line.
 
 # %%
-rec.table("power_mde", ch.power_table,
-          title="Minimum detectable effect by horizon (ex ante, from the pre-period)",
-          made_by=pw.matched_mde)
-rec.number("power", ch.power, title="Minimum detectable effect (ex ante) and its inputs",
-           made_by=chapter.power_section, reveals=ch.facts["power"])
-rec.plot("power_curve", plots.power_curve, "power_mde",
-         title="Power against the true effect, by horizon", alt=ALT["alt_power_curve"],
-         alpha=robustness["alpha"], target=robustness["power"])
+rec.table(
+    "power_mde",
+    ch.power_table,
+    title="Minimum detectable effect by horizon (ex ante, from the pre-period)",
+    made_by=pw.matched_mde,
+)
+rec.number(
+    "power",
+    ch.power,
+    title="Minimum detectable effect (ex ante) and its inputs",
+    made_by=chapter.power_section,
+    reveals=ch.facts["power"],
+)
+rec.plot(
+    "power_curve",
+    plots.power_curve,
+    "power_mde",
+    title="Power against the true effect, by horizon",
+    alt=ALT["alt_power_curve"],
+    alpha=robustness["alpha"],
+    target=robustness["power"],
+)
 rec.show("power_mde")
 
 # %%
@@ -157,20 +196,38 @@ rec.show("power_curve")
 
 # %%
 rec.effects(ch.placebos, made_by=chapter.placebo_section)
-rec.count("placebo_fake_dropped_control", ch.counts["placebo_fake_dropped_control"],
-          title="Comparison persons without a full year before the fake start (left out)",
-          made_by=pl.fake_start_data)
-rec.count("placebo_fake_dropped_treated", ch.counts["placebo_fake_dropped_treated"],
-          title="Mentored persons without a full year before the fake start (left out)",
-          made_by=pl.fake_start_data)
-rec.number("placebo_summary", ch.placebo_summary,
-           title="Placebo estimates (adjusted estimators) whose confidence interval covers zero",
-           made_by=chapter.placebo_section)
-rec.table("placebo_effects", ch.placebo_table, title="Placebo estimates (true effect zero)",
-          made_by=chapter.effects_published)
-rec.plot("placebo_forest", plots.placebo_forest, "placebo_effects",
-         title="Placebo estimates on employment (true effect zero)", alt=ALT["alt_placebo_forest"].format(pct=PCT),
-         level=estimation["level"])
+rec.count(
+    "placebo_fake_dropped_control",
+    ch.counts["placebo_fake_dropped_control"],
+    title="Comparison persons without a full year before the fake start (left out)",
+    made_by=pl.fake_start_data,
+)
+rec.count(
+    "placebo_fake_dropped_treated",
+    ch.counts["placebo_fake_dropped_treated"],
+    title="Mentored persons without a full year before the fake start (left out)",
+    made_by=pl.fake_start_data,
+)
+rec.number(
+    "placebo_summary",
+    ch.placebo_summary,
+    title="Placebo estimates (adjusted estimators) whose confidence interval covers zero",
+    made_by=chapter.placebo_section,
+)
+rec.table(
+    "placebo_effects",
+    ch.placebo_table,
+    title="Placebo estimates (true effect zero)",
+    made_by=chapter.effects_published,
+)
+rec.plot(
+    "placebo_forest",
+    plots.placebo_forest,
+    "placebo_effects",
+    title="Placebo estimates on employment (true effect zero)",
+    alt=ALT["alt_placebo_forest"].format(pct=PCT),
+    level=estimation["level"],
+)
 rec.show("placebo_effects")
 
 # %%
@@ -194,26 +251,54 @@ rec.show("placebo_forest")
 for name, why in ch.skipped.items():
     rec.skipped(name, why)
 if ch.evalue is not None:
-    rec.number("evalue", ch.evalue, title="E-value of the headline estimate and of its "
-               "confidence limit", made_by=sens.evalue_att, reveals=ch.facts["evalue"])
+    rec.number(
+        "evalue",
+        ch.evalue,
+        title="E-value of the headline estimate and of its confidence limit",
+        made_by=sens.evalue_att,
+        reveals=ch.facts["evalue"],
+    )
     rec.show("evalue")
 if ch.rosenbaum is not None:
-    rec.count("rosenbaum_pairs", ch.counts["rosenbaum_pairs"],
-              title="Matched pairs (1:1) for Rosenbaum bounds", made_by=sens.matched_pairs)
-    rec.count("rosenbaum_discordant", ch.counts["rosenbaum_discordant"],
-              title="Discordant pairs (one of the two employed)", made_by=sens.rosenbaum_binary)
-    rec.count("rosenbaum_treated_only", ch.counts["rosenbaum_treated_only"],
-              title="Discordant pairs in which the mentored person is the employed one",
-              made_by=sens.rosenbaum_binary)
-    rec.number("rosenbaum", ch.rosenbaum,
-               title="Rosenbaum bounds: Gamma at which the headline stops being significant",
-               made_by=sens.rosenbaum_binary, reveals=ch.facts["rosenbaum"])
-    rec.table("rosenbaum_curve", ch.rosenbaum_curve,
-              title="Rosenbaum bounds: upper bound of the one-sided p-value by Gamma",
-              made_by=sens.rosenbaum_binary)
-    rec.plot("rosenbaum_bounds", plots.rosenbaum_bounds, "rosenbaum_curve",
-             title="Rosenbaum bounds: worst-case p-value by hidden bias",
-             alt=ALT["alt_rosenbaum_bounds"], alpha=ch.rosenbaum["alpha"])
+    rec.count(
+        "rosenbaum_pairs",
+        ch.counts["rosenbaum_pairs"],
+        title="Matched pairs (1:1) for Rosenbaum bounds",
+        made_by=sens.matched_pairs,
+    )
+    rec.count(
+        "rosenbaum_discordant",
+        ch.counts["rosenbaum_discordant"],
+        title="Discordant pairs (one of the two employed)",
+        made_by=sens.rosenbaum_binary,
+    )
+    rec.count(
+        "rosenbaum_treated_only",
+        ch.counts["rosenbaum_treated_only"],
+        title="Discordant pairs in which the mentored person is the employed one",
+        made_by=sens.rosenbaum_binary,
+    )
+    rec.number(
+        "rosenbaum",
+        ch.rosenbaum,
+        title="Rosenbaum bounds: Gamma at which the headline stops being significant",
+        made_by=sens.rosenbaum_binary,
+        reveals=ch.facts["rosenbaum"],
+    )
+    rec.table(
+        "rosenbaum_curve",
+        ch.rosenbaum_curve,
+        title="Rosenbaum bounds: upper bound of the one-sided p-value by Gamma",
+        made_by=sens.rosenbaum_binary,
+    )
+    rec.plot(
+        "rosenbaum_bounds",
+        plots.rosenbaum_bounds,
+        "rosenbaum_curve",
+        title="Rosenbaum bounds: worst-case p-value by hidden bias",
+        alt=ALT["alt_rosenbaum_bounds"],
+        alpha=ch.rosenbaum["alpha"],
+    )
     rec.show("rosenbaum")
     rec.show("rosenbaum_bounds")
 
@@ -229,17 +314,34 @@ if ch.rosenbaum is not None:
 # published number.
 
 # %%
-rec.measured("timing_spec_curve", ch.timing,
-             title="Specification curve: wall time in parallel and one by one (seconds; "
-             "in provenance.measured)", made_by=sc.run_grid)
-rec.number("spec_curve_summary", ch.spec_summary,
-           title="Specification curve: agreement with the headline", made_by=sc.summarise,
-           reveals=ch.facts["spec_curve_summary"])
-rec.table("spec_curve_estimates", ch.spec_table,
-          title="Specification curve: every specification's estimate",
-          made_by=chapter.spec_curve_tables)
-rec.plot("spec_curve", plots.spec_curve, "spec_curve_estimates", title="Specification curve",
-         alt=ALT["alt_spec_curve"].format(pct=PCT), alpha=1 - estimation["level"])
+rec.measured(
+    "timing_spec_curve",
+    ch.timing,
+    title="Specification curve: wall time in parallel and one by one (seconds; "
+    "in provenance.measured)",
+    made_by=sc.run_grid,
+)
+rec.number(
+    "spec_curve_summary",
+    ch.spec_summary,
+    title="Specification curve: agreement with the headline",
+    made_by=sc.summarise,
+    reveals=ch.facts["spec_curve_summary"],
+)
+rec.table(
+    "spec_curve_estimates",
+    ch.spec_table,
+    title="Specification curve: every specification's estimate",
+    made_by=chapter.spec_curve_tables,
+)
+rec.plot(
+    "spec_curve",
+    plots.spec_curve,
+    "spec_curve_estimates",
+    title="Specification curve",
+    alt=ALT["alt_spec_curve"].format(pct=PCT),
+    alpha=1 - estimation["level"],
+)
 rec.show("spec_curve_summary")
 
 # %%
@@ -254,11 +356,19 @@ rec.show("spec_curve")
 # participants table.
 
 # %%
-rec.count("costs_served", ch.counts["costs_served"],
-          title="Mentored persons served (participants table)", made_by=read_table)
-rec.number("costs", ch.costs,
-           title="Costs per participant and per additional person in work; break-even effects",
-           made_by=chapter.costs_section, reveals=ch.facts["costs"])
+rec.count(
+    "costs_served",
+    ch.counts["costs_served"],
+    title="Mentored persons served (participants table)",
+    made_by=read_table,
+)
+rec.number(
+    "costs",
+    ch.costs,
+    title="Costs per participant and per additional person in work; break-even effects",
+    made_by=chapter.costs_section,
+    reveals=ch.facts["costs"],
+)
 rec.show("costs")
 
 # %%

@@ -54,11 +54,17 @@ def test_commands_on_a_missing_or_failed_run_folder_say_so(tmp_path, capsys):
         assert "nothing-here: no such run folder" in capsys.readouterr().err
     failed = tmp_path / "study-20260101-000000-abcdef12-failed"
     failed.mkdir()
-    (failed / "status.json").write_text(json.dumps(
-        {"status": "failed", "stage": "notebooks", "message": "notebook 03_effects failed"}))
+    (failed / "status.json").write_text(
+        json.dumps(
+            {"status": "failed", "stage": "notebooks", "message": "notebook 03_effects failed"}
+        )
+    )
     assert main(["verify", str(failed)]) == 4
     err = capsys.readouterr()
-    assert "this run failed at stage 'notebooks' (status.json):\n  notebook 03_effects failed" in err.err
+    assert (
+        "this run failed at stage 'notebooks' (status.json):\n  notebook 03_effects failed"
+        in err.err
+    )
     assert "Re-executing" not in err.out  # nothing started
     half = tmp_path / "half"
     half.mkdir()

@@ -20,7 +20,14 @@ from evaluation.pipeline.notebooks import NOTEBOOK_DIR
 MAX_NON_CALL_SHARE = 0.30
 STUDY_NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("0*.py"))
 #: Signs of work that belongs in src/: figure code and small-cell rules.
-FORBIDDEN = (r"\bplt\.subplots\b", r"\bax\.", r"(?<!rec)\.plot\(", r"\bsns\.", r"min_cell\s*[<>]=?", r"[<>]=?\s*min_cell")
+FORBIDDEN = (
+    r"\bplt\.subplots\b",
+    r"\bax\.",
+    r"(?<!rec)\.plot\(",
+    r"\bsns\.",
+    r"min_cell\s*[<>]=?",
+    r"[<>]=?\s*min_cell",
+)
 
 
 def _count(stmts: list[ast.stmt], ev: set[str]) -> tuple[int, int]:

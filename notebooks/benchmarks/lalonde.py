@@ -30,8 +30,13 @@ benchmark = {
     "comparisons": ["experimental", "psid", "cps"],
     "estimators": ["naive", "regression", "ra", "ipw", "aipw", "matching"],
     "trimming": "common_support",
-    "matching": {"neighbours": 1, "replace": True, "caliper": None, "bias_correction": False,
-                 "se": "ai2006"},
+    "matching": {
+        "neighbours": 1,
+        "replace": True,
+        "caliper": None,
+        "bias_correction": False,
+        "se": "ai2006",
+    },
     "level": 0.95,
 }
 disclosure = {"min_cell": 5}
@@ -52,8 +57,13 @@ from evaluation.results.recorder import Recorder
 style.apply()
 rec = Recorder(run_dir, "lalonde", min_cell=disclosure["min_cell"])
 m = benchmark["matching"]
-options = {"matching": {**matching_options(m, None), "bias_adjust": bool(m["bias_correction"]),
-                        "se": m["se"]}}
+options = {
+    "matching": {
+        **matching_options(m, None),
+        "bias_adjust": bool(m["bias_correction"]),
+        "se": m["se"],
+    }
+}
 
 # %% [markdown]
 # ## Every estimator against every comparison group
@@ -62,13 +72,20 @@ options = {"matching": {**matching_options(m, None), "bias_adjust": bool(m["bias
 results = []
 for comparison in benchmark["comparisons"]:
     results += bm.benchmark_estimates(
-        comparison, benchmark["estimators"], trimming=TRIMMING_RULES[benchmark["trimming"]],
-        options=options, level=benchmark["level"],
+        comparison,
+        benchmark["estimators"],
+        trimming=TRIMMING_RULES[benchmark["trimming"]],
+        options=options,
+        level=benchmark["level"],
     )
 rec.effects(results, made_by="evaluation.estimate.benchmark.benchmark_estimates")
 table = effects_table(results)
-rec.table("lalonde_effects", table, title="The study's estimators on the NSW data",
-          made_by="evaluation.estimate.benchmark.benchmark_estimates")
+rec.table(
+    "lalonde_effects",
+    table,
+    title="The study's estimators on the NSW data",
+    made_by="evaluation.estimate.benchmark.benchmark_estimates",
+)
 table
 
 # %% [markdown]
@@ -76,40 +93,62 @@ table
 
 # %%
 published = pd.DataFrame(
-    [{"comparison": c, "quantity": q, "published": v, "se": se, "source": src}
-     for c, q, v, se, src in bm.PUBLISHED]
+    [
+        {"comparison": c, "quantity": q, "published": v, "se": se, "source": src}
+        for c, q, v, se, src in bm.PUBLISHED
+    ]
 ).set_index(["comparison", "quantity"])
-rec.table("lalonde_published", published, title="Published benchmark numbers",
-          made_by="evaluation.estimate.benchmark.PUBLISHED")
+rec.table(
+    "lalonde_published",
+    published,
+    title="Published benchmark numbers",
+    made_by="evaluation.estimate.benchmark.PUBLISHED",
+)
 published
 
 # %%
 experimental = next(r for r in results if r.subgroup == "experimental" and r.estimator == "naive")
-rec.number("experimental_difference", {"estimate": experimental.estimate, "se": experimental.se},
-           title="Experimental difference in means (NSW)",
-           made_by="evaluation.estimate.att.naive_att")
+rec.number(
+    "experimental_difference",
+    {"estimate": experimental.estimate, "se": experimental.se},
+    title="Experimental difference in means (NSW)",
+    made_by="evaluation.estimate.att.naive_att",
+)
 for comparison in ("psid", "cps"):
     if comparison in benchmark["comparisons"]:
         adj = [r for r in results if r.subgroup == comparison and r.estimator != "naive"]
-        rec.number(f"{comparison}_range", {"low": min(r.estimate for r in adj),
-                                          "high": max(r.estimate for r in adj),
-                                          "n_control": max(r.n_control for r in adj)},
-                   title=f"Range of adjusted estimates against {comparison.upper()}-1",
-                   made_by="evaluation.estimate.benchmark.benchmark_estimates")
+        rec.number(
+            f"{comparison}_range",
+            {
+                "low": min(r.estimate for r in adj),
+                "high": max(r.estimate for r in adj),
+                "n_control": max(r.n_control for r in adj),
+            },
+            title=f"Range of adjusted estimates against {comparison.upper()}-1",
+            made_by="evaluation.estimate.benchmark.benchmark_estimates",
+        )
 
 # %%
 for comparison in benchmark["comparisons"]:
     estimates = effects_table([r for r in results if r.subgroup == comparison])
-    fig = forest(estimates.reset_index(["outcome", "subgroup"], drop=True), language="en",
-                 min_cell=disclosure["min_cell"], outcome="re78",
-                 level=benchmark["level"])
+    fig = forest(
+        estimates.reset_index(["outcome", "subgroup"], drop=True),
+        language="en",
+        min_cell=disclosure["min_cell"],
+        outcome="re78",
+        level=benchmark["level"],
+    )
     fig.axes[0].axvline(experimental.estimate, color="#c0392b", linestyle=":", linewidth=1)
     fig.axes[0].set_title(f"NSW treated vs {comparison} comparison (dotted: experiment)")
-    rec.figure(f"lalonde_{comparison}", fig, title=f"Estimates against the {comparison} comparison",
-               alt=f"Estimates and {100 * benchmark['level']:g} % confidence intervals of the effect on 1978 earnings by "
-               f"estimator, NSW treated against the {comparison} comparison group; a dotted line "
-               "marks the experimental estimate.",
-               made_by=forest)
+    rec.figure(
+        f"lalonde_{comparison}",
+        fig,
+        title=f"Estimates against the {comparison} comparison",
+        alt=f"Estimates and {100 * benchmark['level']:g} % confidence intervals of the effect on 1978 earnings by "
+        f"estimator, NSW treated against the {comparison} comparison group; a dotted line "
+        "marks the experimental estimate.",
+        made_by=forest,
+    )
     plt.show()
 
 # %%

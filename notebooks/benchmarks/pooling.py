@@ -37,12 +37,21 @@ study = {
     "synthetic": True,
 }
 sites = [
-    {"key": "goteborg", "bundle": "../../outputs/bundles/goteborg.json",
-     "truth": "../../data/synthetic-sites/goteborg/truth.json"},
-    {"key": "lodz", "bundle": "../../outputs/bundles/lodz.json",
-     "truth": "../../data/synthetic-sites/lodz/truth.json"},
-    {"key": "porto", "bundle": "../../outputs/bundles/porto.json",
-     "truth": "../../data/synthetic-sites/porto/truth.json"},
+    {
+        "key": "goteborg",
+        "bundle": "../../outputs/bundles/goteborg.json",
+        "truth": "../../data/synthetic-sites/goteborg/truth.json",
+    },
+    {
+        "key": "lodz",
+        "bundle": "../../outputs/bundles/lodz.json",
+        "truth": "../../data/synthetic-sites/lodz/truth.json",
+    },
+    {
+        "key": "porto",
+        "bundle": "../../outputs/bundles/porto.json",
+        "truth": "../../data/synthetic-sites/porto/truth.json",
+    },
 ]
 pooling = {
     "estimator": "matching",
@@ -81,8 +90,16 @@ from evaluation.results.recorder import Recorder
 
 style.apply()
 params = PoolingParams.model_validate(
-    {"kind": "pooling", "seed": seed, "study": study, "sites": sites, "pooling": pooling,
-     "currency": currency, "headline": headline, "disclosure": disclosure}
+    {
+        "kind": "pooling",
+        "seed": seed,
+        "study": study,
+        "sites": sites,
+        "pooling": pooling,
+        "currency": currency,
+        "headline": headline,
+        "disclosure": disclosure,
+    }
 )
 rec = Recorder(run_dir, "pooling", min_cell=disclosure["min_cell"])
 
@@ -96,16 +113,32 @@ rec = Recorder(run_dir, "pooling", min_cell=disclosure["min_cell"])
 # %%
 site_bundles = load_sites(params)
 sites_frame = site_table(site_bundles)
-rec.table("pool_sites", sites_frame, title="Partner sites: size, currency and balance",
-          made_by="evaluation.pooling.report.site_table")
-rec.number("pool_k", len(site_bundles), title="Number of sites pooled",
-           made_by="evaluation.pooling.pool.load_sites")
-rec.number("pool_settings", {
-    "estimator": params.pooling.estimator, "tau2_method": params.pooling.tau2_method,
-    "level": params.pooling.level, "target": params.currency.target,
-    "price_year": params.currency.price_year, "study_version": site_bundles[0].bundle.study_version,
-    "horizons": site_bundles[0].bundle.outcome_definitions.horizons,
-}, title="Pooling settings", made_by="params: pooling, currency")
+rec.table(
+    "pool_sites",
+    sites_frame,
+    title="Partner sites: size, currency and balance",
+    made_by="evaluation.pooling.report.site_table",
+)
+rec.number(
+    "pool_k",
+    len(site_bundles),
+    title="Number of sites pooled",
+    made_by="evaluation.pooling.pool.load_sites",
+)
+rec.number(
+    "pool_settings",
+    {
+        "estimator": params.pooling.estimator,
+        "tau2_method": params.pooling.tau2_method,
+        "level": params.pooling.level,
+        "target": params.currency.target,
+        "price_year": params.currency.price_year,
+        "study_version": site_bundles[0].bundle.study_version,
+        "horizons": site_bundles[0].bundle.outcome_definitions.horizons,
+    },
+    title="Pooling settings",
+    made_by="params: pooling, currency",
+)
 sites_frame
 
 # %% [markdown]
@@ -116,15 +149,27 @@ pooled = {o: pool_outcome(site_bundles, o, params) for o in params.pooling.outco
 effects = []
 for outcome, po in pooled.items():
     effects += effect_results(po, params.pooling.estimator)
-    rec.number(f"pool_{outcome}", pooled_number(po), title=f"Pooled estimates of {outcome}",
-               made_by="evaluation.pooling.meta.meta_analysis")
+    rec.number(
+        f"pool_{outcome}",
+        pooled_number(po),
+        title=f"Pooled estimates of {outcome}",
+        made_by="evaluation.pooling.meta.meta_analysis",
+    )
 rec.effects(effects, made_by="evaluation.pooling.meta.meta_analysis")
-summary = pd.DataFrame([
-    {"outcome": o, "fixed": p.result.fixed.estimate, "random_hk": p.result.random_hk.estimate,
-     "ci_low": p.result.random_hk.ci_low, "ci_high": p.result.random_hk.ci_high,
-     "i2": p.result.heterogeneity.i2, "tau2": p.result.random.tau2}
-    for o, p in pooled.items()
-])
+summary = pd.DataFrame(
+    [
+        {
+            "outcome": o,
+            "fixed": p.result.fixed.estimate,
+            "random_hk": p.result.random_hk.estimate,
+            "ci_low": p.result.random_hk.ci_low,
+            "ci_high": p.result.random_hk.ci_high,
+            "i2": p.result.heterogeneity.i2,
+            "tau2": p.result.random.tau2,
+        }
+        for o, p in pooled.items()
+    ]
+)
 summary
 
 # %% [markdown]
@@ -132,13 +177,20 @@ summary
 
 # %%
 head = pooled[params.headline.outcome]
-rec.table("pool_tau2", tau2_table(head), title="Between-site variance by estimator",
-          made_by="evaluation.pooling.meta.meta_analysis")
+rec.table(
+    "pool_tau2",
+    tau2_table(head),
+    title="Between-site variance by estimator",
+    made_by="evaluation.pooling.meta.meta_analysis",
+)
 for outcome, po in pooled.items():
     if po.leave_one_out:
-        rec.table(f"pool_loo_{outcome}", leave_one_out_table(po),
-                  title=f"Leave one site out: {outcome}",
-                  made_by="evaluation.pooling.meta.leave_one_out")
+        rec.table(
+            f"pool_loo_{outcome}",
+            leave_one_out_table(po),
+            title=f"Leave one site out: {outcome}",
+            made_by="evaluation.pooling.meta.leave_one_out",
+        )
     else:
         rec.skipped(f"pool_loo_{outcome}", "fewer than three sites")
 tau2_table(head)
@@ -149,9 +201,13 @@ tau2_table(head)
 # %%
 for outcome, po in pooled.items():
     fig = figures.forest_plot(po, params.currency.target, study["language"])
-    rec.figure(f"pool_forest_{outcome}", fig, title=f"Forest plot: {outcome}",
-               alt=labels(study["language"])["alt_pool_forest"].format(outcome=outcome),
-               made_by="evaluation.pooling.figures.forest_plot")
+    rec.figure(
+        f"pool_forest_{outcome}",
+        fig,
+        title=f"Forest plot: {outcome}",
+        alt=labels(study["language"])["alt_pool_forest"].format(outcome=outcome),
+        made_by="evaluation.pooling.figures.forest_plot",
+    )
     plt.show()
 
 # %% [markdown]
@@ -166,14 +222,20 @@ for outcome, po in pooled.items():
     factors = dict(zip(po.sites["key"], po.sites["factor"], strict=True))
     truth = size_weighted_truth(params, outcome, factors)
     if truth is None:
-        rec.skipped(f"pool_truth_{outcome}", "no true effects known (real sites, or truth "
-                    "files without this outcome)")
+        rec.skipped(
+            f"pool_truth_{outcome}",
+            "no true effects known (real sites, or truth files without this outcome)",
+        )
         continue
     hk = po.result.random_hk
     truth["covered"] = bool(hk.ci_low <= truth["size_weighted"] <= hk.ci_high)
     truth["error"] = hk.estimate - truth["size_weighted"]
-    rec.number(f"pool_truth_{outcome}", truth, title=f"True effects of the synthetic sites: {outcome}",
-               made_by="evaluation.pooling.pool.size_weighted_truth")
+    rec.number(
+        f"pool_truth_{outcome}",
+        truth,
+        title=f"True effects of the synthetic sites: {outcome}",
+        made_by="evaluation.pooling.pool.size_weighted_truth",
+    )
     print(outcome, truth)
 
 # %%

@@ -214,8 +214,10 @@ def _cmd_init(args: argparse.Namespace) -> int:
               f"{f', {todo} TODO' if todo else ''})")  # fmt: skip
     for path in unassigned(folder, chosen):
         print(f"{'not used':>12}: {path.name}")
-    print(f"Written: {target}. Check every guess in it (TODO marks what is left), then run: "
-          f"evaluation validate --params {target}")
+    print(
+        f"Written: {target}. Check every guess in it (TODO marks what is left), then run: "
+        f"evaluation validate --params {target}"
+    )
     return 0
 
 
@@ -227,8 +229,13 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         print(line)
     page = args.html
     if page is None:
-        page = Path(args.run_b).parent / f"compare-{Path(args.run_a).name}-vs-{Path(args.run_b).name}.html"
-    if any(Path(page).resolve().is_relative_to(Path(r).resolve()) for r in (args.run_a, args.run_b)):
+        page = (
+            Path(args.run_b).parent
+            / f"compare-{Path(args.run_a).name}-vs-{Path(args.run_b).name}.html"
+        )
+    if any(
+        Path(page).resolve().is_relative_to(Path(r).resolve()) for r in (args.run_a, args.run_b)
+    ):
         from evaluation.errors import ParamsError
 
         raise ParamsError(f"--html {page}: not inside a run folder (a finished run is never "
@@ -262,8 +269,10 @@ def _cmd_export(args: argparse.Namespace) -> int:
     scanned = (f"scanned for {done.identifiers_scanned} person/mentor identifiers of the inputs"
                if done.identifiers_scanned else "input tables not found: scanned for "
                "identity-number shapes only")  # fmt: skip
-    print(f"Site bundle of '{done.site}': {done.n_effects} estimates, {done.n_withheld} withheld "
-          f"(too few treated); {scanned}.")
+    print(
+        f"Site bundle of '{done.site}': {done.n_effects} estimates, {done.n_withheld} withheld "
+        f"(too few treated); {scanned}."
+    )
     print(f"Written: {done.path}")
     print("Send this file to the pooling study; it holds aggregates only.")
     return 0
@@ -318,7 +327,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--params", required=True, type=Path, help="parameter file (YAML)")
     run.add_argument(
-        "--out", default=Path("outputs"), type=Path, help="folder for run folders (default: outputs)"
+        "--out",
+        default=Path("outputs"),
+        type=Path,
+        help="folder for run folders (default: outputs)",
     )
     run.add_argument("--no-report", action="store_true", help="skip rendering the report")
     run.add_argument("--verbose", action="store_true", help="show papermill's own log")
@@ -429,7 +441,9 @@ def build_parser() -> argparse.ArgumentParser:
             "file, then run 'evaluation validate --params FILE'."
         ),
     )
-    ini.add_argument("data_dir", type=Path, metavar="DATA_DIR", help="the folder of exported tables")
+    ini.add_argument(
+        "data_dir", type=Path, metavar="DATA_DIR", help="the folder of exported tables"
+    )
     ini.add_argument(
         "--out", type=Path, default=Path("study.yaml"),
         help="parameter file to write (default: study.yaml in the current folder); paths in "
@@ -486,14 +500,20 @@ def build_parser() -> argparse.ArgumentParser:
             "person identifiers before it is written; a refusal names the field."
         ),
     )
-    exp.add_argument("run", type=Path, help="a finished study run folder (e.g. outputs/default-latest)")
     exp.add_argument(
-        "--out", type=Path, default=None,
+        "run", type=Path, help="a finished study run folder (e.g. outputs/default-latest)"
+    )
+    exp.add_argument(
+        "--out",
+        type=Path,
+        default=None,
         help="bundle file to write (default: bundles/<site>.json beside the run folder, e.g. "
         "outputs/bundles/default.json for outputs/default-latest; never inside a run folder)",
     )
     exp.add_argument(
-        "--price-year", type=int, default=None,
+        "--price-year",
+        type=int,
+        default=None,
         help="price year of the money outcomes, 1900-2100 (default: the year of the last "
         "start month)",
     )

@@ -502,7 +502,9 @@ class Timing(_Section):
         8, ge=1, le=40, description="Staggered DiD: cohort periods from the start period on."
     )
     bootstrap_draws: int = Field(
-        999, ge=99, le=100_000,
+        999,
+        ge=99,
+        le=100_000,
         description="Draws of the multiplier bootstrap (staggered DiD) and of the sup-t band.",
     )
 
@@ -533,7 +535,9 @@ class Bottomup(_Section):
         description="Factors asked at follow-up only (the mentor relationship): not moderators.",
     )
     min_answered: float = Field(
-        0.5, gt=0, le=1,
+        0.5,
+        gt=0,
+        le=1,
         description="Missing-item rule: a score is the mean of the answered items if at least "
         "this share of the factor's items is answered, else missing.",
     )
@@ -557,7 +561,9 @@ class Bottomup(_Section):
         12, gt=0, description="Meetings at which the dose slope may change (linear spline)."
     )
     suggestive_p: float = Field(
-        0.2, gt=0, lt=1,
+        0.2,
+        gt=0,
+        lt=1,
         description="Evidence rule: 'suggestive' if the uncorrected p-value is below this.",
     )
 
@@ -590,14 +596,20 @@ class Robustness(_Section):
     alpha: float = Field(
         0.05, gt=0, lt=0.5, description="Two-sided test level of the minimum detectable effect."
     )
-    power: float = Field(0.80, gt=0.5, lt=1, description="Target power of the minimum detectable effect.")
+    power: float = Field(
+        0.80, gt=0.5, lt=1, description="Target power of the minimum detectable effect."
+    )
     pre_outcome_months: int = Field(
-        6, ge=1, le=60,
+        6,
+        ge=1,
+        le=60,
         description="Placebo outcomes: employment in month start-m and earnings over months "
         "start-m .. start-1 (m months before start).",
     )
     fake_start_shift: int = Field(
-        12, ge=1, le=60,
+        12,
+        ge=1,
+        le=60,
         description="Placebo timing: every start moved back this many months, the whole design "
         "and every estimator rerun.",
     )
@@ -638,7 +650,9 @@ class Costs(_Section):
     """Cost per participant and per additional person in work; break-even (notebook 06)."""
 
     horizon: int = Field(
-        12, ge=1, le=120,
+        12,
+        ge=1,
+        le=120,
         description="Months after start of the employment outcome that costs are set against "
         "(one of outcomes.horizons; the headline estimator's effect is used).",
     )
@@ -646,7 +660,9 @@ class Costs(_Section):
         20_000, gt=0, description="Assumed gross earnings per month in work (SEK)."
     )
     tax_share: float = Field(
-        0.30, ge=0, le=1,
+        0.30,
+        ge=0,
+        le=1,
         description="Assumed share of gross earnings returned to the public purse (taxes and "
         "contributions).",
     )
@@ -654,7 +670,9 @@ class Costs(_Section):
         6_000, ge=0, description="Assumed benefits no longer paid per month in work (SEK)."
     )
     duration_months: int = Field(
-        12, ge=1, le=240,
+        12,
+        ge=1,
+        le=240,
         description="Assumed months over which the effect on the share in work lasts.",
     )
 
@@ -771,8 +789,11 @@ class LalondeParams(_Section):
     seed: int = Field(20170601, ge=0, le=2**32 - 1)
     study: Study = Field(
         default_factory=lambda: Study(
-            name="LaLonde / Dehejia-Wahba benchmark", site="NSW (United States, 1976-1978)",
-            country="US", currency="USD", synthetic=False,
+            name="LaLonde / Dehejia-Wahba benchmark",
+            site="NSW (United States, 1976-1978)",
+            country="US",
+            currency="USD",
+            synthetic=False,
         )
     )
     benchmark: Benchmark = Field(default_factory=Benchmark)
@@ -909,7 +930,9 @@ def read_params_text(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ParamsError(f"{path}: cannot read the parameter file as UTF-8 text ({exc}).") from None
+        raise ParamsError(
+            f"{path}: cannot read the parameter file as UTF-8 text ({exc})."
+        ) from None
 
 
 def parse_params(text: str, *, source: Path, base: Path | None = None) -> AnyParams:
@@ -919,7 +942,9 @@ def parse_params(text: str, *, source: Path, base: Path | None = None) -> AnyPar
     except yaml.YAMLError as exc:
         raise ParamsError(f"{source}: not valid YAML: {exc}") from None
     if not isinstance(raw, dict):
-        raise ParamsError(f"{source}: expected a mapping of keys (seed, data, ...) at the top level.")
+        raise ParamsError(
+            f"{source}: expected a mapping of keys (seed, data, ...) at the top level."
+        )
     raw = _resolve_paths(raw, base if base is not None else Path(source).resolve().parent)
     raw = _resolve_programme_paths(raw, base if base is not None else Path(source).resolve().parent)
     model = {"study": Params, "lalonde": LalondeParams, "pooling": PoolingParams}.get(
@@ -1081,16 +1106,19 @@ class PoolingParams(_Section):
     seed: int = Field(20170601, ge=0, le=2**32 - 1)
     study: Study = Field(
         default_factory=lambda: Study(
-            name="Mentoring across partner sites", site="Partner sites",
-            country="EU", currency="EUR",
+            name="Mentoring across partner sites",
+            site="Partner sites",
+            country="EU",
+            currency="EUR",
         )
     )
     sites: list[PoolingSite] = Field(description="The partner sites; at least two.")
     pooling: Pooling = Field(default_factory=Pooling)
     currency: Currency
     headline: Headline = Field(
-        default_factory=lambda: Headline(estimator="matching", outcome="employed_m12",
-                                         subgroup="pooled")
+        default_factory=lambda: Headline(
+            estimator="matching", outcome="employed_m12", subgroup="pooled"
+        )
     )
     disclosure: Disclosure = Field(default_factory=Disclosure)
     report: Report = Field(default_factory=Report)

@@ -151,9 +151,11 @@ class Result:
         out = {}
         for key, value in self._public_fields().items():
             if isinstance(value, pd.DataFrame | pd.Series):
-                value = value.reset_index().to_dict(orient="records") if isinstance(
-                    value, pd.DataFrame
-                ) else value.to_dict()
+                value = (
+                    value.reset_index().to_dict(orient="records")
+                    if isinstance(value, pd.DataFrame)
+                    else value.to_dict()
+                )
             elif dataclasses.is_dataclass(value) and isinstance(value, Result):
                 value = value.to_record()
             out[key] = value

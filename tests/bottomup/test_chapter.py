@@ -102,7 +102,10 @@ def test_efa_sentence_follows_the_solution(finished_run, language):
     summary = res["numbers"]["bottomup_efa_summary"]
     # the default study (about 40 respondents): principal axes give a proper solution
     assert summary["stable"] is True and summary["heywood"] == [] and summary["converged"]
-    assert summary["method"] == "principal axis" and summary["n_on_intended"] <= summary["n_items"] == 14
+    assert (
+        summary["method"] == "principal axis"
+        and summary["n_on_intended"] <= summary["n_items"] == 14
+    )
     strings = catalogue(language)
     html = _chapters_html(res, language, run.run_dir)
     assert "bottomup_efa" in html and "Heywood" not in html  # the note on the loadings table
@@ -144,10 +147,12 @@ def run_with_a_small_follow_up(tmp_path_factory, make_params):
     sessions = pd.read_csv(paths["sessions"], dtype=str)
     two = sorted(sessions["mentor_id"].unique())[:2]
     codes = {p: two[i % 2] for i, p in enumerate(sorted(sessions["person_id"].unique()))}
-    sessions.assign(mentor_id=sessions["person_id"].map(codes)).to_csv(paths["sessions"],
-                                                                       index=False)
-    params_path = make_params(folder, synthetic=None,
-                              data={k: str(v) for k, v in paths.items() if k != "truth"})
+    sessions.assign(mentor_id=sessions["person_id"].map(codes)).to_csv(
+        paths["sessions"], index=False
+    )
+    params_path = make_params(
+        folder, synthetic=None, data={k: str(v) for k, v in paths.items() if k != "truth"}
+    )
     return _run_chapter_notebooks(folder, params_path)
 
 

@@ -25,8 +25,12 @@ def test_meetings_and_mentor_traits_per_person():
     mentored = study.participants.loc[study.participants["group"] == "mentored"]
     assert set(dose.index) == set(mentored["person_id"])
     assert dose["meetings"].between(5, 25).all()
-    assert (dose["meetings"] == study.sessions.groupby("person_id").size().reindex(dose.index)).all()
-    assert (dose["mentor_id"] == mentored.set_index("person_id")["mentor_id"].reindex(dose.index)).all()
+    assert (
+        dose["meetings"] == study.sessions.groupby("person_id").size().reindex(dose.index)
+    ).all()
+    assert (
+        dose["mentor_id"] == mentored.set_index("person_id")["mentor_id"].reindex(dose.index)
+    ).all()
     m = study.mentors.set_index("mentor_id")
     assert (dose["same_field"] == m["same_field"].reindex(dose["mentor_id"]).to_numpy()).all()
     assert np.allclose(dose["minutes_per_meeting"] * dose["meetings"], dose["minutes_total"])

@@ -55,7 +55,9 @@ def test_instrument_generator_and_parameters_agree(root):
 def test_efa_puts_every_item_on_its_intended_factor(large_study):
     ins = load_instrument()
     factors = {f: its for f, its in ins.factors().items() if f not in synth.FOLLOW_UP_ONLY}
-    base = large_study.survey.loc[large_study.survey["wave"] == "baseline", list(synth.SURVEY_ITEMS)]
+    base = large_study.survey.loc[
+        large_study.survey["wave"] == "baseline", list(synth.SURVEY_ITEMS)
+    ]
     efa = exploratory_factors(reverse_code(base, ins.reverse()), factors, rotation="promax")
     assert efa.agreement == 1.0
     for item, factor in efa.intended.items():
@@ -71,7 +73,9 @@ def test_efa_detects_a_wrong_mapping(large_study):
     ins = load_instrument()
     factors = {f: list(its) for f, its in ins.factors().items() if f not in synth.FOLLOW_UP_ONLY}
     factors["goal"][0], factors["network"][0] = factors["network"][0], factors["goal"][0]
-    base = large_study.survey.loc[large_study.survey["wave"] == "baseline", list(synth.SURVEY_ITEMS)]
+    base = large_study.survey.loc[
+        large_study.survey["wave"] == "baseline", list(synth.SURVEY_ITEMS)
+    ]
     efa = exploratory_factors(reverse_code(base, ins.reverse()), factors)
     assert efa.agreement == pytest.approx(12 / 14)
     assert not efa.primary.equals(pd.Series(efa.intended))

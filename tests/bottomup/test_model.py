@@ -28,11 +28,15 @@ def test_components_follow_the_estimates():
         associations=assoc, slopes=slopes, moderation=moderation, relationship=ROW)}  # fmt: skip
     assert list(comps) == ["match_field", "match_background", "frequency", "length", "focus",
                            "relationship"]  # fmt: skip
-    assert (comps["frequency"].evidence, comps["frequency"].direction) == ("strong",
-                                                                           "rising_then_flat")
+    assert (comps["frequency"].evidence, comps["frequency"].direction) == (
+        "strong",
+        "rising_then_flat",
+    )
     assert comps["focus"].detail == {"factor": "network"} and comps["focus"].evidence == "strong"
     assert (comps["match_background"].evidence, comps["match_background"].direction) == (
-        "strong", "negative")
+        "strong",
+        "negative",
+    )
     assert comps["match_field"].evidence == "none"
     assert comps["length"].evidence == "suggestive"
 

@@ -18,13 +18,15 @@ from evaluation.estimate.effects import supported
 def _frame(n_t: int = 8, n_c: int = 120, seed: int = 3) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     n = n_t + n_c
-    return pd.DataFrame({
-        "treated": np.r_[np.ones(n_t, int), np.zeros(n_c, int)],
-        "age": rng.normal(35, 8, n),
-        "region": rng.choice(["north", "south"], n),
-        "employed_m1": np.r_[np.zeros(n_t, int), (rng.random(n_c) < 0.3).astype(int)],
-        "y": rng.normal(size=n),
-    })
+    return pd.DataFrame(
+        {
+            "treated": np.r_[np.ones(n_t, int), np.zeros(n_c, int)],
+            "age": rng.normal(35, 8, n),
+            "region": rng.choice(["north", "south"], n),
+            "employed_m1": np.r_[np.zeros(n_t, int), (rng.random(n_c) < 0.3).astype(int)],
+            "y": rng.normal(size=n),
+        }
+    )
 
 
 def test_a_binary_level_only_one_group_has_is_outside_support():
@@ -34,7 +36,11 @@ def test_a_binary_level_only_one_group_has_is_outside_support():
     assert n_c1 > 0 and cs.n_removed_control == n_c1 and cs.n_removed_treated == 0
     row = cs.removed.iloc[0]
     assert (row["covariate"], row["level"], row["group"], row["persons"]) == (
-        "employed_m1", "1", "comparison", n_c1)
+        "employed_m1",
+        "1",
+        "comparison",
+        n_c1,
+    )
     assert not cs.keep[(df["employed_m1"] == 1).to_numpy()].any()
 
 

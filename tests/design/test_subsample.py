@@ -84,7 +84,7 @@ def test_horvitz_thompson_weights_give_the_pool_weighted_mean_on_average():
     t = _treated(40, n_c, rng)
     y = rng.normal(size=len(t)) + 2 * rng.random(len(t))
     odds = np.exp(rng.normal(-1, 1, size=len(t)))  # like e/(1-e) weights
-    pool = (t == 0)
+    pool = t == 0
     target = np.average(y[pool], weights=odds[pool])
     gen = np.random.default_rng(9)
     sums = []

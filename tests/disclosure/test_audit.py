@@ -72,7 +72,9 @@ def test_a_shown_count_below_the_threshold_is_hidden_wherever_it_is_shown():
                            ("numbers", "summary", "max_abs_smd")}  # fmt: skip
     assert {d.rule for d in hidden.values()} == {"threshold"}
     apply(res, result)
-    assert res["tables"]["balance"][0]["smd_before"] == f"withheld (n<{K})"  # a statistic, not a count
+    assert (
+        res["tables"]["balance"][0]["smd_before"] == f"withheld (n<{K})"
+    )  # a statistic, not a count
     assert res["tables"]["balance"][1]["smd_before"] == 0.05
 
 

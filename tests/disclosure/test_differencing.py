@@ -45,13 +45,17 @@ def _results(*, trimmed, analysed, matched, esf=((22, 19), (28, 21))):
     }  # fmt: skip
     effects = [_effect("03_effects", est, analysed, 2400) for est in ("naive", "ipw", "aipw")]
     effects += [_effect("03_effects", "matching", matched, 150, est=0.2)]
-    effects += [_effect("04_timing", "event_study_ipw", analysed, 2400),
-                _effect("04_timing", "cs_dr", 7, 2400)]  # a cohort: not a size of the chain
+    effects += [
+        _effect("04_timing", "event_study_ipw", analysed, 2400),
+        _effect("04_timing", "cs_dr", 7, 2400),
+    ]  # a cohort: not a size of the chain
     (fa, fm), (ma, mm) = esf
-    effects += [_effect("03_effects", "naive", fa, 900, "employed_m6", "sex=female"),
-                _effect("03_effects", "matching", fm, 60, "employed_m6", "sex=female"),
-                _effect("03_effects", "naive", ma, 900, "employed_m6", "sex=male"),
-                _effect("03_effects", "matching", mm, 70, "employed_m6", "sex=male")]
+    effects += [
+        _effect("03_effects", "naive", fa, 900, "employed_m6", "sex=female"),
+        _effect("03_effects", "matching", fm, 60, "employed_m6", "sex=female"),
+        _effect("03_effects", "naive", ma, 900, "employed_m6", "sex=male"),
+        _effect("03_effects", "matching", mm, 70, "employed_m6", "sex=male"),
+    ]
     tables = {
         "effects": [{k: e[k] for k in ("outcome", "estimator", "subgroup", "estimate",
                                        "n_treated", "n_control")}
@@ -91,7 +95,8 @@ def test_a_trimmed_count_is_not_given_back_by_the_analysed_sample_size():
         if e["subgroup"] == "all" and e["estimator"] != "matching" and e["notebook"] != "04_timing":
             assert e["n_treated"] == HIDDEN, e
     assert [e["n_treated"] for e in res["effects"] if e["estimator"] == "event_study_ipw"] == [
-        HIDDEN]
+        HIDDEN
+    ]
     assert res["tables"]["spec_curve_estimates"][0]["n_treated"] == HIDDEN
     assert res["tables"]["trimming"][2]["mentored"] == HIDDEN
     assert all(r["n_treated"] == HIDDEN for r in res["tables"]["effects"]
@@ -176,15 +181,19 @@ def test_counts_inside_an_effects_spec_follow_the_same_rules(tmp_path):
             spec={"n_unmatched_treated": unmatched, "n_missing_outcome_dropped": 0,
                   "propensity": {"n_obs": 900, "n_treated": 22}})  # fmt: skip
 
-    frame = rec.effects([result(2, "sex=female"), result(6, "all")], made_by=EffectResult.from_normal)
+    frame = rec.effects(
+        [result(2, "sex=female"), result(6, "all")], made_by=EffectResult.from_normal
+    )
     # primary suppression at the door: 2 unmatched women is a count below K
     assert frame["spec"][0]["n_unmatched_treated"] == "<5"
     assert frame["spec"][0]["n_missing_outcome_dropped"] == 0, "zero shows nobody"
     assert frame["spec"][1]["n_unmatched_treated"] == 6
     # secondary: a hidden value goes from the spec too, with the numbers derived from sizes
     res = _results(trimmed="<5", analysed=46, matched=40)
-    res["effects"][3]["spec"] = {"n_unmatched_treated": 6, "propensity": {"n_obs": 2446,
-                                                                          "n_treated": 46}}
+    res["effects"][3]["spec"] = {
+        "n_unmatched_treated": 6,
+        "propensity": {"n_obs": 2446, "n_treated": 46},
+    }
     hidden = protect_results(res, K)
     spec = res["effects"][3]["spec"]
     assert spec["propensity"] == {"n_obs": HIDDEN, "n_treated": HIDDEN}

@@ -100,8 +100,7 @@ def test_a_run_that_leaks_an_identifier_fails(tmp_path, make_params, monkeypatch
     shutil.copytree(nbmod.NOTEBOOK_DIR, leaky)
     first = leaky / "01_data.py"
     first.write_text(
-        first.read_text("utf-8")
-        + '\n# %%\nprint(tables.participants["person_id"].iloc[0])\n',
+        first.read_text("utf-8") + '\n# %%\nprint(tables.participants["person_id"].iloc[0])\n',
         "utf-8",
     )
     monkeypatch.setattr(nbmod, "NOTEBOOK_DIR", leaky)

@@ -183,7 +183,9 @@ def test_a_propensity_fit_on_the_same_rows_lends_its_covariate_matrix_exactly():
                                 ps=ps, **opts)  # fmt: skip
             assert lent.estimate == fresh.estimate and lent.se == fresh.se, method
     # another covariate set: its own matrix, not the fit's
-    fewer = estimate_att(df, treatment="d", outcome="y", covariates=["x1"], method="ra", ps=observed)
+    fewer = estimate_att(
+        df, treatment="d", outcome="y", covariates=["x1"], method="ra", ps=observed
+    )
     alone = estimate_att(df, treatment="d", outcome="y", covariates=["x1"], method="ra")
     assert fewer.estimate == alone.estimate
 

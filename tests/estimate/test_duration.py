@@ -34,8 +34,9 @@ def test_kaplan_meier_hand_example():
     assert_allclose(t["survival"], [5 / 6, 2 / 3, 4 / 9, 0.0], atol=EXACT)
     # Greenwood at 5: (4/9)^2 (1/(6*5) + 1/(5*4) + 1/(3*2)) = 4/81, se = 2/9
     assert_allclose(t["se"].iloc[2], 2 / 9, atol=EXACT)
-    assert_allclose(km.survival_at(np.array([0, 2, 4.5, 7, 9])), [1, 5 / 6, 2 / 3, 4 / 9, 0],
-                    atol=EXACT)
+    assert_allclose(
+        km.survival_at(np.array([0, 2, 4.5, 7, 9])), [1, 5 / 6, 2 / 3, 4 / 9, 0], atol=EXACT
+    )
 
 
 def test_weighted_kaplan_meier_equals_duplicated_rows():

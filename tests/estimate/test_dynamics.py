@@ -55,9 +55,16 @@ def exact_panel() -> pd.DataFrame:
     month = start[person] + k
     calendar = np.sin(month / 5.0)
     y = a[person] + calendar + dip(k) + treated[person] * tau(k)
-    return pd.DataFrame({"person_id": [f"p{i}" for i in person], "month": month,
-                         "rel_month": k, "treated": treated[person], "y": y,
-                         "w": rng.uniform(0.5, 2.0, n_t + n_c)[person]})
+    return pd.DataFrame(
+        {
+            "person_id": [f"p{i}" for i in person],
+            "month": month,
+            "rel_month": k,
+            "treated": treated[person],
+            "y": y,
+            "w": rng.uniform(0.5, 2.0, n_t + n_c)[person],
+        }
+    )
 
 
 def test_event_study_is_exact_without_noise(exact_panel):
@@ -68,18 +75,27 @@ def test_event_study_is_exact_without_noise(exact_panel):
 
 
 def test_without_shared_event_time_effects_the_dip_looks_like_a_pretrend(exact_panel):
-    es = dy.event_study(exact_panel, outcome="y", weight="w", leads=LEADS, lags=LAGS,
-                        common_event_time=False)
+    es = dy.event_study(
+        exact_panel, outcome="y", weight="w", leads=LEADS, lags=LAGS, common_event_time=False
+    )
     leads = es.table.loc[es.table["event_time"] < -1, "estimate"]
     assert leads.abs().max() > 0.1
 
 
 def test_sup_t_critical_value_for_independent_coefficients():
     k = 8
-    es = dy.EventStudy(table=pd.DataFrame({"event_time": range(k), "estimate": 0.0, "se": 1.0,
-                                           "ci_low": 0.0, "ci_high": 0.0}),
-                       cov=np.eye(k), reference=-1, outcome="y", n_treated=1, n_control=1,
-                       n_obs=1, level=0.95)
+    es = dy.EventStudy(
+        table=pd.DataFrame(
+            {"event_time": range(k), "estimate": 0.0, "se": 1.0, "ci_low": 0.0, "ci_high": 0.0}
+        ),
+        cov=np.eye(k),
+        reference=-1,
+        outcome="y",
+        n_treated=1,
+        n_control=1,
+        n_obs=1,
+        level=0.95,
+    )
     band = dy.sup_t_band(es, np.random.default_rng(0), draws=20_000)
     # max of k independent |Z|: P(max <= c) = (2 Phi(c) - 1)^k = 0.95
     exact = stats.norm.ppf((1 + 0.95 ** (1 / k)) / 2)
@@ -88,8 +104,15 @@ def test_sup_t_critical_value_for_independent_coefficients():
 
 def test_pretrend_wald_by_hand():
     cov = np.array([[0.04, 0.01], [0.01, 0.09]])
-    table = pd.DataFrame({"event_time": [-3, -2, -1, 0], "estimate": [0.1, -0.2, 0.0, 0.5],
-                          "se": [0.2, 0.3, np.nan, 0.1], "ci_low": 0, "ci_high": 0})
+    table = pd.DataFrame(
+        {
+            "event_time": [-3, -2, -1, 0],
+            "estimate": [0.1, -0.2, 0.0, 0.5],
+            "se": [0.2, 0.3, np.nan, 0.1],
+            "ci_low": 0,
+            "ci_high": 0,
+        }
+    )
     full = np.zeros((3, 3))
     full[:2, :2], full[2, 2] = cov, 0.01
     es = dy.EventStudy(table, full, -1, "y", 1, 1, 1, 0.95)
@@ -105,16 +128,22 @@ def synthetic_matched():
     root = Path(__file__).resolve().parents[2]
     params = load_params(root / "params" / "default.yaml", check_files=False)
     s = generate(params.seed)
-    a = build_analysis(s.participants, s.monthly, horizons=params.outcomes.horizons,
-                       pre_months=params.outcomes.pre_months,
-                       min_pre_months=params.outcomes.min_pre_months,
-                       rng=stream(params.seed, "pseudo_starts"))
-    drop = [*outcome_names(params.outcomes.horizons), "months_to_job", "job_found",
-            "months_after"]
+    a = build_analysis(
+        s.participants,
+        s.monthly,
+        horizons=params.outcomes.horizons,
+        pre_months=params.outcomes.pre_months,
+        min_pre_months=params.outcomes.min_pre_months,
+        rng=stream(params.seed, "pseudo_starts"),
+    )
+    drop = [*outcome_names(params.outcomes.horizons), "months_to_job", "job_found", "months_after"]
     frame = a.frame.drop(columns=drop)
-    dsg = study_design(frame, covariates=params.design.covariates,
-                       design=params.design.model_dump(),
-                       matching=params.estimation.matching.model_dump()).hand_over()
+    dsg = study_design(
+        frame,
+        covariates=params.design.covariates,
+        design=params.design.model_dump(),
+        matching=params.estimation.matching.model_dump(),
+    ).hand_over()
     persons = frame.merge(dsg, on="person_id").loc[lambda f: f["keep"]]
     panel = panel_relative(persons[["person_id", "group", "start_month"]], s.monthly)
     panel["month"] = month_index(panel["month"].astype(str)).to_numpy(dtype=np.int64)
@@ -124,8 +153,11 @@ def synthetic_matched():
     # i.e. the matched mentored (weight 1 each; unmatched mentored have weight 0)
     matched = persons.loc[(persons["treated"] == 1) & (persons["match_weight"] > 0), "person_id"]
     pot = s.potential.loc[s.potential["person_id"].astype(str).isin(set(matched))]
-    truth = (pot["employed_1"].astype(float) - pot["employed_0"]).groupby(
-        pot["rel_month"].to_numpy()).mean()
+    truth = (
+        (pot["employed_1"].astype(float) - pot["employed_0"])
+        .groupby(pot["rel_month"].to_numpy())
+        .mean()
+    )
     return panel, truth, len(matched)
 
 
@@ -142,7 +174,9 @@ def test_event_study_traces_the_true_path_on_the_synthetic_study(synthetic_match
     assert inside.mean() >= COVERAGE_MIN
     band = dy.sup_t_band(es, np.random.default_rng(0), draws=5000).table.set_index("event_time")
     band = band.loc[band.index >= 0]
-    assert ((truth[band.index] >= band["band_low"]) & (truth[band.index] <= band["band_high"])).all()
+    assert (
+        (truth[band.index] >= band["band_low"]) & (truth[band.index] <= band["band_high"])
+    ).all()
     # and the intervals are not so wide that they cover anything: the effect is detected
     assert (lags["ci_low"] > 0).sum() >= 3
 
@@ -153,9 +187,14 @@ def test_timing_chapter_in_the_finished_run(finished_run):
     run, _ = finished_run
     res = json.loads((run.run_dir / "results.json").read_text("utf-8"))
     effects = {(e["outcome"], e["estimator"]): e for e in res["effects"]}
-    for key in [("employed_rel_m12", "event_study_matched"), ("employed_rel_m-2", "event_study_ipw"),
-                ("employed_q_overall", "cs_dr"), ("earnings_q_overall", "cs_or"),
-                ("employed_q_overall", "twfe"), ("months_to_job", "cox_matched")]:
+    for key in [
+        ("employed_rel_m12", "event_study_matched"),
+        ("employed_rel_m-2", "event_study_ipw"),
+        ("employed_q_overall", "cs_dr"),
+        ("earnings_q_overall", "cs_or"),
+        ("employed_q_overall", "twfe"),
+        ("months_to_job", "cox_matched"),
+    ]:
         e = effects[key]
         assert e["estimand"] and e["ci_low"] < e["estimate"] < e["ci_high"]
     assert 0 <= res["numbers"]["es_matched_employed"]["pretrend_p"] <= 1

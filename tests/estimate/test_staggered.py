@@ -36,16 +36,26 @@ def simulate(seed=20210601, n=1200, periods=8):
     cohort = np.where(u < p_never, 0, rng.choice([3, 5, 7], size=n))
     a = rng.normal(size=n) + 0.5 * x1
     t = np.arange(1, periods + 1)
-    y = (a[:, None] + 0.2 * t[None, :] + 0.3 * x1[:, None] * t[None, :] + 0.4 * x2[:, None]
-         + rng.normal(scale=0.7, size=(n, periods)))
+    y = (
+        a[:, None]
+        + 0.2 * t[None, :]
+        + 0.3 * x1[:, None] * t[None, :]
+        + 0.4 * x2[:, None]
+        + rng.normal(scale=0.7, size=(n, periods))
+    )
     e = t[None, :] - cohort[:, None]
     treated = (cohort[:, None] > 0) & (e >= 0)
     y = y + np.where(treated, 0.5 * (e + 1) * (1 + 0.2 * (cohort[:, None] == 3)), 0.0)
-    return pd.DataFrame({
-        "id": np.repeat(np.arange(1, n + 1), periods), "period": np.tile(t, n),
-        "y": y.ravel(), "cohort": np.repeat(cohort, periods),
-        "x1": np.repeat(x1, periods), "x2": np.repeat(x2, periods),
-    })
+    return pd.DataFrame(
+        {
+            "id": np.repeat(np.arange(1, n + 1), periods),
+            "period": np.tile(t, n),
+            "y": y.ravel(),
+            "cohort": np.repeat(cohort, periods),
+            "x1": np.repeat(x1, periods),
+            "x2": np.repeat(x2, periods),
+        }
+    )
 
 
 def true_att(cohort: int, period: int) -> float:
@@ -56,8 +66,9 @@ def true_att(cohort: int, period: int) -> float:
 
 def to_panel(df: pd.DataFrame, covariates=("x1", "x2")) -> st.CohortPanel:
     persons = df.drop_duplicates("id").rename(columns={"id": "person_id"})
-    persons = persons.assign(treated=(persons["cohort"] > 0).astype(int),
-                             start_period=persons["cohort"])
+    persons = persons.assign(
+        treated=(persons["cohort"] > 0).astype(int), start_period=persons["cohort"]
+    )
     long = df.rename(columns={"id": "person_id"})
     return st.cohort_panel(long, persons, outcome="y", covariates=list(covariates))
 
@@ -107,8 +118,11 @@ def test_multiplier_bootstrap_matches_analytic_se(data):
     assert_allclose(boot.se, ev.table["se"], rtol=BOOT_REL)
     # the uniform critical value exceeds the pointwise one, and is below Bonferroni's
     k = ev.influence.shape[1]
-    assert 1.96 < boot.critical_value < float(np.abs(np.quantile(
-        np.random.default_rng(0).standard_normal(200_000), 0.025 / k)))
+    assert (
+        1.96
+        < boot.critical_value
+        < float(np.abs(np.quantile(np.random.default_rng(0).standard_normal(200_000), 0.025 / k)))
+    )
     again = dy.multiplier_bootstrap(ev.influence, np.random.default_rng(5), draws=999)
     assert again.critical_value == boot.critical_value
 
@@ -122,8 +136,14 @@ def simulate_dynamic(seed=11, n=3000, periods=10):
     effect = np.where((cohort[:, None] > 0) & (e >= 0), 1.0 * (e + 1), 0.0)
     y = rng.normal(size=n)[:, None] + np.sin(t)[None, :] + effect
     y = y + rng.normal(scale=0.5, size=(n, periods))
-    return pd.DataFrame({"id": np.repeat(np.arange(n), periods), "period": np.tile(t, n),
-                         "y": y.ravel(), "cohort": np.repeat(cohort, periods)})
+    return pd.DataFrame(
+        {
+            "id": np.repeat(np.arange(n), periods),
+            "period": np.tile(t, n),
+            "y": y.ravel(),
+            "cohort": np.repeat(cohort, periods),
+        }
+    )
 
 
 def test_twfe_is_biased_where_callaway_santanna_is_not():
@@ -137,7 +157,8 @@ def test_twfe_is_biased_where_callaway_santanna_is_not():
     overall = float((by_g * size[by_g.index]).sum() / size[by_g.index].sum())
     assert abs(co.loc["overall", "att"] - overall) < Z_TRUTH * co.loc["overall", "se"]
     panel = df.rename(columns={"id": "person_id"}).assign(
-        cohort=lambda f: np.where(f["cohort"] > 0, f["cohort"], -1))
+        cohort=lambda f: np.where(f["cohort"] > 0, f["cohort"], -1)
+    )
     tw = dy.twfe(panel, outcome="y")
     assert overall - tw.estimate > Z_TWFE_BIAS * tw.se  # TWFE understates the growing effect
     w = dy.twfe_weights(panel, outcome="y")
@@ -162,8 +183,9 @@ def test_reference_file_holds_this_simulation():
 def test_matches_recorded_csdid_numbers(data, ours, theirs):
     ref = _recorded()[theirs]
     gt = st.att_gt(to_panel(data), method=ours, control="never", pre=10, post=10)
-    cells = pd.DataFrame(ref["cells"]).merge(gt.table, on=["cohort", "period"],
-                                             suffixes=("_ref", ""), validate="one_to_one")
+    cells = pd.DataFrame(ref["cells"]).merge(
+        gt.table, on=["cohort", "period"], suffixes=("_ref", ""), validate="one_to_one"
+    )
     assert len(cells) == len(ref["cells"]) == len(gt.table)
     assert_allclose(cells["att"], cells["att_ref"], atol=CSDID_TOL)
     assert_allclose(cells["se"], cells["se_ref"], rtol=CSDID_TOL)
@@ -177,8 +199,14 @@ def test_matches_recorded_csdid_numbers(data, ours, theirs):
 
 
 def test_period_panel_quarters_need_all_three_months():
-    monthly = pd.DataFrame({"person_id": ["a"] * 5, "month": [24, 25, 26, 27, 28],
-                            "employed": [1, 0, 1, 1, 1], "earnings": [10, 0, 20, 5, 5]})
+    monthly = pd.DataFrame(
+        {
+            "person_id": ["a"] * 5,
+            "month": [24, 25, 26, 27, 28],
+            "employed": [1, 0, 1, 1, 1],
+            "earnings": [10, 0, 20, 5, 5],
+        }
+    )
     q = st.period_panel(monthly, unit="quarter")
     assert q["period"].tolist() == [8]  # months 27-28 are a partial quarter: left out
     assert_allclose(q["employed"], [2 / 3])
@@ -188,14 +216,16 @@ def test_period_panel_quarters_need_all_three_months():
 def test_a_separated_small_cohort_is_listed_not_silently_dropped(data):
     df = data.copy()
     persons = df.drop_duplicates("id").rename(columns={"id": "person_id"})
-    persons = persons.assign(treated=(persons["cohort"] > 0).astype(int),
-                             start_period=persons["cohort"])
+    persons = persons.assign(
+        treated=(persons["cohort"] > 0).astype(int), start_period=persons["cohort"]
+    )
     # two persons form a cohort of their own, with the two highest propensity covariates
     top = persons["x1"].nlargest(2).index
     persons.loc[top, ["treated", "start_period"]] = [1, 6]
     long = df.rename(columns={"id": "person_id"})
-    panel = st.cohort_panel(long, persons, outcome="y", covariates=["x1"],
-                            propensity_covariates=["x1"])
+    panel = st.cohort_panel(
+        long, persons, outcome="y", covariates=["x1"], propensity_covariates=["x1"]
+    )
     gt = st.att_gt(panel, method="dr", control="never", pre=1, post=1)
     assert {g for g, _, _ in gt.failed} == {6}
     assert 6 not in set(gt.table["cohort"])

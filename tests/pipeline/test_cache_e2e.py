@@ -71,7 +71,9 @@ def test_changed_parameter_reexecutes_only_its_users(finished_run, cached_out):
     expect: set[str] = set()
     for spec in NOTEBOOKS:
         cell = parameter_names(read_notebook(spec)).get("estimation")
-        if (isinstance(cell, dict) and "permutation_draws" in cell) or expect & set(deps[spec.name]):
+        if (isinstance(cell, dict) and "permutation_draws" in cell) or expect & set(
+            deps[spec.name]
+        ):
             expect.add(spec.name)
     assert "03_effects" in expect
     assert {n for n, info in nbs.items() if info["executed"]} == expect

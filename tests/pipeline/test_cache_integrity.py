@@ -50,11 +50,12 @@ def test_store_records_the_sha256_of_every_file(tmp_path, stored):
 @pytest.mark.parametrize(
     "damage,what",
     [
-        (lambda e: (e / "run" / "results" / "b.json").write_text('{"exhibits": [], "n": 45}'),
-         "results/b.json changed"),
+        (
+            lambda e: (e / "run" / "results" / "b.json").write_text('{"exhibits": [], "n": 45}'),
+            "results/b.json changed",
+        ),
         (lambda e: (e / "run" / "tables" / "b.csv").unlink(), "tables/b.csv missing"),
-        (lambda e: (e / "scratch" / "b.parquet").write_text("edited"),
-         "scratch/b.parquet changed"),
+        (lambda e: (e / "scratch" / "b.parquet").write_text("edited"), "scratch/b.parquet changed"),
         (lambda e: (e / "meta.json").write_text("{"), "meta.json unreadable"),
     ],
     ids=["edited", "deleted", "edited-scratch", "meta"],
@@ -113,8 +114,13 @@ def damaged_rerun(finished_run, tmp_path_factory):
     prov = original["provenance"]["notebooks"]
     design = work / "cache" / prov["02_design"]["cache_key"] / "run" / "results" / "02_design.json"
     part = json.loads(design.read_text("utf-8"))
-    key = "n_matched" if isinstance(part["numbers"].get("n_matched"), int) else next(
-        k for k, v in part["numbers"].items() if isinstance(v, int) and not isinstance(v, bool))
+    key = (
+        "n_matched"
+        if isinstance(part["numbers"].get("n_matched"), int)
+        else next(
+            k for k, v in part["numbers"].items() if isinstance(v, int) and not isinstance(v, bool)
+        )
+    )
     edited = part["numbers"][key] + 1
     part["numbers"][key] = edited
     design.write_text(json.dumps(part, indent=2, ensure_ascii=False) + "\n", "utf-8")

@@ -198,9 +198,23 @@ def test_two_concurrent_runs_with_different_parameters_are_both_intact(finished_
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
     procs = {
         stem: subprocess.Popen(
-            [sys.executable, "-m", "evaluation.cli", "run", "--params", str(path),
-             "--out", str(out_root), "--work-dir", str(work), "--no-report"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+            [
+                sys.executable,
+                "-m",
+                "evaluation.cli",
+                "run",
+                "--params",
+                str(path),
+                "--out",
+                str(out_root),
+                "--work-dir",
+                str(work),
+                "--no-report",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
         )  # fmt: skip
         for stem, path in files.items()
     }

@@ -31,15 +31,17 @@ def strict_run(finished_run, tmp_path_factory, make_params):
     whole = json.loads((finished_run[0].run_dir / "results.json").read_text("utf-8"))
     unmatched = whole["numbers"]["n_unmatched"]
     assert isinstance(unmatched, int) and unmatched >= 1, (
-        "the test study must leave some mentored persons unmatched for this test")
+        "the test study must leave some mentored persons unmatched for this test"
+    )
     k = max(unmatched + 1, 5)
     folder = tmp_path_factory.mktemp("strict")
     # a caliper so tight that few of the mentored match: specifications on a small group
     grid = yaml.safe_load((SPECIFICATION_GRID).read_text("utf-8"))
     grid["matching"]["caliper"] = [0.2, 0.002]
     (folder / "grid.yaml").write_text(yaml.safe_dump(grid), "utf-8")
-    params = make_params(folder, **{"disclosure.min_cell": k,
-                                    "robustness.specifications": str(folder / "grid.yaml")})
+    params = make_params(
+        folder, **{"disclosure.min_cell": k, "robustness.specifications": str(folder / "grid.yaml")}
+    )
     printed = []
     result = run_study(params, folder / "outputs", echo=lambda *a, **kw: printed.extend(a))
     res = json.loads((result.run_dir / "results.json").read_text("utf-8"))
@@ -106,8 +108,11 @@ def test_hidden_sizes_are_shown_nowhere_in_the_run_folder(strict_run):
         for cell in json.loads(nb.read_text("utf-8"))["cells"]:
             for out in cell.get("outputs", []):
                 key = out.get("metadata", {}).get(EXHIBIT_METADATA)
-                if key is None or exhibits[key]["kind"] != "table" or not any(
-                        HIDDEN in row.values() for row in res["tables"][key]):
+                if (
+                    key is None
+                    or exhibits[key]["kind"] != "table"
+                    or not any(HIDDEN in row.values() for row in res["tables"][key])
+                ):
                     continue  # (a table with nothing hidden is shown as the notebook drew it)
                 frame = table_frame(res["tables"][key], exhibits[key])
                 assert "".join(out["data"]["text/plain"]) == frame.to_string(), (nb.name, key)
@@ -170,7 +175,8 @@ def test_a_table_file_gets_the_dots_in_its_own_cells(tmp_path):
 
     (tmp_path / "tables").mkdir()
     (tmp_path / "tables" / "flat.csv").write_text(
-        ",estimate,n_treated\n0,0.1230,46\n1,0.2000,50\n", "utf-8")
+        ",estimate,n_treated\n0,0.1230,46\n1,0.2000,50\n", "utf-8"
+    )
     (tmp_path / "tables" / "odd.csv").write_text("a,b\nx,y\n,\n0,46\n", "utf-8")  # 2 headers
     merged = {"numbers": {}, "exhibits": [], "tables": {
         "flat": [{"index": 0, "estimate": 0.123, "n_treated": HIDDEN},
@@ -178,5 +184,6 @@ def test_a_table_file_gets_the_dots_in_its_own_cells(tmp_path):
         "odd": [{"a": 0, "b": HIDDEN}]}}  # fmt: skip
     _rewrite_protected(tmp_path, merged, [], min_cell=5, language="en")
     assert (tmp_path / "tables" / "flat.csv").read_text("utf-8") == (
-        ",estimate,n_treated\n0,0.1230,..\n1,0.2000,50\n")
+        ",estimate,n_treated\n0,0.1230,..\n1,0.2000,50\n"
+    )
     assert (tmp_path / "tables" / "odd.csv").read_text("utf-8") == "a,b\n0,..\n"

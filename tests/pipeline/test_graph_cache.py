@@ -98,9 +98,7 @@ def _fake_execute(log: list[tuple[str, float, float]], lock: threading.Lock):
         (run_dir / "tables" / f"{spec.name}.csv").write_text("x\n1\n")
         exhibit = {"key": spec.name, "files": [f"tables/{spec.name}.csv"]}
         (run_dir / "results").mkdir(exist_ok=True)
-        (run_dir / "results" / f"{spec.stem}.json").write_text(
-            json.dumps({"exhibits": [exhibit]})
-        )
+        (run_dir / "results" / f"{spec.stem}.json").write_text(json.dumps({"exhibits": [exhibit]}))
         (run_dir / "notebooks").mkdir(exist_ok=True)
         (run_dir / "notebooks" / f"{spec.stem}.ipynb").write_text("{}")
         with lock:

@@ -76,8 +76,9 @@ def test_parameters_cell_defaults_match_default_study(kind, spec):
 
 
 def test_every_notebook_file_is_registered():
-    files = {p.relative_to(NOTEBOOK_DIR).with_suffix("").as_posix()
-             for p in NOTEBOOK_DIR.rglob("*.py")}
+    files = {
+        p.relative_to(NOTEBOOK_DIR).with_suffix("").as_posix() for p in NOTEBOOK_DIR.rglob("*.py")
+    }
     assert files == {s.name for _, s in ALL}
 
 

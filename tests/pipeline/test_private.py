@@ -49,8 +49,14 @@ def _cli(*args: str, cwd: Path, tmp: Path) -> tuple[subprocess.CompletedProcess,
     at a few times a second: a folder made there and removed at the end is seen too).
     """
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "TMPDIR": str(tmp)}
-    with subprocess.Popen([sys.executable, "-m", "evaluation.cli", *args], cwd=cwd, env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+    with subprocess.Popen(
+        [sys.executable, "-m", "evaluation.cli", *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as proc:
         seen: set[str] = set()
         while proc.poll() is None:
             seen |= set(_person_level_in(tmp))
@@ -209,7 +215,8 @@ def test_the_default_work_folder_is_beside_the_participants_or_the_parameter_fil
     root = Path(__file__).resolve().parents[2]
     study = load_params(root / "params" / "default.yaml", check_files=False)
     assert resolve_work_dir(study, root / "params", root / "outputs") == (
-        root / "data" / "synthetic" / WORK_FOLDER)
+        root / "data" / "synthetic" / WORK_FOLDER
+    )
     lalonde = load_params(root / "params" / "benchmarks" / "lalonde.yaml", check_files=False)
     bench = root / "params" / "benchmarks"
     assert resolve_work_dir(lalonde, bench, root / "outputs") == bench / WORK_FOLDER

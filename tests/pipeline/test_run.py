@@ -23,7 +23,6 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
 
-
 def test_results_json_follows_the_contract(finished_run):
     result, _ = finished_run
     res = json.loads((result.run_dir / "results.json").read_text("utf-8"))
@@ -122,9 +121,19 @@ def test_cli_run_prints_path_and_bad_data_exits_3(tmp_path, make_params):
     lines = (folder / "data" / "participants.csv").read_text("utf-8").splitlines()
     (folder / "data" / "participants.csv").write_text("\n".join([*lines, lines[1]]) + "\n")
     res = subprocess.run(
-        [sys.executable, "-m", "evaluation.cli", "run", "--params", str(params),
-         "--out", str(folder / "outputs")],
-        capture_output=True, text=True, cwd=tmp_path,
+        [
+            sys.executable,
+            "-m",
+            "evaluation.cli",
+            "run",
+            "--params",
+            str(params),
+            "--out",
+            str(folder / "outputs"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
     )
     assert res.returncode == 3, res.stderr
     assert "participants.csv" in res.stderr and "person_id" in res.stderr

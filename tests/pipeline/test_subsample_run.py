@@ -27,8 +27,9 @@ SUBSAMPLE = {"event_study_ipw", "cs_dr", "cs_or", "twfe"}
 def capped_run(finished_run, tmp_path_factory, make_params):
     folder = tmp_path_factory.mktemp("capped")
     # the same run also exercises the one-by-one timing of the specification curve
-    params = make_params(folder, **{"design.subsample_comparison": CAP,
-                                    "robustness.compare_sequential": True})
+    params = make_params(
+        folder, **{"design.subsample_comparison": CAP, "robustness.compare_sequential": True}
+    )
     result = run_study(params, folder / "outputs", echo=lambda *a, **k: None)
     return result, json.loads((result.run_dir / "results.json").read_text("utf-8"))
 

@@ -121,7 +121,8 @@ def test_compare_results_tolerances():
     old_timed = json.loads(json.dumps(old))
     old_timed["numbers"]["timing"] = {"parallel_seconds": 9.0, "speedup": 2.0}
     assert [d.path for d in compare_results(old_timed, timed)[0]] == [
-        "numbers.timing.parallel_seconds"]
+        "numbers.timing.parallel_seconds"
+    ]
     other = json.loads(json.dumps(same))
     other["numbers"].update(a=1.0 + BEYOND, n=4, s="y", flag=1, none=0.0)
     other["effects"].append({"estimator": "extra"})
@@ -131,4 +132,3 @@ def test_compare_results_tolerances():
                      "effects (length)"}  # fmt: skip
     del other["numbers"]["s"]
     assert "numbers.s" in {d.path for d in compare_results(old, other)[0]}
-

@@ -91,7 +91,9 @@ def test_person_identifier_is_refused(exported, tmp_path):
     # a personal identity number anywhere, even as text in an allowed field
     bad = copy.deepcopy(doc)
     bad["withheld_effects"] = ["19850312-1234"]
-    with pytest.raises(DisclosureError, match=r"withheld_effects\[0\]: text shaped like a personal"):
+    with pytest.raises(
+        DisclosureError, match=r"withheld_effects\[0\]: text shaped like a personal"
+    ):
         read_bundle(_write(tmp_path, bad))
     # the site's own identifiers, known at export
     text = json.dumps({**doc, "withheld_effects": ["P001234"]})

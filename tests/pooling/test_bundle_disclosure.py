@@ -44,8 +44,15 @@ GOTEBORG = {"n_mentored": 50, "n_comparison": 1500, "n_trimmed_treated": "<5",
             "n_trimmed_control": 328, "n_matched": 47, "n_unmatched": "<5",
             "n_controls_used": 125}  # fmt: skip
 GOTEBORG_N = {"analysed": (48, 1172), "matching": (47, 125)}
-LODZ = {"n_mentored": 120, "n_comparison": 2400, "n_trimmed_treated": "<5",
-        "n_trimmed_control": 525, "n_matched": 111, "n_unmatched": 7, "n_controls_used": 304}
+LODZ = {
+    "n_mentored": 120,
+    "n_comparison": 2400,
+    "n_trimmed_treated": "<5",
+    "n_trimmed_control": 525,
+    "n_matched": 111,
+    "n_unmatched": 7,
+    "n_controls_used": 304,
+}
 LODZ_N = {"analysed": (118, 1875), "matching": (111, 304)}
 
 
@@ -87,8 +94,10 @@ def _feasible(doc: dict) -> dict[str, set[int]]:
     top = c["n_mentored"] if isinstance(c["n_mentored"], int) else 500
     out: dict[str, set[int]] = {"n_trimmed_treated": set(), "n_unmatched": set()}
     for m, t, a, mm, u in itertools.product(
-        values("n_mentored", set(), top), values("n_trimmed_treated", set(), top),
-        values("n_analysed", shown_a, top), values("n_matched", shown_m, top),
+        values("n_mentored", set(), top),
+        values("n_trimmed_treated", set(), top),
+        values("n_analysed", shown_a, top),
+        values("n_matched", shown_m, top),
         values("n_unmatched", set(), top),
     ):
         if m == t + a and a == mm + u:
@@ -327,4 +336,3 @@ def test_hartung_knapp_narrower_is_found_only_where_it_is():
     found = {(c["left_out"], c["site"]) for c in hk_narrower(close)}
     assert (None, None) in found and ("s0", "Site s0") in found
     assert ("s1", "Site s1") in found and ("s2", "Site s2") in found
-

@@ -111,7 +111,9 @@ def test_reml_maximises_the_restricted_likelihood(seed):
     v = rng.uniform(0.002, 0.02, k)
     y = rng.normal(0.1, 0.1, k) + rng.normal(0, np.sqrt(v))
     direct = optimize.minimize_scalar(
-        lambda t: -_reml_loglik_independent(t, y, v), bounds=(0.0, 1.0), method="bounded",
+        lambda t: -_reml_loglik_independent(t, y, v),
+        bounds=(0.0, 1.0),
+        method="bounded",
         options={"xatol": 1e-11},
     ).x
     assert meta.tau2_reml(y, v) == pytest.approx(direct, abs=REML)

@@ -66,7 +66,8 @@ def pooling_folder(finished_run, tmp_path_factory):
     sites = []
     for key, site, country, currency, y, se, earn in SITES:
         (folder / f"{key}.json").write_text(
-            json.dumps(_bundle(doc, key, site, country, currency, y, se, earn)), "utf-8")
+            json.dumps(_bundle(doc, key, site, country, currency, y, se, earn)), "utf-8"
+        )
         truth = {"att": {"employed_m12": TRUTH[key][0]}, "n_mentored": TRUTH[key][1]}
         (folder / f"{key}-truth.json").write_text(json.dumps(truth), "utf-8")
         sites.append({"key": key, "bundle": f"{key}.json", "truth": f"{key}-truth.json"})
@@ -146,8 +147,15 @@ def test_truth_check_and_report(pooled_run):
     assert truth["size_weighted"] == pytest.approx(0.242, abs=HAND)
     assert truth["covered"] is True
     html = result.report.read_text("utf-8")
-    for text in ("Alpha (test)", "Beta (test)", "Gamma (test)", "Hartung–Knapp",
-                 "Leaving one site out", "prediction interval", "id=\"fig-pool_forest_employed_m12\""):
+    for text in (
+        "Alpha (test)",
+        "Beta (test)",
+        "Gamma (test)",
+        "Hartung–Knapp",
+        "Leaving one site out",
+        "prediction interval",
+        'id="fig-pool_forest_employed_m12"',
+    ):
         assert text in html, text
     assert (result.report.parent / "report_en.pdf").is_file()
     assert "cut there and ends in an arrowhead" in html  # the forest plot's text (a share)

@@ -51,10 +51,20 @@ def test_earnings_are_drawn_in_the_sites_currency(tmp_path):
     site = SyntheticSite(seed=7, n_mentored=20, n_comparison=60, effect_size=0.1,
                          currency="EUR", earnings_per_sek=0.0944367)  # fmt: skip
     sek = SyntheticSite(**{**site.model_dump(), "currency": "SEK", "earnings_per_sek": 1.0})
-    a = synth.generate(7, n_mentored=20, n_comparison=60, effect=synth.EffectSpec(size=0.1),
-                       market=synth.LabourMarket(earnings_scale=site.earnings_per_sek))
-    b = synth.generate(7, n_mentored=20, n_comparison=60, effect=synth.EffectSpec(size=0.1),
-                       market=synth.LabourMarket(earnings_scale=sek.earnings_per_sek))
+    a = synth.generate(
+        7,
+        n_mentored=20,
+        n_comparison=60,
+        effect=synth.EffectSpec(size=0.1),
+        market=synth.LabourMarket(earnings_scale=site.earnings_per_sek),
+    )
+    b = synth.generate(
+        7,
+        n_mentored=20,
+        n_comparison=60,
+        effect=synth.EffectSpec(size=0.1),
+        market=synth.LabourMarket(earnings_scale=sek.earnings_per_sek),
+    )
     assert (a.monthly["employed"] == b.monthly["employed"]).all()  # same draws, same jobs
     ratio = a.monthly["earnings"].sum() / b.monthly["earnings"].sum()
     assert ratio == pytest.approx(0.0944367, rel=SCALE)

@@ -20,7 +20,9 @@ LOADING = {("script", "src"), ("link", "href"), ("img", "src"), ("iframe", "src"
            ("source", "src"), ("video", "src"), ("audio", "src"), ("embed", "src"),
            ("object", "data")}  # fmt: skip
 #: A script module importing from the network, or CSS fetching a URL.
-NETWORK_IN_CODE = re.compile(r"""import\(\s*["']https?://|@import\s+(url\()?["']?https?://|url\(\s*["']?https?://""")
+NETWORK_IN_CODE = re.compile(
+    r"""import\(\s*["']https?://|@import\s+(url\()?["']?https?://|url\(\s*["']?https?://"""
+)
 
 
 class _Loads(HTMLParser):
@@ -69,7 +71,9 @@ def test_notebook_pages_reference_nothing_on_the_network(pages):
         assert "jp-InputArea" in text, "reviewers' pages show the code"
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium not installed (make test installs it)")
+@pytest.mark.skipif(
+    CHROMIUM is None, reason="Debian chromium not installed (make test installs it)"
+)
 def test_notebook_pages_in_headless_chromium_without_network(pages):
     from playwright.sync_api import sync_playwright
 

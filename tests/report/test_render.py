@@ -129,7 +129,9 @@ def test_run_folder_has_pdf_and_notebook_html(results):
         assert "jp-InputArea" in html, "reviewers' notebooks must show the code"
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium not installed (make test installs it)")
+@pytest.mark.skipif(
+    CHROMIUM is None, reason="Debian chromium not installed (make test installs it)"
+)
 def test_report_in_headless_chromium(results):
     from playwright.sync_api import sync_playwright
 

@@ -118,7 +118,12 @@ def test_cells_are_translated_by_their_column_never_by_their_text(results):
     run, res = results
     num = Numbers(res, "sv", run.run_dir)
     assert num.table_cell("input_tables", "table", "participants") == "deltagare"
-    for identifier in ("participants.csv", "data/participants", "participants_v2", "monthly.parquet"):
+    for identifier in (
+        "participants.csv",
+        "data/participants",
+        "participants_v2",
+        "monthly.parquet",
+    ):
         assert num.table_cell("input_tables", "file", identifier) == identifier
         assert num.cell(identifier) == identifier  # numbers only: words are never rewritten
     assert num.table_cell("input_tables", "file", "participants") == "participants"
@@ -197,8 +202,10 @@ def test_costs_count_names_its_base(results, language):
         # the test study leaves few mentored unmatched, so the audit withholds the matched
         # count; a study that shows it (the default run: 44 matched of 50 served) reads so
         e["n_treated"] = res["numbers"]["costs_served"] - 6
-        if (res["headline"]["outcome"], res["headline"]["estimator"]) == (e["outcome"],
-                                                                          e["estimator"]):
+        if (res["headline"]["outcome"], res["headline"]["estimator"]) == (
+            e["outcome"],
+            e["estimator"],
+        ):
             res["headline"]["n_treated"] = e["n_treated"]
     page = render_html(res, language, run.run_dir)
     served = res["numbers"]["costs_served"]

@@ -35,7 +35,9 @@ SENSITIVITY_SKIP = re.compile(r"\{(f?)\"(sensitivity_[a-z_]+)\":()")
 def _skip_keys() -> set[str]:
     keys = set()
     sources = [(p, CALL) for p in sorted(NOTEBOOK_DIR.glob("0*.py"))]
-    sources += [(p, CHAPTER_SKIP) for p in sorted(Path(effects_chapter.__file__).parent.glob("*.py"))]
+    sources += [
+        (p, CHAPTER_SKIP) for p in sorted(Path(effects_chapter.__file__).parent.glob("*.py"))
+    ]
     sources.append((Path(bottomup_chapter.__file__), BOTTOMUP_SKIP))
     sources.append((Path(robustness_chapter.__file__), SENSITIVITY_SKIP))
     for path, pattern in sources:
@@ -43,7 +45,8 @@ def _skip_keys() -> set[str]:
             fstring, literal, variable = m.groups()
             if variable:  # rec.skipped(name, ...): a chapter function's entries, in a loop
                 assert variable in ("name", "analysis"), (
-                    f"{path.name}: rec.skipped({variable}, ...) is new here")
+                    f"{path.name}: rec.skipped({variable}, ...) is new here"
+                )
                 if path.name.startswith("01_"):  # 01's optional tables
                     keys |= {"survey", "sessions", "mentors"}
             elif fstring and "{" in literal:

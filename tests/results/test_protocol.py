@@ -45,7 +45,9 @@ def draw_bars(table: pd.DataFrame, *, language: str, min_cell: int, colour: str)
 
 def test_made_by_names_code_by_its_import_path_and_resolves_back():
     assert made_by(made_by) == "evaluation.protocol.made_by"
-    assert made_by(EffectResult.from_normal) == "evaluation.estimate.results.EffectResult.from_normal"
+    assert (
+        made_by(EffectResult.from_normal) == "evaluation.estimate.results.EffectResult.from_normal"
+    )
     toy = make_toy(0.5)
     assert made_by(toy) == f"{__name__}.make_toy"  # the producing function, not the class
     assert resolve_made_by("evaluation.protocol.made_by") is made_by

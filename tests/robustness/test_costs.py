@@ -39,8 +39,13 @@ def test_undefined_when_the_estimate_is_not_positive():
 
 
 def test_break_even_by_hand():
-    be = cst.break_even(65_086.42, monthly_earnings=20_000, tax_share=0.3,
-                        benefit_saved_per_month=6_000, duration_months=12)
+    be = cst.break_even(
+        65_086.42,
+        monthly_earnings=20_000,
+        tax_share=0.3,
+        benefit_saved_per_month=6_000,
+        duration_months=12,
+    )
     assert be.gain_per_month_public == pytest.approx(12_000)
     assert be.effect_earnings == pytest.approx(65_086.42 / 240_000)
     assert be.effect_public == pytest.approx(65_086.42 / 144_000)
@@ -50,5 +55,6 @@ def test_inconsistent_inputs_are_refused():
     with pytest.raises(ValueError):
         cst.cost_per_additional(BUDGET, N, 0.3, 0.0, 0.2)
     with pytest.raises(ValueError):
-        cst.break_even(1.0, monthly_earnings=0, tax_share=0.3, benefit_saved_per_month=0,
-                       duration_months=12)
+        cst.break_even(
+            1.0, monthly_earnings=0, tax_share=0.3, benefit_saved_per_month=0, duration_months=12
+        )

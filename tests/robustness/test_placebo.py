@@ -30,13 +30,15 @@ def _study(effect: EffectSpec):
     frame = a.frame
     outs = [*outcome_names([6, 12, 24]), "months_to_job", "job_found", "months_after"]
     covs = frame[[c for c in frame.columns if c not in outs]]
-    dsg = study_design(covs, covariates=DESIGN["covariates"], design=DESIGN,
-                       matching=ESTIMATION["matching"])
+    dsg = study_design(
+        covs, covariates=DESIGN["covariates"], design=DESIGN, matching=ESTIMATION["matching"]
+    )
     data = fx.analysis_sample(covs, frame[["person_id", *outs]], dsg.hand_over())
     spec = fx.EffectsSpec.from_params(DESIGN, ESTIMATION)
     pre = pl.pre_period_outcomes(data, study.monthly, 6)
-    placebo = pl.pre_period_effects(data.merge(pre, on="person_id"),
-                                    ["pre_employed_m6", "pre_earnings_6"], spec)
+    placebo = pl.pre_period_effects(
+        data.merge(pre, on="person_id"), ["pre_employed_m6", "pre_earnings_6"], spec
+    )
     fake = pl.fake_start_data(covs, study.monthly, shift=12, horizons=[6, 12], pre_months=12)
     placebo += pl.fake_start_effects(fake, DESIGN, ESTIMATION)
     return study, data, spec, placebo, fake
@@ -85,8 +87,9 @@ def test_placebo_estimates_are_relabelled(default_study):
     kinds = {r.estimator.split("_")[1] for r in placebo}
     assert kinds == {"pre", "fake"}
     assert all(r.estimator.startswith("placebo_") and "true value 0" in r.estimand for r in placebo)
-    assert {r.estimator for r in placebo}.isdisjoint({"naive", "regression", "ra", "ipw", "aipw",
-                                                     "matching"})
+    assert {r.estimator for r in placebo}.isdisjoint(
+        {"naive", "regression", "ra", "ipw", "aipw", "matching"}
+    )
     # nor do their outcomes carry the names of the study's outcomes
     assert {r.outcome for r in placebo}.isdisjoint(outcome_names([6, 12, 24]))
 

@@ -26,7 +26,11 @@ def test_mde_matches_statsmodels_normal_ind_power():
     sigma = pw.binary_sd(P_PRE)
     got = pw.minimum_detectable_effect(sigma, N1, ESS, alpha=0.05, power=0.80)
     d = NormalIndPower().solve_power(
-        effect_size=None, nobs1=N1, alpha=0.05, power=0.80, ratio=ESS / N1,
+        effect_size=None,
+        nobs1=N1,
+        alpha=0.05,
+        power=0.80,
+        ratio=ESS / N1,
         alternative="two-sided",
     )
     assert abs(got.mde_standardised - d) < THREE_DECIMALS
@@ -38,8 +42,9 @@ def test_mde_matches_statsmodels_normal_ind_power():
 @pytest.mark.parametrize("alpha,power,ratio", [(0.05, 0.9, 1.0), (0.01, 0.8, 4.0), (0.1, 0.5, 0.5)])
 def test_mde_matches_statsmodels_across_settings(alpha, power, ratio):
     got = pw.minimum_detectable_effect(1.0, 60, 60 * ratio, alpha=alpha, power=power)
-    d = NormalIndPower().solve_power(effect_size=None, nobs1=60, alpha=alpha, power=power,
-                                     ratio=ratio)
+    d = NormalIndPower().solve_power(
+        effect_size=None, nobs1=60, alpha=alpha, power=power, ratio=ratio
+    )
     assert abs(got.mde - d) < THREE_DECIMALS
 
 

@@ -72,7 +72,9 @@ def test_evalue_of_an_att_uses_the_counterfactual_risk_of_the_treated():
 def _binomial_tail(d: int, t: int, gamma: Fraction) -> float:
     """P(Bin(d, gamma/(1+gamma)) >= t), summed term by term in exact fractions."""
     p = gamma / (1 + gamma)
-    return float(sum(Fraction(math.comb(d, k)) * p**k * (1 - p) ** (d - k) for k in range(t, d + 1)))
+    return float(
+        sum(Fraction(math.comb(d, k)) * p**k * (1 - p) ** (d - k) for k in range(t, d + 1))
+    )
 
 
 def test_rosenbaum_bounds_hand_worked_example():
@@ -106,8 +108,14 @@ def test_rosenbaum_not_significant_at_gamma_one_gives_one():
 def test_matched_pairs_are_disjoint_one_to_one():
     rng = np.random.default_rng(7)
     n = 200
-    df = pd.DataFrame({"treated": (np.arange(n) < 20).astype(int), "score": rng.normal(size=n),
-                       "cell": rng.integers(0, 2, n), "y": rng.integers(0, 2, n)})
+    df = pd.DataFrame(
+        {
+            "treated": (np.arange(n) < 20).astype(int),
+            "score": rng.normal(size=n),
+            "cell": rng.integers(0, 2, n),
+            "y": rng.integers(0, 2, n),
+        }
+    )
     pairs = sens.matched_pairs(df, "y", distance=df["score"], caliper=None, exact="cell")
     assert len(pairs.y_treated) + pairs.n_unmatched == 20
     assert len(pairs.y_treated) == len(pairs.y_control)

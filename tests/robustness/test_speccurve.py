@@ -59,8 +59,9 @@ def test_small_grid_expands(grid):
 
 def test_parallel_equals_one_by_one_and_uses_two_processes(frame, grid):
     seen = []
-    par = sc.run_grid(frame, grid, exact="start_quarter", workers=2,
-                      progress=lambda d, t: seen.append((d, t)))
+    par = sc.run_grid(
+        frame, grid, exact="start_quarter", workers=2, progress=lambda d, t: seen.append((d, t))
+    )
     one = sc.run_grid(frame, grid, exact="start_quarter", workers=1)
     assert par.table["error"].isna().all()
     np.testing.assert_allclose(par.table["estimate"], one.table["estimate"], rtol=0, atol=SAME)
@@ -80,9 +81,18 @@ def test_a_specification_reproduces_the_estimator_directly(frame, grid):
     keep = trim_common_support(fit.pscore, frame["treated"], rule="minmax").keep.to_numpy()
     sample = frame.loc[keep]
     sample = sample.loc[sample[spec.outcome].notna()]
-    want = estimate_att(sample, treatment="treated", outcome=spec.outcome, covariates=covs,
-                        method="matching", k=1, replace=True, caliper=0.2,
-                        exact="start_quarter", bias_adjust=True)
+    want = estimate_att(
+        sample,
+        treatment="treated",
+        outcome=spec.outcome,
+        covariates=covs,
+        method="matching",
+        k=1,
+        replace=True,
+        caliper=0.2,
+        exact="start_quarter",
+        bias_adjust=True,
+    )
     got = sc.estimate_specification(frame, spec, covs, exact="start_quarter")
     assert abs(got.estimate - want.estimate) < SAME and abs(got.se - want.se) < SAME
 
@@ -94,8 +104,9 @@ def test_a_failing_specification_is_recorded_not_raised(frame):
 
 
 def test_summary_by_hand():
-    table = pd.DataFrame({"estimate": [0.1, 0.2, -0.05, np.nan],
-                          "p_value": [0.01, 0.2, 0.03, np.nan]})
+    table = pd.DataFrame(
+        {"estimate": [0.1, 0.2, -0.05, np.nan], "p_value": [0.01, 0.2, 0.03, np.nan]}
+    )
     s = sc.summarise(table, reference=0.15, alpha=0.05)
     assert s.n_specifications == 4 and s.n_failed == 1
     assert s.share_same_sign == pytest.approx(2 / 3)

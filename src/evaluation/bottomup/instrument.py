@@ -92,7 +92,9 @@ def load_instrument(name: str = "survey_v1", folder: Path | None = None) -> Inst
     if missing:
         raise ValueError(f"{path.name}: columns missing: {missing}")
     if raw["item"].duplicated().any():
-        raise ValueError(f"{path.name}: items repeat: {sorted(raw.loc[raw['item'].duplicated(), 'item'])}")
+        raise ValueError(
+            f"{path.name}: items repeat: {sorted(raw.loc[raw['item'].duplicated(), 'item'])}"
+        )
     if not raw["reverse"].isin(["0", "1"]).all():
         raise ValueError(f"{path.name}: 'reverse' must be 0 or 1")
     waves = raw["waves"].map(lambda s: tuple(w.strip() for w in s.split(";") if w.strip()))

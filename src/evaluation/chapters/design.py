@@ -130,8 +130,10 @@ def design_chapter(
         "balance_threshold"]))  # fmt: skip
     return DesignChapter(
         propensity=PublishedTable(
-            pd.DataFrame({"coefficient": dsg.propensity.params,
-                          "se": dsg.propensity.bse}).round(4).rename_axis("term")),  # fmt: skip
+            pd.DataFrame({"coefficient": dsg.propensity.params, "se": dsg.propensity.bse})
+            .round(4)
+            .rename_axis("term")
+        ),  # fmt: skip
         fit=dsg.propensity.summary_dict(),
         overlap=_overlap(dsg, frame, min_cell, language),
         trimming=_trimming(dsg, frame, ids, min_cell),
@@ -161,8 +163,9 @@ def _counts(dsg: StudyDesign, ids: pd.Series, treated: pd.Series) -> dict[str, n
         "n_trimmed_control": ids.loc[trimmed[~treated.loc[trimmed].to_numpy()]].to_numpy(),
         "n_matched": ids.loc[matched].to_numpy(),
         "n_unmatched": ids.loc[sample_t.difference(matched)].to_numpy(),
-        "n_controls_used": ids.loc[w.index[(w > 0) & ~treated.reindex(w.index).to_numpy()]]
-        .to_numpy(),
+        "n_controls_used": ids.loc[
+            w.index[(w > 0) & ~treated.reindex(w.index).to_numpy()]
+        ].to_numpy(),
     }
 
 
@@ -192,8 +195,10 @@ def _trimming(dsg: StudyDesign, frame: pd.DataFrame, ids: pd.Series, k: int) -> 
         "after trimming": dsg.sample.index,
     }
     table = pd.DataFrame(
-        {g: [int(treated.loc[idx].eq(flag).sum()) for idx in steps.values()]
-         for g, flag in (("mentored", True), ("comparison", False))},  # fmt: skip
+        {
+            g: [int(treated.loc[idx].eq(flag).sum()) for idx in steps.values()]
+            for g, flag in (("mentored", True), ("comparison", False))
+        },  # fmt: skip
         index=pd.Index(list(steps), name="step"),
     )
     shown = protect_margined(table, ["mentored", "comparison"], k, total_row="before trimming")
@@ -245,10 +250,16 @@ def _balance(
         for term in table.index:
             x = terms.get(term)
             on = (x == 1) if x is not None else None
-            t_ids = ids.loc[treated_w[on.loc[treated_w].to_numpy()]] if on is not None \
+            t_ids = (
+                ids.loc[treated_w[on.loc[treated_w].to_numpy()]]
+                if on is not None
                 else ids.loc[treated_w]
-            c_ids = ids.loc[control_w[on.loc[control_w].to_numpy()]] if on is not None \
+            )
+            c_ids = (
+                ids.loc[control_w[on.loc[control_w].to_numpy()]]
+                if on is not None
                 else ids.loc[control_w]
+            )
             # unweighted samples: each side's share of the term is a count over a published
             # total, and the SMD pins one side once the other is known; weighted samples
             # (matching, odds weights): both sides are weighted means, no count is pinned
@@ -295,4 +306,3 @@ def _sample_members(dsg: StudyDesign, name: str, frame: pd.DataFrame
         w = pd.Series(1.0, index=rows)
     pos = w > 0
     return rows[(t & pos).to_numpy()], rows[(~t & pos).to_numpy()]
-

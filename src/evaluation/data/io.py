@@ -539,7 +539,7 @@ def csv_dialect(path: Path, table: str, source: TableSource) -> CsvDialect:
     if sep is not None:
         if sep == "\\t":
             sep = "\t"
-        if len(sep) != 1 or sep in "\"\r\n":
+        if len(sep) != 1 or sep in '"\r\n':
             raise UnreadableTableError(
                 str(path), table, f"the separator {sep!r} is not one character.",
                 f"set data.{table}.sep to one of {', '.join(_SEP_NAMES.values())}",

@@ -166,10 +166,17 @@ def design_matrix(
     values = np.column_stack(arrays) if arrays else np.empty((len(df), 0))
     varies = [bool(np.ptp(values[:, j]) > 0) if len(values) else False for j in range(len(names))]
     dropped += [(c, "zero variance") for c, v in zip(names, varies, strict=True) if not v]
-    frame = (pd.DataFrame(values[:, np.flatnonzero(varies)], index=df.index,
-                          columns=pd.Index([c for c, v in zip(names, varies, strict=True) if v],
-                                           dtype=pd.Index(names).dtype))
-             if names else pd.DataFrame(index=df.index))
+    frame = (
+        pd.DataFrame(
+            values[:, np.flatnonzero(varies)],
+            index=df.index,
+            columns=pd.Index(
+                [c for c, v in zip(names, varies, strict=True) if v], dtype=pd.Index(names).dtype
+            ),
+        )
+        if names
+        else pd.DataFrame(index=df.index)
+    )
     if drop_collinear and frame.shape[1] > 0:
         x = frame.to_numpy()
         z = np.column_stack([np.ones(len(x)), (x - x.mean(axis=0)) / x.std(axis=0)])

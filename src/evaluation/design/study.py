@@ -105,8 +105,9 @@ def category_support(frame: pd.DataFrame, covariates: Sequence[str]) -> Category
             n_t, n_c = int(n_treated[code]), int(n_control[code])
             group = "comparison" if n_t == 0 else "mentored"
             keep &= codes != code
-            rows.append({"covariate": cov, "level": str(levels[code]), "group": group,
-                         "persons": n_t + n_c})
+            rows.append(
+                {"covariate": cov, "level": str(levels[code]), "group": group, "persons": n_t + n_c}
+            )
     removed = pd.DataFrame(rows, columns=["covariate", "level", "group", "persons"])
     return CategorySupport(keep=keep, removed=removed, _treated=treated)
 
@@ -149,9 +150,7 @@ class StudyDesign:
 
     def balance_frame(self) -> pd.DataFrame:
         """SMD before / after trimming / matching / weighting and variance ratios, by term."""
-        out = pd.DataFrame(
-            {f"smd_{k}": b.table["smd"] for k, b in self.balance.items()}
-        )
+        out = pd.DataFrame({f"smd_{k}": b.table["smd"] for k, b in self.balance.items()})
         out["var_ratio_before"] = self.balance["before"].table["var_ratio"]
         out["var_ratio_matched"] = self.balance["matched"].table["var_ratio"]
         out.index.name = "term"

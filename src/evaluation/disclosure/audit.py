@@ -163,8 +163,9 @@ def locate(results: Mapping[str, Any], where: Where) -> tuple[Any, Any, Any]:
         rows = results["tables"][name]
         registered = [e.get("index") for e in results.get("exhibits", ())
                       if e.get("key") == name and e.get("kind") == "table"]  # fmt: skip
-        index = list(registered[0]) if registered and registered[0] else _index_columns(
-            rows, column)
+        index = (
+            list(registered[0]) if registered and registered[0] else _index_columns(rows, column)
+        )
         for r in rows:
             label = row_key(tuple(r[c] for c in index)) if len(index) > 1 else str(r[index[0]])
             if label == row:
@@ -308,7 +309,7 @@ def _find_violation(sets: list[_Set], hidden: set[int], k: int
     # rule 2: differences of nested shown sets (only sizes 1 to k-1 apart can matter)
     by_size = sorted(shown, key=lambda i: sets[i].n)
     for pos, b in enumerate(by_size):
-        for a in by_size[pos + 1:]:
+        for a in by_size[pos + 1 :]:
             diff = sets[a].n - sets[b].n
             if diff >= k:
                 break

@@ -155,7 +155,7 @@ def recoveries(counts: Mapping[str, Any], effects: Sequence[Mapping[str, Any]],
     shown = _published(counts, effects)
     seen: set[tuple[int, int]] = set()
     for i, (wa, va) in enumerate(shown):
-        for wb, vb in shown[i + 1:]:
+        for wb, vb in shown[i + 1 :]:
             lo, hi = sorted((va, vb))
             if 0 < hi - lo < threshold and (lo, hi) not in seen:
                 seen.add((lo, hi))
@@ -166,8 +166,12 @@ def recoveries(counts: Mapping[str, Any], effects: Sequence[Mapping[str, Any]],
     start = _ranges(counts, effects)
     known, used = _propagate(start)
     for key, value in counts.items():
-        if not (isinstance(value, str) and _primary_bound(value) is not None and key in known
-                and known[key][0] == known[key][1]):
+        if not (
+            isinstance(value, str)
+            and _primary_bound(value) is not None
+            and key in known
+            and known[key][0] == known[key][1]
+        ):
             continue
         sums, names = [], {key}
         while grown := [t for t in used if t not in sums and names & set(t)]:

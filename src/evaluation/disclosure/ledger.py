@@ -108,8 +108,11 @@ class Ledger:
         One ``.npz`` file: the persons named by any fact once, and one bit per fact and person
         (a register-sized pool of 500 000 costs 62.5 kB per fact).
         """
-        universe = np.unique(np.concatenate([f.persons for f in self.facts])) if self.facts \
+        universe = (
+            np.unique(np.concatenate([f.persons for f in self.facts]))
+            if self.facts
             else np.array([], dtype=str)
+        )
         bits = np.zeros((len(self.facts), (len(universe) + 7) // 8), dtype=np.uint8)
         for i, f in enumerate(self.facts):
             member = np.zeros(len(universe), dtype=bool)

@@ -62,9 +62,7 @@ def _line_has_total(labels: pd.Index) -> bool:
     return TOTAL in labels
 
 
-def protect_counts(
-    counts: pd.DataFrame, threshold: int, *, zero_or_all: bool = True
-) -> Protected:
+def protect_counts(counts: pd.DataFrame, threshold: int, *, zero_or_all: bool = True) -> Protected:
     """Suppress small, zero-or-all and recoverable cells of a table of counts.
 
     Parameters
@@ -107,13 +105,15 @@ def protect_counts(
         mask = suppressed()
         if _line_has_total(values.columns):
             for row in values.index:
-                changed |= _secondary_in_line(values.loc[row, body_cols], mask.loc[row, body_cols],
-                                              secondary, row_key=row)
+                changed |= _secondary_in_line(
+                    values.loc[row, body_cols], mask.loc[row, body_cols], secondary, row_key=row
+                )
                 mask = suppressed()
         if _line_has_total(values.index):
             for col in values.columns:
-                changed |= _secondary_in_line(values.loc[body_rows, col], mask.loc[body_rows, col],
-                                              secondary, col_key=col)
+                changed |= _secondary_in_line(
+                    values.loc[body_rows, col], mask.loc[body_rows, col], secondary, col_key=col
+                )
                 mask = suppressed()
     shown = counts.astype("Int64").astype(str)
     # "<k" states a count of 1 to k-1: only where that is true; every other hidden cell ".."

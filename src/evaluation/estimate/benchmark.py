@@ -238,9 +238,16 @@ def benchmark_estimates(
     out = []
     if comparison != "experimental":
         out.append(
-            estimate_att(df, treatment="treat", outcome="re78", covariates=list(covariates),
-                         method="naive", level=level, subgroup=f"{comparison}_raw",
-                         se="pooled")  # fmt: skip
+            estimate_att(
+                df,
+                treatment="treat",
+                outcome="re78",
+                covariates=list(covariates),
+                method="naive",
+                level=level,
+                subgroup=f"{comparison}_raw",
+                se="pooled",
+            )  # fmt: skip
         )
         ps = fit_propensity(df, "treat", list(covariates))
         df = df.loc[trim_common_support(ps.pscore, df["treat"], rule=trimming).keep.to_numpy()]

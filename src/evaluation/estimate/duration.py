@@ -99,11 +99,21 @@ def kaplan_meier(
         loglog = np.sqrt(green) / np.log(surv)
         lo = surv ** np.exp(-q * loglog)
         hi = surv ** np.exp(q * loglog)
-    return KaplanMeier(pd.DataFrame({
-        "time": times, "at_risk": at_risk, "events": events,
-        "persons_at_risk": persons_at_risk, "persons_events": persons_events,
-        "survival": surv, "se": se, "ci_low": lo, "ci_high": hi,
-    }))
+    return KaplanMeier(
+        pd.DataFrame(
+            {
+                "time": times,
+                "at_risk": at_risk,
+                "events": events,
+                "persons_at_risk": persons_at_risk,
+                "persons_events": persons_events,
+                "survival": surv,
+                "se": se,
+                "ci_low": lo,
+                "ci_high": hi,
+            }
+        )
+    )
 
 
 def disclosure_steps(km: KaplanMeier, grid: np.ndarray, min_cell: int) -> pd.DataFrame:
@@ -202,12 +212,14 @@ class CoxFit:
     def hazard_ratio(self, level: float = 0.95) -> pd.DataFrame:
         """Hazard ratios with Wald intervals (on the log scale) and p-values."""
         q = float(stats.norm.ppf(0.5 + level / 2))
-        return pd.DataFrame({
-            "hazard_ratio": np.exp(self.params),
-            "ci_low": np.exp(self.params - q * self.se),
-            "ci_high": np.exp(self.params + q * self.se),
-            "p_value": 2 * stats.norm.sf(np.abs(self.params / self.se)),
-        })
+        return pd.DataFrame(
+            {
+                "hazard_ratio": np.exp(self.params),
+                "ci_low": np.exp(self.params - q * self.se),
+                "ci_high": np.exp(self.params + q * self.se),
+                "p_value": 2 * stats.norm.sf(np.abs(self.params / self.se)),
+            }
+        )
 
 
 def _breslow(beta, x, time, event, w, order, first):
@@ -274,8 +286,9 @@ def cox_ph(
         s0, s1, s2, r = _breslow(beta, x, time, event, w, order, pos[ev])
         xbar = s1 / s0[:, None]
         score = (w[ev][:, None] * (x[ev] - xbar)).sum(axis=0)
-        info = (w[ev][:, None, None] * (s2 / s0[:, None, None]
-                - xbar[:, :, None] * xbar[:, None, :])).sum(axis=0)
+        info = (
+            w[ev][:, None, None] * (s2 / s0[:, None, None] - xbar[:, :, None] * xbar[:, None, :])
+        ).sum(axis=0)
         step = np.linalg.solve(info, score)
         beta = beta + step
         if np.max(np.abs(step)) < tol:
@@ -284,8 +297,9 @@ def cox_ph(
         raise RuntimeError("the Cox model did not converge")
     s0, s1, s2, r = _breslow(beta, x, time, event, w, order, pos[ev])
     xbar = s1 / s0[:, None]
-    info = (w[ev][:, None, None] * (s2 / s0[:, None, None]
-            - xbar[:, :, None] * xbar[:, None, :])).sum(axis=0)
+    info = (
+        w[ev][:, None, None] * (s2 / s0[:, None, None] - xbar[:, :, None] * xbar[:, None, :])
+    ).sum(axis=0)
     inv = np.linalg.inv(info)
     if not robust:
         return CoxFit(beta, np.sqrt(np.diag(inv)), "model", int(len(time)), int(ev.sum()))

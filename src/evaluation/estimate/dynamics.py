@@ -143,7 +143,11 @@ def event_study(
     x = pd.DataFrame(cols, index=index)
     y = pd.Series(sub[outcome].to_numpy(dtype=np.float64), index=index, name=outcome)
     fit = PanelOLS(
-        y, x, entity_effects=True, time_effects=True, weights=pd.Series(w, index=index),
+        y,
+        x,
+        entity_effects=True,
+        time_effects=True,
+        weights=pd.Series(w, index=index),
         drop_absorbed=False,
     ).fit(cov_type="clustered", cluster_entity=True)
     names = [f"b{k}" for k in times]
@@ -151,10 +155,24 @@ def event_study(
     cov = fit.cov.loc[names, names].to_numpy()
     se = np.sqrt(np.diag(cov))
     q = float(stats.norm.ppf(0.5 + level / 2))
-    table = pd.DataFrame({"event_time": times, "estimate": est, "se": se,
-                          "ci_low": est - q * se, "ci_high": est + q * se})
-    ref = pd.DataFrame({"event_time": [reference], "estimate": [0.0], "se": [np.nan],
-                        "ci_low": [0.0], "ci_high": [0.0]})
+    table = pd.DataFrame(
+        {
+            "event_time": times,
+            "estimate": est,
+            "se": se,
+            "ci_low": est - q * se,
+            "ci_high": est + q * se,
+        }
+    )
+    ref = pd.DataFrame(
+        {
+            "event_time": [reference],
+            "estimate": [0.0],
+            "se": [np.nan],
+            "ci_low": [0.0],
+            "ci_high": [0.0],
+        }
+    )
     table = pd.concat([table, ref]).sort_values("event_time").reset_index(drop=True)
     persons = sub.drop_duplicates("person_id")
     person_ids = sub["person_id"].astype(str).to_numpy()
@@ -204,9 +222,7 @@ class UniformBand:
     draws: int
 
 
-def sup_t_band(
-    es: EventStudy, rng: np.random.Generator, *, draws: int = 9999
-) -> UniformBand:
+def sup_t_band(es: EventStudy, rng: np.random.Generator, *, draws: int = 9999) -> UniformBand:
     """Sup-t band covering all event-study coefficients jointly at ``es.level``.
 
     The critical value is the ``level`` quantile of ``max_k |Z_k|`` for ``Z`` drawn from a
@@ -254,14 +270,15 @@ def multiplier_bootstrap(
     for start in range(0, draws, 100):  # blocks keep the n x block multiplier matrix small
         k = min(100, draws - start)
         v = rng.choice(np.array([-1.0, 1.0]), size=(k, n))
-        out[start:start + k] = v @ influence / np.sqrt(n)
+        out[start : start + k] = v @ influence / np.sqrt(n)
     q75, q25 = np.quantile(out, [0.75, 0.25], axis=0)
     sigma = (q75 - q25) / (stats.norm.ppf(0.75) - stats.norm.ppf(0.25))
     ok = sigma > np.sqrt(np.finfo(float).eps) * 10
     tmax = np.max(np.abs(out[:, ok] / sigma[ok]), axis=1)
     crit = float(np.quantile(tmax, level, method="inverted_cdf"))
-    return Bootstrap(se=np.where(ok, sigma / np.sqrt(n), np.nan), critical_value=crit,
-                     draws=int(draws))
+    return Bootstrap(
+        se=np.where(ok, sigma / np.sqrt(n), np.nan), critical_value=crit, draws=int(draws)
+    )
 
 
 @dataclass(frozen=True)
@@ -341,7 +358,8 @@ def twfe(panel: pd.DataFrame, *, outcome: str) -> Twfe:
     fit = PanelOLS(
         pd.Series(f[outcome].to_numpy(np.float64), index=index),
         pd.DataFrame({"post": f["post"].to_numpy()}, index=index),
-        entity_effects=True, time_effects=True,
+        entity_effects=True,
+        time_effects=True,
     ).fit(cov_type="clustered", cluster_entity=True)
     persons = f.drop_duplicates("person_id")
     started = persons["cohort"].to_numpy() >= 0
@@ -350,8 +368,9 @@ def twfe(panel: pd.DataFrame, *, outcome: str) -> Twfe:
                 _by_group(persons["person_id"].astype(str).to_numpy(), started))  # fmt: skip
 
 
-def _two_way_residual(v: np.ndarray, a: np.ndarray, b: np.ndarray, tol: float = 1e-12,
-                      max_iter: int = 10_000) -> np.ndarray:
+def _two_way_residual(
+    v: np.ndarray, a: np.ndarray, b: np.ndarray, tol: float = 1e-12, max_iter: int = 10_000
+) -> np.ndarray:
     """Residual of ``v`` on two sets of fixed effects by alternating projections."""
     na, nb = np.bincount(a), np.bincount(b)
     r = v.astype(np.float64).copy()
@@ -389,8 +408,13 @@ def twfe_weights(panel: pd.DataFrame, *, outcome: str) -> pd.DataFrame:
     b = pd.factorize(f["period"])[0]
     e = _two_way_residual(f["post"].to_numpy(), a, b)
     on = f["post"].to_numpy() == 1
-    cells = pd.DataFrame({"cohort": f["cohort"].to_numpy()[on],
-                          "period": f["period"].to_numpy()[on], "w": e[on] / e[on].sum()})
+    cells = pd.DataFrame(
+        {
+            "cohort": f["cohort"].to_numpy()[on],
+            "period": f["period"].to_numpy()[on],
+            "w": e[on] / e[on].sum(),
+        }
+    )
     out = cells.groupby(["cohort", "period"]).agg(weight=("w", "sum"), persons=("w", "size"))
     out = out.reset_index()
     out["event_time"] = out["period"] - out["cohort"]
@@ -616,7 +640,10 @@ def odds_weight_bootstrap(
     inf = event_study_influence(panel, outcome=outcome, weight=weight, leads=leads, lags=lags)
     who = persons.set_index("person_id").loc[inf.person_id]
     return event_study_weight_bootstrap(
-        inf, who["treated"].to_numpy(), design_matrix(who, covariates).frame.to_numpy(),
-        who["pscore"].to_numpy(), who["subsample_weight"].to_numpy(),
+        inf,
+        who["treated"].to_numpy(),
+        design_matrix(who, covariates).frame.to_numpy(),
+        who["pscore"].to_numpy(),
+        who["subsample_weight"].to_numpy(),
         BootstrapWeights.draw(len(inf.person_id), draws, rng, scheme),  # type: ignore[arg-type]
     )

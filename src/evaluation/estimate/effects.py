@@ -58,9 +58,7 @@ class EffectsSpec:
     level: float = 0.95
 
     @classmethod
-    def from_params(
-        cls, design: Mapping[str, Any], estimation: Mapping[str, Any]
-    ) -> EffectsSpec:
+    def from_params(cls, design: Mapping[str, Any], estimation: Mapping[str, Any]) -> EffectsSpec:
         """Build the spec from the two parameter sections (as injected into notebooks)."""
         m = estimation["matching"]
         opts = matching_options(m, design.get("exact"))

@@ -217,8 +217,9 @@ class MatchingRerun:
             try:
                 step = np.linalg.solve(hess, grad)
             except np.linalg.LinAlgError:  # p(1 - p) underflows: separation on a continuous term
-                raise RerunFailed("the logit's information matrix is singular (separation)") \
-                    from None
+                raise RerunFailed(
+                    "the logit's information matrix is singular (separation)"
+                ) from None
             beta = beta + step
             if np.max(np.abs(step)) < NEWTON_TOL:
                 break

@@ -81,7 +81,10 @@ class CohortPanel:
 
 
 def period_panel(
-    monthly: pd.DataFrame, *, unit: Literal["month", "quarter"], means: Sequence[str] = ("employed",),
+    monthly: pd.DataFrame,
+    *,
+    unit: Literal["month", "quarter"],
+    means: Sequence[str] = ("employed",),
     sums: Sequence[str] = ("earnings",),
 ) -> pd.DataFrame:
     """Aggregate a monthly person panel to months or calendar quarters.
@@ -106,8 +109,12 @@ def period_panel(
     cols = [*means, *sums]
     if unit == "month":
         return monthly[["person_id", "month", *cols]].rename(columns={"month": "period"})
-    key = pd.DataFrame({"person_id": monthly["person_id"].to_numpy(dtype=object),
-                        "period": monthly["month"].to_numpy(dtype=np.int64) // 3})
+    key = pd.DataFrame(
+        {
+            "person_id": monthly["person_id"].to_numpy(dtype=object),
+            "period": monthly["month"].to_numpy(dtype=np.int64) // 3,
+        }
+    )
     grouped = pd.concat([key, monthly[cols].reset_index(drop=True)], axis=1).groupby(
         ["person_id", "period"], sort=True, observed=True
     )
@@ -150,7 +157,8 @@ def cohort_persons(
     start = month_index(persons["start_month"]).to_numpy(dtype=np.int64)
     dm = design_matrix(persons, list(covariates)).frame.add_prefix("x_")
     out = pd.concat([persons[["person_id", "treated", "logit"]], dm], axis=1).assign(
-        start_period=start // (3 if unit == "quarter" else 1))
+        start_period=start // (3 if unit == "quarter" else 1)
+    )
     return out, list(dm.columns)
 
 
@@ -290,7 +298,9 @@ def did_dr(
     inf_t = (wt * resid - wt * eta_t - lin_ols @ (wt[:, None] * x).mean(axis=0)) / wt.mean()
     m2 = (wc * (resid - eta_c))[:, None] * z
     inf_c = (
-        wc * resid - wc * eta_c + lin_ps @ m2.mean(axis=0)
+        wc * resid
+        - wc * eta_c
+        + lin_ps @ m2.mean(axis=0)
         - lin_ols @ (wc[:, None] * x).mean(axis=0)
     ) / wc.mean()
     return DidCell(float(eta_t - eta_c), inf_t - inf_c)
@@ -422,8 +432,7 @@ def att_gt(
             # a term constant among the comparison persons cannot be adjusted for: left out
             varies = np.ptp(x_all[ctrl], axis=0) > 0
             varies[0] = True
-            args = (dy_all[idx], treat[idx].astype(np.float64), x_all[idx][:, varies],
-                    w_all[idx])
+            args = (dy_all[idx], treat[idx].astype(np.float64), x_all[idx][:, varies], w_all[idx])
             try:
                 if method == "or":
                     cell = did_or(*args)
@@ -436,9 +445,18 @@ def att_gt(
             inf[idx] = cell.influence * n / len(idx)
             infs.append(inf)
             members.append((np.flatnonzero(treat), np.flatnonzero(ctrl)))
-            rows.append({"cohort": int(g), "period": t, "event_time": e, "base": b,
-                         "att": cell.att, "se": float(np.sqrt(np.sum(inf**2)) / n),
-                         "n_treated": int(treat.sum()), "n_control": int(ctrl.sum())})
+            rows.append(
+                {
+                    "cohort": int(g),
+                    "period": t,
+                    "event_time": e,
+                    "base": b,
+                    "att": cell.att,
+                    "se": float(np.sqrt(np.sum(inf**2)) / n),
+                    "n_treated": int(treat.sum()),
+                    "n_control": int(ctrl.sum()),
+                }
+            )
     if not rows:
         raise ValueError("no group-time cell has two treated and two comparison persons")
     table = pd.DataFrame(rows)
@@ -483,8 +501,9 @@ def _share_influence(gt: GroupTime, cells: np.ndarray, shares: np.ndarray) -> np
     return ind / total - ind.sum(axis=1, keepdims=True) * (shares / total**2)[None, :]
 
 
-def _combine(gt: GroupTime, cells: np.ndarray, att: np.ndarray, weights: np.ndarray,
-             share_weights: bool) -> tuple[float, np.ndarray]:
+def _combine(
+    gt: GroupTime, cells: np.ndarray, att: np.ndarray, weights: np.ndarray, share_weights: bool
+) -> tuple[float, np.ndarray]:
     inf = gt.influence[:, cells] @ weights
     if share_weights:
         inf = inf + _share_influence(gt, cells, gt.cohort_share[cells]) @ att[cells]
@@ -538,5 +557,6 @@ def aggregate_cohort(gt: GroupTime) -> Aggregate:
     share_inf = _share_influence(gt, first, pg)
     overall = float(np.asarray(atts) @ (pg / pg.sum()))
     inf_overall = inf_g @ (pg / pg.sum()) + share_inf @ np.asarray(atts)
-    return _table([*keys, "overall"], [*atts, overall], [*infs, inf_overall],
-                  [*counts, int(post.sum())])
+    return _table(
+        [*keys, "overall"], [*atts, overall], [*infs, inf_overall], [*counts, int(post.sum())]
+    )

@@ -87,8 +87,12 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
     NotebookSpec(
         "03_effects",
         "Effects: every estimator on every outcome, ESF indicator by sex, permutation p",
-        reads=("design_data.parquet", "outcome_data.parquet", "design.parquet",
-               "monthly_panel.parquet"),
+        reads=(
+            "design_data.parquet",
+            "outcome_data.parquet",
+            "design.parquet",
+            "monthly_panel.parquet",
+        ),
     ),
     NotebookSpec(
         "05_bottomup",
@@ -99,14 +103,23 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
         "06_robustness",
         "Robustness and costs: power, placebo tests, E-value and Rosenbaum bounds, "
         "specification curve (parallel), cost per additional person in work",
-        reads=("inputs", "design_data.parquet", "outcome_data.parquet", "design.parquet",
-               "monthly_panel.parquet"),
+        reads=(
+            "inputs",
+            "design_data.parquet",
+            "outcome_data.parquet",
+            "design.parquet",
+            "monthly_panel.parquet",
+        ),
     ),
     NotebookSpec(
         "04_timing",
         "Timing: event study, staggered DiD (Callaway-Sant'Anna) beside TWFE, time to first job",
-        reads=("design_data.parquet", "outcome_data.parquet", "design.parquet",
-               "monthly_panel.parquet"),
+        reads=(
+            "design_data.parquet",
+            "outcome_data.parquet",
+            "design.parquet",
+            "monthly_panel.parquet",
+        ),
     ),
 )
 
@@ -139,7 +152,11 @@ def read_notebook(spec: NotebookSpec) -> nbformat.NotebookNode:
     """Read a jupytext notebook into a notebook object with the python3 kernel."""
     with PARSE_LOCK:
         nb = jupytext.read(spec.path)
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nb.metadata.setdefault("language_info", {"name": "python"})
     return nb
 

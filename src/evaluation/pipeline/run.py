@@ -183,8 +183,16 @@ def merge_results(
     for key, value, title, name in from_params:
         merged["numbers"][key] = value
         merged["exhibits"].append(
-            {"key": key, "kind": "number", "title": title, "notebook": "(parameters)",
-             "made_by": f"params: {name}", "files": ["params.yaml"], "alt": "", "note": ""}
+            {
+                "key": key,
+                "kind": "number",
+                "title": title,
+                "notebook": "(parameters)",
+                "made_by": f"params: {name}",
+                "files": ["params.yaml"],
+                "alt": "",
+                "note": "",
+            }
         )
     if isinstance(params, Params):
         hidden = protect_results(merged, params.disclosure.min_cell)
@@ -367,7 +375,6 @@ def run_study(
         freeze.check_before_run(frozen[1], params, frozen[0])
         force = True  # every notebook executed now, after the freeze: none reused from before it
     if isinstance(params, PoolingParams):  # the sites' bundles: checked before any notebook
-
         load_sites(params)
     inputs = (
         provenance.input_hashes(params.data.tables())
@@ -480,7 +487,8 @@ def _run_reserved(
         "started": provenance.utc_now(),
         "generated_synthetic": [Path(p).name for p in generated],
         "validation": "reused: the same inputs were validated by the same code before"
-        if validated_before else "executed",  # fmt: skip
+        if validated_before
+        else "executed",  # fmt: skip
         "force": force,
         "tidied": tidied,
         "notebooks": {},
@@ -573,8 +581,9 @@ def _run_reserved(
     os.replace(work_dir, final_dir)
     _point_latest(latest_link(out_root, params_path), final_dir)
     report = final_dir / report_path.relative_to(work_dir) if report_path else None
-    return RunResult(run_dir=final_dir, report=report, seconds=time.time() - started,
-                     work_dir=cache_dir.parent)
+    return RunResult(
+        run_dir=final_dir, report=report, seconds=time.time() - started, work_dir=cache_dir.parent
+    )
 
 
 def _fail(

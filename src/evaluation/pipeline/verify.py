@@ -239,7 +239,9 @@ def report_lines(result: Verification) -> list[str]:
         return [f"reproduced: {result.compared} values of {result.run_dir.name}/results.json "
                 f"agree (floats to {REL_TOL:g} relative); re-executed in "
                 f"{result.seconds:.0f} s"]  # fmt: skip
-    lines = [f"NOT reproduced: {len(result.differences)} of {result.compared} values differ "
-             "(path: old -> new):"]
+    lines = [
+        f"NOT reproduced: {len(result.differences)} of {result.compared} values differ "
+        "(path: old -> new):"
+    ]
     lines += [f"  {d}" for d in result.differences]
     return lines

@@ -26,6 +26,7 @@ def _decimals(value: float) -> int:
     """As many decimals as a level has (0.05: 2, 0.025: 3; at most 4)."""
     return len(f"{value:.4f}".rstrip("0").partition(".")[2])
 
+
 #: True effects (percentage points) along the power curve's x axis.
 POWER_GRID_PP = np.linspace(0, 40, 161)
 #: The choices shown under the specification curve, top to bottom.

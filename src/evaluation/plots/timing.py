@@ -44,7 +44,12 @@ def _scale(outcome: str) -> float:
 
 
 def event_study(
-    table: pd.DataFrame, *, language: str, min_cell: int, outcome: str, currency: str,
+    table: pd.DataFrame,
+    *,
+    language: str,
+    min_cell: int,
+    outcome: str,
+    currency: str,
     level: float,
 ) -> plt.Figure:
     """Event-study coefficients by month since start.
@@ -95,7 +100,12 @@ def event_study(
 
 
 def staggered(
-    table: pd.DataFrame, *, language: str, min_cell: int, outcome: str, currency: str,
+    table: pd.DataFrame,
+    *,
+    language: str,
+    min_cell: int,
+    outcome: str,
+    currency: str,
     level: float,
 ) -> plt.Figure:
     """Staggered DiD by period since start.

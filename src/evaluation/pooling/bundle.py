@@ -147,7 +147,8 @@ class BalanceSummary(_Model):
 
     max_abs_smd: float | Withheld
     n_flagged: Annotated[int, Field(ge=0)] | Withheld = Field(
-        description="Covariate terms above the threshold (not persons).")
+        description="Covariate terms above the threshold (not persons)."
+    )
     n_terms: int = Field(ge=0)
     ess_control: float | None | Withheld
 
@@ -262,7 +263,9 @@ def _scan_identifiers(doc: Any, source: str, site: str, extra_ids: set[str]) -> 
         for text in texts:
             if PIN_PATTERN.search(text):
                 hits.append(f"  - {where}: text shaped like a personal identity number")
-            elif extra_ids and any(tok in extra_ids for tok in re.findall(r"[A-Za-z0-9_\-]+", text)):
+            elif extra_ids and any(
+                tok in extra_ids for tok in re.findall(r"[A-Za-z0-9_\-]+", text)
+            ):
                 hits.append(f"  - {where}: an identifier of the site's input data")
     if hits:
         raise DisclosureError(
@@ -294,8 +297,10 @@ def _check_counts(bundle: Bundle, source: str, threshold: int) -> None:
     for key, value in bundle.counts.items():
         if isinstance(value, str):
             if value not in (label, own, SECONDARY_LABEL):
-                problems.append(f"  - counts.{key}: '{value}' is neither a count nor '{label}' "
-                                f"nor '{SECONDARY_LABEL}'")
+                problems.append(
+                    f"  - counts.{key}: '{value}' is neither a count nor '{label}' "
+                    f"nor '{SECONDARY_LABEL}'"
+                )
         elif value < 0:
             problems.append(f"  - counts.{key}: {value} is negative")
         elif 0 < value < threshold:
@@ -317,7 +322,8 @@ def _check_counts(bundle: Bundle, source: str, threshold: int) -> None:
     if problems:
         raise DisclosureError(
             f"{source} (site '{bundle.site.site}'): small counts would be disclosed "
-            f"(threshold {threshold}):\n" + "\n".join(problems[:8])
+            f"(threshold {threshold}):\n"
+            + "\n".join(problems[:8])
             + "\nCounts below the threshold must be shown as "
             f"'{label}', and hidden ('{SECONDARY_LABEL}') wherever published counts would give "
             "them back; estimates on fewer treated persons are withheld. Export the bundle "

@@ -63,8 +63,14 @@ def check_comparable(
     for s in sites:
         b = s.bundle
         if b.study_version != r.study_version:
-            _refuse(s, ref, "study_version", b.study_version, r.study_version,
-                    "ran the same version of the study (re-run the site with it and export)")
+            _refuse(
+                s,
+                ref,
+                "study_version",
+                b.study_version,
+                r.study_version,
+                "ran the same version of the study (re-run the site with it and export)",
+            )
         if b.estimand != r.estimand:
             _refuse(s, ref, "estimand", b.estimand, r.estimand, "estimate the same estimand")
         d, rd = b.outcome_definitions, r.outcome_definitions
@@ -83,8 +89,14 @@ def check_comparable(
                     f"outcomes are {sorted(d.units)}."
                 )
             if got != want or rd.units.get(outcome) != want:
-                _refuse(s, ref, f"outcome_definitions.units.{outcome}", got,
-                        rd.units.get(outcome), f"measure {outcome} in the same unit ({want})")
+                _refuse(
+                    s,
+                    ref,
+                    f"outcome_definitions.units.{outcome}",
+                    got,
+                    rd.units.get(outcome),
+                    f"measure {outcome} in the same unit ({want})",
+                )
             e = b.effect(outcome, estimator)
             if e is None:
                 raise ContractError(

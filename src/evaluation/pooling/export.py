@@ -108,7 +108,11 @@ def _site_identifiers(params: Params) -> set[str]:
 
 
 def build_bundle(
-    results: dict[str, Any], params: Params, *, run_name: str, results_sha256: str,
+    results: dict[str, Any],
+    params: Params,
+    *,
+    run_name: str,
+    results_sha256: str,
     price_year: int | None = None,
 ) -> tuple[Bundle, list[str]]:
     """The bundle of one run's results (not yet checked); also the withheld effects."""
@@ -126,8 +130,11 @@ def build_bundle(
     effects, withheld = [], []
     for e in results["effects"]:
         # the main estimates (notebook 03) of the contract outcomes, overall
-        if (e.get("notebook") != "03_effects" or e.get("subgroup", "all") != "all"
-                or not e["outcome"].startswith(OUTCOME_PREFIXES)):
+        if (
+            e.get("notebook") != "03_effects"
+            or e.get("subgroup", "all") != "all"
+            or not e["outcome"].startswith(OUTCOME_PREFIXES)
+        ):
             continue
         n_t, n_c = e["n_treated"], e["n_control"]  # '..' where the study's results hid it
         if e["se"] is None or not e["se"] > 0 or (isinstance(n_t, int) and n_t < k):
@@ -152,8 +159,10 @@ def build_bundle(
         "schema": SCHEMA,
         "schema_version": SCHEMA_VERSION,
         "study_version": prov["packages"].get("evaluation", "unknown"),
-        "site": {key: results["study"][key] for key in ("name", "site", "country", "currency",
-                                                        "synthetic")},  # fmt: skip
+        "site": {
+            key: results["study"][key]
+            for key in ("name", "site", "country", "currency", "synthetic")
+        },  # fmt: skip
         "estimand": estimands[0],
         "price_year": price_year,
         "min_cell": k,
@@ -164,8 +173,9 @@ def build_bundle(
             "units": {o: outcome_unit(o) for o in outcomes},
         },
         "counts": counts,
-        "balance": {key.removeprefix("balance_"): numbers[key] for key in BALANCE_KEYS
-                    if key in numbers},  # fmt: skip
+        "balance": {
+            key.removeprefix("balance_"): numbers[key] for key in BALANCE_KEYS if key in numbers
+        },  # fmt: skip
         "effects": effects,
         "withheld_effects": withheld,
         "provenance": {

@@ -49,7 +49,7 @@ def forest_plot(po: PooledOutcome, currency: str, language: str = "en") -> Any:
                    zorder=3)  # fmt: skip
     pooled = [(L["pool_fixed"], res.fixed, "#6b6b6b"),
               (L["pool_random_hk"], res.random_hk, "#c0392b")]  # fmt: skip
-    for yi, (_, p, colour) in zip(ys[n:n + 2], pooled, strict=True):
+    for yi, (_, p, colour) in zip(ys[n : n + 2], pooled, strict=True):
         mid, lo, hi = p.estimate * scale, p.ci_low * scale, p.ci_high * scale
         if bound is not None and (lo < -bound or hi > bound):
             segment(lo, hi, yi, color=colour, linewidth=1.0)

@@ -150,8 +150,13 @@ def _weighted_mean(y: np.ndarray, w: np.ndarray) -> float:
 
 
 def _pooled(
-    model: str, tau2_method: str | None, estimate: float, se: float, df: int | None,
-    tau2: float, level: float,
+    model: str,
+    tau2_method: str | None,
+    estimate: float,
+    se: float,
+    df: int | None,
+    tau2: float,
+    level: float,
 ) -> Pooled:
     dist = stats.norm if df is None else stats.t(df)
     crit = float(dist.isf((1 - level) / 2))
@@ -210,8 +215,14 @@ def tau2_paule_mandel(y: Sequence[float], v: Sequence[float]) -> float:
     while _generalised_q(hi, y_arr, v_arr) > df:
         hi *= 2.0
     return float(
-        optimize.brentq(lambda t: _generalised_q(t, y_arr, v_arr) - df, 0.0, hi,
-                        xtol=TAU2_TOL, rtol=1e-14, maxiter=500)  # fmt: skip
+        optimize.brentq(
+            lambda t: _generalised_q(t, y_arr, v_arr) - df,
+            0.0,
+            hi,
+            xtol=TAU2_TOL,
+            rtol=1e-14,
+            maxiter=500,
+        )  # fmt: skip
     )
 
 
@@ -242,7 +253,8 @@ def reml_loglik(tau2: float, y: Sequence[float], v: Sequence[float]) -> float:
     w = 1.0 / (v_arr + tau2)
     mu = _weighted_mean(y_arr, w)
     return float(
-        -0.5 * np.sum(np.log(v_arr + tau2)) - 0.5 * math.log(w.sum())
+        -0.5 * np.sum(np.log(v_arr + tau2))
+        - 0.5 * math.log(w.sum())
         - 0.5 * np.sum(w * (y_arr - mu) ** 2)
     )
 

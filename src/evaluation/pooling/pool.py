@@ -46,7 +46,9 @@ def check_money(sites: list[SiteBundle], params: Any) -> None:
                          target_year=cur.price_year, exchange_rates=cur.exchange_rates,
                          price_index=cur.price_index)  # fmt: skip
         except ParamsError as exc:
-            rate_missing = b.site.currency != cur.target and b.site.currency not in cur.exchange_rates
+            rate_missing = (
+                b.site.currency != cur.target and b.site.currency not in cur.exchange_rates
+            )
             field = (f"site.currency is {b.site.currency!r}" if rate_missing
                      else f"price_year is {b.price_year}")  # fmt: skip
             raise ContractError(

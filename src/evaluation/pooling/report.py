@@ -73,7 +73,6 @@ def _pooled_dict(p: Any, outcome: str) -> dict[str, Any]:
             "ci_high": p.ci_high, "p_value": p.p_value, "df": p.df}  # fmt: skip
 
 
-
 #: The widest possible effect on a share (probability units): from all to none and back.
 SHARE_BOUND = 1.0
 
@@ -121,7 +120,11 @@ def hk_narrower(po: PooledOutcome) -> list[dict[str, Any]]:
         hk = res.random_hk.ci_high - res.random_hk.ci_low
         normal = res.random.ci_high - res.random.ci_low
         if hk < normal:
-            site = None if left_out is None else po.sites.loc[po.sites["key"] == left_out, "site"].iloc[0]
+            site = (
+                None
+                if left_out is None
+                else po.sites.loc[po.sites["key"] == left_out, "site"].iloc[0]
+            )
             out.append({"outcome": po.outcome, "left_out": left_out, "site": site,
                         "hk_width": hk, "normal_width": normal})  # fmt: skip
     return out

@@ -79,8 +79,11 @@ def read_spec(path: str | Path) -> SitesSpec:
 def generate_site(key: str, site: SyntheticSite, out_dir: Path) -> dict[str, Path]:
     """Generate one synthetic site into ``out_dir / key`` (CSV tables and truth.json)."""
     effect = synth.EffectSpec(size=site.effect_size)
-    market = synth.LabourMarket(employment_shift=site.employment_shift,
-                                earnings_scale=site.earnings_per_sek, currency=site.currency)
+    market = synth.LabourMarket(
+        employment_shift=site.employment_shift,
+        earnings_scale=site.earnings_per_sek,
+        currency=site.currency,
+    )
     place = synth.SiteSpec(region=site.region or key)
     study = synth.generate(site.seed, n_mentored=site.n_mentored, n_comparison=site.n_comparison,
                            effect=effect, site=place, market=market)  # fmt: skip
@@ -118,11 +121,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Generate the synthetic partner sites of the pooling demonstration (five "
         "contract tables and truth.json per site) from a sites file.",
     )
-    parser.add_argument("--spec", type=Path, default=Path("params/benchmarks/sites/sites.yaml"),
-                        help="sites file (default params/benchmarks/sites/sites.yaml)")
-    parser.add_argument("--force", action="store_true",
-                        help="regenerate every site (default: only those missing or whose "
-                        "specification changed)")
+    parser.add_argument(
+        "--spec",
+        type=Path,
+        default=Path("params/benchmarks/sites/sites.yaml"),
+        help="sites file (default params/benchmarks/sites/sites.yaml)",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="regenerate every site (default: only those missing or whose specification changed)",
+    )
     args = parser.parse_args(argv)
     try:
         for key, folder in generate_sites(args.spec, only_missing=not args.force).items():

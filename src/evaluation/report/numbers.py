@@ -223,8 +223,7 @@ class Numbers:
         Escaped here, so not again by the template (``&lt;5``).
         """
         withheld = _WITHHELD.fullmatch(value.strip())
-        text = self.texts.format("disclosure_withheld", k=withheld.group(1)) if withheld \
-            else value
+        text = self.texts.format("disclosure_withheld", k=withheld.group(1)) if withheld else value
         return Markup(html.escape(text))
 
     def text(self, key: str) -> str:
@@ -315,8 +314,11 @@ class Numbers:
         Read from the headline, else from the effects (which must agree): never a fixed 95.
         """
         headline = self.results.get("headline") or {}
-        levels = ({headline["level"]} if "level" in headline
-                  else {e["level"] for e in self.results.get("effects", []) if "level" in e})
+        levels = (
+            {headline["level"]}
+            if "level" in headline
+            else {e["level"] for e in self.results.get("effects", []) if "level" in e}
+        )
         if len(levels) != 1:
             raise ReportKeyError(f"the results give no single confidence level ({sorted(levels)})")
         return f"{level_percent(levels.pop(), self.language)} %"

@@ -486,4 +486,3 @@ def replace_readme_section(readme: str, table: str) -> str:
     head, rest = readme.split(README_START, 1)
     _, tail = rest.split(README_END, 1)
     return f"{head}{README_START}\n{table}\n{README_END}{tail}"
-

@@ -74,8 +74,9 @@ class Exhibit(_Closed):
     draw: str = Field("", description="For a figure drawn from a table: the drawing function.")
     source: str = Field("", description="For a figure drawn from a table: the table's key.")
     options: dict[str, Any] = Field(default_factory=dict)
-    index: list[str] = Field(default_factory=list,
-                             description="For a table: its index columns (first in its records).")
+    index: list[str] = Field(
+        default_factory=list, description="For a table: its index columns (first in its records)."
+    )
 
 
 class RunResults(_Closed):
@@ -128,9 +129,7 @@ def check_results(results: dict[str, Any]) -> RunResults:
     try:
         parsed = RunResults.model_validate(results)
     except ValidationError as err:
-        lines = [
-            f"  {'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()[:20]
-        ]
+        lines = [f"  {'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()[:20]]
         raise RunError(
             "results.json does not meet its schema (src/evaluation/results/schema.py); this "
             "is a bug in the study's code, please report it:\n" + "\n".join(lines)

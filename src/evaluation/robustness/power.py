@@ -85,7 +85,9 @@ def _critical(alpha: float) -> float:
     return float(stats.norm.isf(alpha / 2))
 
 
-def difference_se(sigma: float, n_treated: float, n_control: float, design_effect: float = 1.0) -> float:
+def difference_se(
+    sigma: float, n_treated: float, n_control: float, design_effect: float = 1.0
+) -> float:
     """Standard error of a difference in means: ``sigma sqrt(1/n1 + 1/n0) sqrt(deff)``."""
     if sigma < 0 or n_treated <= 0 or n_control <= 0 or design_effect <= 0:
         raise ValueError("sigma must be >= 0, group sizes and the design effect > 0")

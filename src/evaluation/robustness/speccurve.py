@@ -109,7 +109,9 @@ def estimate_specification(
         covs = list(covariates)
         inside = frame.loc[category_support(frame, covs).keep.to_numpy()]
         fit = fit_propensity(inside, TREATMENT, covs)
-        keep = trim_common_support(fit.pscore, inside[TREATMENT], rule=TRIMMING_RULES[spec.trimming])
+        keep = trim_common_support(
+            fit.pscore, inside[TREATMENT], rule=TRIMMING_RULES[spec.trimming]
+        )
         sample = inside.loc[keep.keep.to_numpy()]
         sample = supported(sample.loc[sample[spec.outcome].notna()], covs)
         opts: dict[str, Any] = {}
@@ -124,7 +126,9 @@ def estimate_specification(
                           r.n_control, os.getpid(), persons=r.persons)  # fmt: skip
     except Exception as exc:  # noqa: BLE001 - one failing specification must not stop the grid
         nan = float("nan")
-        return SpecResult(nan, nan, nan, nan, nan, 0, 0, os.getpid(), f"{type(exc).__name__}: {exc}")
+        return SpecResult(
+            nan, nan, nan, nan, nan, 0, 0, os.getpid(), f"{type(exc).__name__}: {exc}"
+        )
 
 
 # --- running the grid --------------------------------------------------------------------
