@@ -167,6 +167,7 @@ def _efa_in_subprocess(path, factors, perm, rotation, threads, hashseed):
     return json.loads(res.stdout)
 
 
+@pytest.mark.slow  # three fresh interpreters per rotation
 @pytest.mark.parametrize("rotation", ["promax", "oblimin"])
 def test_efa_is_the_same_in_every_process_thread_count_and_row_order(small_baseline, rotation):
     path, factors = small_baseline

@@ -43,6 +43,9 @@ from evaluation.estimate.montecarlo import (
 )
 from evaluation.synth import EffectSpec, generate
 
+#: 160 simulated studies in two worker processes: outside ``make test-fast``.
+pytestmark = pytest.mark.slow
+
 N_REPS = 80
 N_COMPARISON = 1000
 OUTCOME = "employed_m12"

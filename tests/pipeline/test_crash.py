@@ -35,6 +35,7 @@ def _reserve_and_hold(out_root: str, base: str, queue) -> None:
     time.sleep(0.5)
 
 
+@pytest.mark.slow  # eight spawned processes, each importing the runner
 def test_same_name_at_once_gives_distinct_reservations(tmp_path):
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()

@@ -19,6 +19,9 @@ from evaluation.errors import RunError
 from evaluation.pipeline import execute
 from evaluation.pipeline.notebooks import NOTEBOOKS, PreparedNotebook
 
+#: Real kernels: outside ``make test-fast``, which starts none.
+pytestmark = pytest.mark.slow
+
 #: Kernel arguments that make a launch fail: the kernel exits, or sleeps, while starting.
 DIES = ("--IPKernelApp.exec_lines=['import os; os._exit(3)']",)
 HANGS = ("--IPKernelApp.exec_lines=['import time; time.sleep(30)']",)
