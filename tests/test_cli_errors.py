@@ -110,3 +110,25 @@ def test_an_unexpected_error_is_one_line_and_its_details_go_to_a_file(monkeypatc
     assert "Traceback" not in err
     log = Path(err.split("written to ")[1].split(". Earlier")[0])
     assert "ZeroDivisionError" in log.read_text("utf-8")
+
+
+def test_a_bug_in_a_set_run_is_reported_beside_the_data_the_run_read(tmp_path, monkeypatch):
+    """The bug report may quote data, so it goes to the private work folder of the data the
+    command read: with ``--set data.participants=...`` that of the overriding site, not of the
+    parameter file's own data (it went there before)."""
+    doc = yaml.safe_load((ROOT / "params" / "default.yaml").read_text("utf-8"))
+    for table in doc["data"]:
+        doc["data"][table] = f"file_site/{table}.csv"
+    params = tmp_path / "study.yaml"
+    params.write_text(yaml.safe_dump(doc, allow_unicode=True), "utf-8")
+
+    def bug(*args, **kwargs):
+        raise ValueError("a bug quoting data: P000123")
+
+    monkeypatch.setattr("evaluation.pipeline.run.run_study", bug)
+    code = main(["run", "--params", str(params), "--out", str(tmp_path / "out"),
+                 "--set", f"data.participants={tmp_path / 'other_site' / 'participants.csv'}"])  # fmt: skip
+    assert code == 70
+    [written] = (tmp_path / "other_site" / ".evaluation-work" / "errors").iterdir()
+    assert "P000123" in written.read_text("utf-8")
+    assert not (tmp_path / "file_site").exists()

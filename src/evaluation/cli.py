@@ -548,10 +548,18 @@ def _error_folder(args: argparse.Namespace) -> Path | None:
 
     try:
         if getattr(args, "params", None) is not None:
-            from evaluation.config import load_params
+            from evaluation.config import read_params_text
+            from evaluation.pipeline.overrides import parse_with_overrides
 
             params_path = Path(args.params)
-            params = load_params(params_path, check_files=False)
+            # the parameters the command ran with: --set and --language applied, so that a
+            # --set paths.work_dir=... run's report lands in that work folder
+            _, params = parse_with_overrides(
+                read_params_text(params_path),
+                getattr(args, "set", None) or (),
+                language=getattr(args, "language", None),
+                source=params_path,
+            )
             work = workdir.resolve_work_dir(
                 params, params_path.resolve().parent, None, getattr(args, "work_dir", None)
             )
