@@ -113,6 +113,32 @@ def test_every_fact_names_a_published_value_and_the_audit_reads_them(recorded):
     audit(results, list(ledger), K)
 
 
+#: Counts of persons an effect's spec publishes (the audit must know each of them).
+SPEC_COUNTS = (("n_unmatched_treated",), ("n_missing_outcome_dropped",),
+               ("propensity", "n_obs"), ("propensity", "n_treated"))  # fmt: skip
+
+
+def test_every_count_in_an_effects_spec_is_known_to_the_audit(recorded):
+    """``spec.n_unmatched_treated`` and the propensity model's counts are published with each
+    matching, IPW and AIPW estimate. They were once unknown to the audit, so a hidden matched
+    count (42) could be given back as ``spec.propensity.n_treated - spec.n_unmatched_treated``
+    (50 - 8) whatever the audit decided. Each must be a fact whose persons it counts."""
+    results, ledger = recorded
+    seen = dict.fromkeys(SPEC_COUNTS, 0)
+    for i, e in enumerate(results["effects"]):
+        for path in SPEC_COUNTS:
+            value = e["spec"]
+            for part in path:
+                value = value.get(part) if isinstance(value, dict) else None
+            if not isinstance(value, int) or isinstance(value, bool):
+                continue
+            facts = _facts_at(ledger, "effects", "03_effects", i, "spec", *path)
+            assert len(facts) == 1, (e["estimator"], e["outcome"], e["subgroup"], path)
+            assert facts[0].kind == "count" and facts[0].n == value, (e["estimator"], path)
+            seen[path] += 1
+    assert all(seen.values()), seen  # every kind of count was met and checked
+
+
 def test_nothing_is_skipped_and_every_section_is_there(ch):
     assert ch.skipped == {}
     for name in ("bootstrap", "esf_indicator", "esf_by_sex", "esf_sex_difference",

@@ -171,10 +171,13 @@ def locate(results: Mapping[str, Any], where: Where) -> tuple[Any, Any, Any]:
             if label == row:
                 return r, column, r[column]
         raise KeyError(f"tables.{name}: no row {row!r}")
-    if root == "effects":
-        notebook, i, field = rest
+    if root == "effects":  # a field of an effect, or one inside its spec ("spec", ...)
+        notebook, i, *fields = rest
         own = [e for e in results["effects"] if e.get("notebook") == notebook]
-        return own[int(i)], field, own[int(i)][field]
+        container = own[int(i)]
+        for part in fields[:-1]:
+            container = container[part]
+        return container, fields[-1], container[fields[-1]]
     raise KeyError(f"unknown root {root!r}")
 
 

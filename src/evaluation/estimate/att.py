@@ -662,7 +662,7 @@ def with_bootstrap_se(
         estimate=result.estimate, se=boot.se, level=result.level, outcome=result.outcome,
         estimator=result.estimator, estimand=result.estimand, n_treated=result.n_treated,
         n_control=result.n_control, se_method=boot.method, ess_control=result.ess_control,
-        subgroup=result.subgroup, persons=result.persons,
+        subgroup=result.subgroup, persons=result.persons, spec_persons=result.spec_persons,
     )  # fmt: skip
     return dataclasses.replace(fresh, spec={**result.spec, **extra})
 
@@ -794,11 +794,23 @@ def estimate_att(
             res = aipw_att(y, d, x, fit.design.to_numpy(), fit.pscore.to_numpy(), **kw)
         else:
             res, used = _matching(sample, treatment, y, covariates, fit, x, options, kw)
-    if "person_id" in sample.columns:  # whom n_treated and n_control count (private)
+    if "person_id" in sample.columns:  # whom n_treated, n_control and spec's counts count
         ids = sample["person_id"].astype(str).to_numpy()
         rows = used.to_numpy() if method == "matching" else np.ones(len(sample), dtype=bool)
         persons = (ids[rows & (d == 1)], ids[rows & (d == 0)])
-        res = dataclasses.replace(res, persons=persons)
+        kept = set(ids)
+        counted = {
+            ("n_missing_outcome_dropped",): np.array(
+                [p for p in df["person_id"].astype(str) if p not in kept], dtype=str
+            )
+        }
+        fitted = spec.get("propensity", {})
+        if fitted.get("n_obs") == len(ids):  # the propensity model is fitted on the sample
+            counted[("propensity", "n_obs")] = ids
+            counted[("propensity", "n_treated")] = ids[d == 1]
+        if method == "matching":
+            counted[("n_unmatched_treated",)] = ids[~rows & (d == 1)]
+        res = dataclasses.replace(res, persons=persons, spec_persons=counted)
     return dataclasses.replace(res, spec={**spec, **res.spec}, subgroup=subgroup)
 
 

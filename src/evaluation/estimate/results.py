@@ -61,6 +61,11 @@ class EffectResult(Result):
         The ids of the treated and the control persons the estimate rests on (those that
         ``n_treated`` and ``n_control`` count). Private: kept for the disclosure audit, never
         recorded or shown.
+    spec_persons
+        The ids of the persons each count inside ``spec`` counts, by its path there, e.g.
+        ``("n_unmatched_treated",)`` or ``("propensity", "n_obs")``. Private, like
+        ``persons``: the disclosure audit then knows these counts as well, so that a hidden
+        sample size cannot be worked out from them (50 mentored - 8 unmatched = 42 matched).
     """
 
     outcome: str
@@ -79,6 +84,7 @@ class EffectResult(Result):
     spec: dict[str, Any] = field(default_factory=dict)
     subgroup: str = "all"
     persons: tuple[np.ndarray, np.ndarray] | None = private(default=None)
+    spec_persons: dict[tuple[str, ...], np.ndarray] | None = private(default=None)
 
     @classmethod
     def from_normal(

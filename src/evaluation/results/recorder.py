@@ -385,6 +385,8 @@ class Recorder:
             if persons is not None:
                 for fieldname, ids in zip(("n_treated", "n_control"), persons, strict=True):
                     self.ledger.add(("effects", self.notebook, index, fieldname), ids)
+            for path, ids in (getattr(r, "spec_persons", None) or {}).items():
+                self.ledger.add(("effects", self.notebook, index, "spec", *path), ids)
             rows.append(jsonable(d))
         self._effects.extend(rows)
         return pd.DataFrame(rows)
