@@ -1,6 +1,6 @@
 # BottomUp Integration evaluation study.
 #   make report  - set up .venv (first time), run the whole study on the synthetic data, print the report path
-#   make test    - set up .venv (first time), run the test suite
+#   make test    - set up .venv and .venv-acro (first time), run the test suite
 #   make test-fast - the suite without the end-to-end runs of the study (tests marked slow)
 #   make lab     - open JupyterLab on the notebooks (jupytext .py files open as notebooks)
 #   make clean   - remove run outputs, generated synthetic data and their work folders (keeps .venv)
@@ -15,8 +15,12 @@ export PYTHONHASHSEED := 0
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 BROWSER := $(VENV)/.browser
+# acro (SACRO's disclosure checker), a second opinion in tests/disclosure/: it pins
+# pandas<=2.3.3, the study runs on pandas 3, so it has a venv of its own from its own lock
+ACRO_VENV := .venv-acro
+ACRO_STAMP := $(ACRO_VENV)/.installed
 
-.PHONY: report test test-fast lab clean setup help browser pooling
+.PHONY: report test test-fast lab clean setup setup-acro help browser pooling
 
 help:
 	@sed -n '2,7p' Makefile
@@ -29,6 +33,13 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
 	@touch $(STAMP)
+
+setup-acro: $(ACRO_STAMP)
+
+$(ACRO_STAMP): requirements-acro.lock | $(STAMP)
+	@test -x $(ACRO_VENV)/bin/python || $(PYTHON) -m venv --without-pip $(ACRO_VENV)
+	$(BIN)/uv pip install --quiet --python $(ACRO_VENV)/bin/python -r requirements-acro.lock
+	@touch $(ACRO_STAMP)
 
 # Debian's chromium for the report's browser test (as root; otherwise say how and skip it)
 browser: $(BROWSER)
@@ -44,7 +55,7 @@ $(BROWSER): | $(STAMP)
 report: $(STAMP)
 	$(BIN)/evaluation run --params $(PARAMS)
 
-test: $(STAMP) $(BROWSER)
+test: $(STAMP) $(BROWSER) $(ACRO_STAMP)
 	$(BIN)/python -m pytest -q --durations=25
 
 test-fast: $(STAMP)
