@@ -1,8 +1,8 @@
 # BottomUp Integration evaluation study.
 #   make report  - set up .venv (first time), run the whole study on the synthetic data, print the report path
-#   make test    - set up .venv and .venv-acro (first time), run the test suite
-#   make test-fast - the suite without the end-to-end runs of the study (tests marked slow)
-#   make lab     - open JupyterLab on the notebooks (jupytext .py files open as notebooks)
+#   make test    - set up .venv and .venv-acro (first time), run the test suite (fast tier on two workers, then the slow tier)
+#   make test-fast - the inner loop: units and references, no kernels (tests not marked slow), two workers
+#   make lab     - open JupyterLab on the notebooks' sources (a finished run's notebooks: evaluation lab RUN)
 #   make clean   - remove run outputs, generated synthetic data and their work folders (keeps .venv)
 #   make pooling - three synthetic partner sites: study run and bundle each, then the pooled report
 SHELL := /bin/bash
@@ -56,13 +56,14 @@ report: $(STAMP)
 	$(BIN)/evaluation run --params $(PARAMS)
 
 test: $(STAMP) $(BROWSER) $(ACRO_STAMP)
-	$(BIN)/python -m pytest -q --durations=25
+	$(BIN)/python -m pytest -q -m "not slow" -n 2 --durations=10
+	$(BIN)/python -m pytest -q -m slow --durations=25
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -m "not slow" -n 2
 
 lab: $(STAMP)
-	$(BIN)/jupyter lab --allow-root --notebook-dir=notebooks
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/jupyter lab --allow-root --notebook-dir=notebooks
 
 # Pooling across partner sites (params/benchmarks/pooling.yaml): generate the synthetic sites
 # of params/benchmarks/sites/sites.yaml, run the study on each (no report), export each site's
