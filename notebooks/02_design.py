@@ -69,7 +69,9 @@ from evaluation.protocol import params_source
 from evaluation.results.recorder import Recorder
 from evaluation.rng import stream
 from evaluation.text import catalogue
+from evaluation.threads import limit_threads
 
+limit_threads()  # one thread per math library, as in the runner (evaluation.threads)
 theme.apply()
 rec = Recorder(
     run_dir,

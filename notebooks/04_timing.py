@@ -92,7 +92,9 @@ from evaluation.protocol import params_source
 from evaluation.results.recorder import Recorder
 from evaluation.text import catalogue
 from evaluation.text.numbers import level_percent
+from evaluation.threads import limit_threads
 
+limit_threads()  # one thread per math library, as in the runner (evaluation.threads)
 theme.apply()
 rec = Recorder(
     run_dir,

@@ -100,7 +100,9 @@ from evaluation.robustness import sensitivity as sens
 from evaluation.robustness import speccurve as sc
 from evaluation.text import catalogue
 from evaluation.text.numbers import level_percent
+from evaluation.threads import limit_threads
 
+limit_threads()  # one thread per math library, as in the runner (evaluation.threads)
 theme.apply()
 rec = Recorder(
     run_dir,

@@ -19,7 +19,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "evaluation"
 #: The layers from the bottom up; a module may import from its own layer's other modules only
 #: within its own subpackage, and from any lower layer.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors", "resources"),
+    ("errors", "resources", "threads"),
     ("rng", "protocol", "calendar", "text", "memo", "specgrid"),
     ("config", "disclosure"),
     ("data",),

@@ -53,7 +53,9 @@ from evaluation.estimate.effects import effects_table
 from evaluation.plots import theme as style
 from evaluation.plots.effects import forest
 from evaluation.results.recorder import Recorder
+from evaluation.threads import limit_threads
 
+limit_threads()  # one thread per math library, as in the runner (evaluation.threads)
 style.apply()
 rec = Recorder(run_dir, "lalonde", min_cell=disclosure["min_cell"])
 m = benchmark["matching"]

@@ -87,7 +87,9 @@ from evaluation.pooling.report import (
 )
 from evaluation.report.labels import labels
 from evaluation.results.recorder import Recorder
+from evaluation.threads import limit_threads
 
+limit_threads()  # one thread per math library, as in the runner (evaluation.threads)
 style.apply()
 params = PoolingParams.model_validate(
     {

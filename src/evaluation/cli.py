@@ -131,6 +131,24 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     return 0 if result.reproduced else 1
 
 
+def _cmd_lab(args: argparse.Namespace) -> int:
+    from evaluation.pipeline.lab import lab_command, open_lab, prepare_lab
+
+    _private()
+    lab = prepare_lab(_finished_run(args.run), work_dir=args.work_dir)
+    command = lab_command(lab)
+    print(f"Lab copy of {args.run}: {lab.notebooks}")
+    print(f"  {len(lab.names)} notebooks; they read {lab.scratch_dir} and write {lab.run_dir}.")
+    print(
+        "  What they show when executed there has not passed the disclosure audit: keep it there."
+    )
+    if args.no_start:
+        print("Open it with: OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 "
+              f"PYTHONHASHSEED=0 {' '.join(command)}")  # fmt: skip
+        return 0
+    return open_lab(lab)
+
+
 def _cmd_synth(args: argparse.Namespace) -> int:
     from evaluation import synth
     from evaluation.errors import ParamsError
@@ -398,6 +416,27 @@ def build_parser() -> argparse.ArgumentParser:
         "as frozen' (exit 0) or each difference (exit 7)",
     )  # fmt: skip
     ver.set_defaults(func=_cmd_verify)
+
+    lab = sub.add_parser(
+        "lab",
+        help="open a finished run's notebooks in JupyterLab, ready to execute again",
+        description=(
+            "Copy a run's executed notebooks into a private lab folder in its work folder "
+            "(<work>/lab/<run>/, beside the data), with the person-level files they read "
+            "restored from the notebook cache (each checked against its stored SHA-256) and "
+            "their parameters pointing there, then start JupyterLab on them with the runner's "
+            "environment (one thread per math library, PYTHONHASHSEED=0). Executing a notebook "
+            "there changes nothing of the run. What it shows has not passed the run's "
+            "disclosure audit: keep it in the lab folder."
+        ),
+    )
+    lab.add_argument("run", type=Path, help="a finished run folder (e.g. outputs/default-latest)")
+    lab.add_argument("--work-dir", type=Path, default=None, help=WORK_DIR_HELP)
+    lab.add_argument(
+        "--no-start", action="store_true",
+        help="prepare the lab folder and print how to open it, without starting JupyterLab",
+    )  # fmt: skip
+    lab.set_defaults(func=_cmd_lab)
 
     syn = sub.add_parser(
         "synth",

@@ -61,13 +61,9 @@ from evaluation.report.render import render_all
 from evaluation.results.publish import audit_run, redraw_figures, retag_notebooks
 from evaluation.results.runfolder import finished_run_folder  # noqa: F401  (re-exported)
 from evaluation.results.schema import check_results
+from evaluation.threads import SINGLE_THREADED_BLAS
 
 log = logging.getLogger("evaluation.run")
-
-#: The study's matrices are small (thousands of rows, tens of columns): multithreaded BLAS
-#: only adds contention there (measured: the effects notebook 3x slower with 2 threads than 1).
-#: Kernels inherit these; parallelism is across processes instead.
-SINGLE_THREADED_BLAS = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 @dataclass(frozen=True)
