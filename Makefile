@@ -30,15 +30,16 @@ setup: $(STAMP)
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv>=0.13,<0.14"
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock
+	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -r requirements.lock
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	$(BIN)/python -m compileall -q -j 0 src/evaluation >/dev/null
 	@touch $(STAMP)
 
 setup-acro: $(ACRO_STAMP)
 
 $(ACRO_STAMP): requirements-acro.lock | $(STAMP)
 	@test -x $(ACRO_VENV)/bin/python || $(PYTHON) -m venv --without-pip $(ACRO_VENV)
-	$(BIN)/uv pip install --quiet --python $(ACRO_VENV)/bin/python -r requirements-acro.lock
+	$(BIN)/uv pip install --quiet --compile-bytecode --python $(ACRO_VENV)/bin/python -r requirements-acro.lock
 	@touch $(ACRO_STAMP)
 
 # Debian's chromium for the report's browser test (as root; otherwise say how and skip it)
