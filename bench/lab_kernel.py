@@ -63,9 +63,12 @@ def main() -> int:
     in_lab = time.perf_counter() - started
     lab_results = json.loads((lab.run_dir / "results" / f"{args.notebook}.json").read_text())
     same = "n/a"
-    if args.notebook == "03_effects":
-        published = results["headline"]["estimate"]
-        mine = lab_results["headline"]["estimate"]
+    if args.notebook == "03_effects":  # the headline, among the notebook's effects
+        h = results["headline"]
+        published = h["estimate"]
+        mine = next(e["estimate"] for e in lab_results["effects"]
+                    if (e["outcome"], e["estimator"], e.get("subgroup", "all"))
+                    == (h["outcome"], h["estimator"], h.get("subgroup", "all")))  # fmt: skip
         same = f"{mine == published} ({mine!r} vs published {published!r})"
     print(f"runner {in_runner:.1f} s | lab kernel {in_lab:.1f} s | ratio {in_lab / in_runner:.2f}")
     print(f"headline estimate equal: {same}")
