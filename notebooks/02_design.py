@@ -259,6 +259,7 @@ rec.number(
     ch.subsample.summary(),
     title="Comparison persons in the repeated analyses (subsample of the pool)",
     made_by=comparison_subsample,
+    reveals=ch.subsample_facts,
 )
 ch.to_frame()
 

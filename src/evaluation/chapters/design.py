@@ -62,6 +62,8 @@ class DesignChapter(Result):
         The comparison subsample for the repeated analyses.
     counts
         The persons each count of the chapter counts (private: the audit's facts).
+    subsample_facts
+        The persons ``subsample.summary()``'s ``n_pool`` and ``n_drawn`` count (private).
     design
         The person-level design (private).
     hand_over
@@ -79,6 +81,7 @@ class DesignChapter(Result):
     counts: dict[str, np.ndarray] = private(default_factory=dict)
     fit_facts: tuple[Fact, ...] = private(default=())
     summary_facts: dict[str, tuple[Fact, ...]] = private(default_factory=dict)
+    subsample_facts: tuple[Fact, ...] = private(default=())
     design: StudyDesign | None = private(default=None)
     hand_over: pd.DataFrame | None = private(default=None)
 
@@ -122,6 +125,12 @@ def design_chapter(
     hand["in_subsample"] = sub.mask
     hand["subsample_weight"] = sub.weights(frame.loc[hand.index, TREATMENT].to_numpy())
     counts = _counts(dsg, ids, treated)
+    hand_ids = ids.loc[hand.index].to_numpy()
+    comparison = frame.loc[hand.index, TREATMENT].to_numpy() != 1
+    subsample_facts = (  # the pool and the persons drawn from it, as the summary counts them
+        fact(("n_pool",), hand_ids[comparison]),
+        fact(("n_drawn",), hand_ids[comparison & sub.mask]),
+    )
     fit_facts = (
         fact(("n_obs",), ids.loc[dsg.sample.index]),
         fact(("n_treated",), ids.loc[dsg.sample.index[dsg.sample[TREATMENT] == 1]]),
@@ -144,6 +153,7 @@ def design_chapter(
         counts=counts,
         fit_facts=fit_facts,
         summary_facts=summary_facts,
+        subsample_facts=subsample_facts,
         design=dsg,
         hand_over=hand,
     )

@@ -1,0 +1,108 @@
+"""Every count a run publishes is known to the disclosure audit, or is not a count of persons.
+
+The audit can only protect what its ledgers name: a count of persons published without a
+fact is invisible to it, and a hidden count can then be worked out through it. That happened
+twice: the counts inside an effect's ``spec`` (``50 - 8`` gave a hidden matched count back)
+and the comparison subsample's pool and draw. This test walks the whole session run's
+``results.json`` (every ``numbers`` entry at any depth and every effect, its ``spec``
+included) and requires of each integer under a key ``n_...`` that it is hidden, or a fact of
+the ledgers the audit read (from the run's cache entries), or one of
+:data:`NOT_PERSONS`, which says why it counts no persons.
+
+Tolerances: none (paths and counts are exact).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from evaluation.disclosure.audit import is_hidden
+from evaluation.disclosure.ledger import Ledger
+from evaluation.pipeline import workdir
+
+#: Keys ``n_...`` that count something other than persons, with what they count.
+NOT_PERSONS = {
+    "n_params": "parameters of a model",
+    "n_terms": "terms of a balance table",
+    "n_flagged": "terms of a balance table above the threshold",
+    "n_items": "survey items",
+    "n_on_intended": "survey items loading on their intended factor",
+    "n_mentors": "mentors (the analyses need at least dose.MIN_MENTORS; mentors are not the "
+    "study's persons)",
+    "n_draws": "randomisation draws",
+    "n_failed": "draws or replications that could not be estimated",
+    "n_cells": "cohort-period cells of the staggered DiD",
+    "n_cells_failed": "cohort-period cells that could not be estimated",
+    "n_negative": "TWFE cells with a negative weight",
+    "n_adjusted": "placebo estimates",
+    "n_cover_zero": "placebo intervals that cover zero",
+    "n_significant": "placebo estimates significant at the level",
+    "n_specifications": "specifications of the specification curve",
+    "n_withheld": "specifications withheld",
+    "n_bootstrap_shown": "estimates whose bootstrap SE is shown",
+    "n_checked": "estimates checked against their bootstrap",
+}
+
+pytestmark = pytest.mark.slow
+
+
+def _ints(value, path):
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _ints(v, (*path, str(k)))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _ints(v, (*path, i))
+    elif isinstance(value, int) and not isinstance(value, bool):
+        if str(path[-1]).startswith("n_"):
+            yield path, value
+
+
+def _published_counts(results):
+    yield from _ints(results["numbers"], ("numbers",))
+    position: dict[str, int] = {}
+    for e in results["effects"]:
+        i = position.setdefault(e["notebook"], 0)
+        position[e["notebook"]] += 1
+        for path, value in _ints(e, ()):
+            yield ("effects", e["notebook"], i, *path), value
+
+
+def _facts(run_dir: Path, work: Path) -> dict[tuple, int]:
+    results = json.loads((run_dir / "results.json").read_text("utf-8"))
+    known = {}
+    for name, info in results["provenance"]["notebooks"].items():
+        path = work / workdir.CACHE / info["cache_key"] / "scratch" / "ledger"
+        path = path / f"{Path(name).name}.npz"
+        if path.is_file():
+            for f in Ledger.load(path):
+                known[tuple(str(p) for p in f.where)] = f.n
+    return known
+
+
+def test_every_published_count_of_persons_is_a_fact_of_the_audit(finished_run):
+    run, _ = finished_run
+    results = json.loads((run.run_dir / "results.json").read_text("utf-8"))
+    known = _facts(run.run_dir, run.work_dir)
+    assert len(known) > 1000, "the run's ledgers were not found in its cache entries"
+    unknown, checked = [], 0
+    for path, value in _published_counts(results):
+        if is_hidden(value) or str(path[-1]) in NOT_PERSONS:
+            continue
+        checked += 1
+        if tuple(str(p) for p in path) not in known:
+            unknown.append(".".join(map(str, path)))
+    assert checked > 100, checked
+    assert unknown == [], f"counts published without a fact of the audit: {unknown[:20]}"
+
+
+def test_the_subsample_counts_are_facts_of_the_persons_they_count(finished_run):
+    run, _ = finished_run
+    results = json.loads((run.run_dir / "results.json").read_text("utf-8"))
+    known = _facts(run.run_dir, run.work_dir)
+    summary = results["numbers"]["comparison_subsample"]
+    for key in ("n_pool", "n_drawn"):
+        assert known[("numbers", "comparison_subsample", key)] == summary[key], key
