@@ -15,6 +15,7 @@ import hashlib
 import io
 import json
 import math
+import os
 import shutil
 import stat
 from contextlib import redirect_stdout
@@ -74,12 +75,24 @@ def test_the_lab_copy_is_private_beside_the_data_and_names_the_audit(lab):
     run, folder, _, printed = lab
     assert folder.folder == run.work_dir / LAB / run.run_dir.name
     assert run.run_dir.parent not in folder.folder.parents  # never under the outputs
-    for path in [folder.folder, *folder.folder.rglob("*")]:
-        mode = stat.S_IMODE(path.stat().st_mode)
-        assert mode & 0o077 == 0, f"{path}: {oct(mode)}"
     assert str(folder.notebooks) in printed
     assert "has not passed the disclosure audit" in printed
     assert "PYTHONHASHSEED=0" in printed and "--notebook-dir=" in printed
+
+
+def test_the_copy_is_owner_only_whatever_the_callers_umask(lab):
+    """The command line sets umask 077; a caller from Python (a bench script, a test) may not."""
+    run, _, _, _ = lab
+    mask = os.umask(0o022)
+    try:
+        folder = prepare_lab(run.run_dir)
+    finally:
+        os.umask(mask)
+    paths = [folder.folder, *folder.folder.rglob("*")]
+    assert any(p.suffix == ".parquet" for p in paths)
+    for path in paths:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        assert mode & 0o077 == 0, f"{path}: {oct(mode)}"
 
 
 def test_every_notebook_points_at_the_lab_and_keeps_the_runs_other_parameters(lab):
@@ -119,9 +132,16 @@ def test_a_notebook_executed_in_a_plain_kernel_reproduces_the_run_on_one_thread(
     assert _digest(run.run_dir) == before, "executing in the lab changed the run folder"
 
 
-def test_a_run_whose_cache_entries_are_gone_gets_one_clear_error(finished_run, tmp_path, capsys):
-    run, _ = finished_run
-    copy = tmp_path / run.run_dir.name
+def test_a_run_whose_cache_entries_are_gone_gets_one_clear_error_and_keeps_the_old_copy(
+    lab, tmp_path, capsys
+):
+    """The entries are checked before anything is written: an earlier lab copy of the run (with
+    a reviewer's edits in it) is left as it was."""
+    run, folder, _, _ = lab
+    edited = folder.notebooks / "my_notes.txt"
+    edited.write_text("a reviewer's note", "utf-8")
+    before = _digest(folder.folder)
+    copy = tmp_path / run.run_dir.name  # the same run name: the same lab folder
     shutil.copytree(run.run_dir, copy)
     results = json.loads((copy / "results.json").read_text("utf-8"))
     for info in results["provenance"]["notebooks"].values():
@@ -132,7 +152,8 @@ def test_a_run_whose_cache_entries_are_gone_gets_one_clear_error(finished_run, t
     assert code == 4
     assert "are no longer in the work folder" in err and "evaluation run --params" in err
     assert "Traceback" not in err
-    assert not (run.work_dir / LAB / copy.name).exists()
+    assert _digest(folder.folder) == before
+    edited.unlink()
 
 
 def test_lab_has_help():
@@ -142,13 +163,14 @@ def test_lab_has_help():
     assert "JupyterLab" in out.getvalue()
 
 
-def test_jupyterlab_starts_on_the_lab_notebooks_with_the_runners_environment(lab):
+def test_jupyterlab_starts_on_the_lab_notebooks_with_the_runners_environment(lab, tmp_path):
     """The command ``evaluation lab`` starts (``lab_command`` with ``lab_environment``), on a
     free port: its contents API lists the run's notebooks (nothing else), and it starts a
     kernel for them."""
     import socket
     import subprocess
     import time
+    import urllib.error
     import urllib.request
 
     from evaluation.pipeline.lab import lab_command, lab_environment
@@ -158,10 +180,11 @@ def test_jupyterlab_starts_on_the_lab_notebooks_with_the_runners_environment(lab
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     token = "lab-test"
+    log = open(tmp_path / "jupyterlab.log", "w")  # noqa: SIM115 - closed in finally
     server = subprocess.Popen(
         [*lab_command(folder), "--no-browser", f"--ServerApp.port={port}",
          "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}"],
-        env=lab_environment(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=lab_environment(), stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}/api"
     headers = {"Authorization": f"token {token}"}
@@ -174,12 +197,15 @@ def test_jupyterlab_starts_on_the_lab_notebooks_with_the_runners_environment(lab
 
     try:
         deadline, listed = time.monotonic() + WAIT_SECONDS, None
-        while time.monotonic() < deadline and listed is None:
+        while time.monotonic() < deadline and listed is None and server.poll() is None:
             try:
                 listed = call("/contents")
+            except urllib.error.HTTPError:
+                raise  # it answered, and refused: not a slow start
             except OSError:
                 time.sleep(1)
-        assert listed is not None, f"JupyterLab did not answer within {WAIT_SECONDS} s"
+        said = (tmp_path / "jupyterlab.log").read_text("utf-8", errors="replace")[-3000:]
+        assert listed is not None, f"JupyterLab did not answer within {WAIT_SECONDS} s:\n{said}"
         names = sorted(c["name"] for c in listed["content"])
         assert names == sorted(f"{n}.ipynb" for n in folder.names)
         kernel = call("/kernels", "POST", {"name": "python3"})
@@ -190,3 +216,4 @@ def test_jupyterlab_starts_on_the_lab_notebooks_with_the_runners_environment(lab
             server.wait(timeout=WAIT_SECONDS)
         except subprocess.TimeoutExpired:
             server.kill()
+        log.close()

@@ -85,8 +85,11 @@ def lab_environment() -> dict[str, str]:
 def prepare_lab(run: Path, work_dir: Path | str | None = None) -> LabFolder:
     """Copy a finished run's notebooks and their person-level inputs into a private lab folder.
 
-    ``work_dir``: the run's work folder if it was not the default (``--work-dir`` of the run).
-    An earlier lab copy of the same run is replaced.
+    ``work_dir``: the run's work folder; by default the one its notebooks' scratch folder was
+    in (so a run made with ``--work-dir`` is found without it). Every cache entry is checked
+    before anything is written; the copy is built beside the old one and replaces it only
+    when complete, so a failure leaves an earlier lab copy (and a reviewer's edits in it) as
+    it was. Everything is created owner-only (umask 077), whoever calls this.
 
     Raises
     ------
@@ -99,40 +102,57 @@ def prepare_lab(run: Path, work_dir: Path | str | None = None) -> LabFolder:
     run = finished_run_folder(Path(run).resolve())
     text, params_file, base = recorded_params(run)
     params = parse_params(text, source=params_file, base=base)
-    work = workdir.resolve_work_dir(params, base, None, work_dir)
     recorded = json.loads((run / "results.json").read_text("utf-8"))["provenance"]["notebooks"]
-    folder = work / LAB / run.name
-    if folder.exists():
-        shutil.rmtree(folder)
-    lab = LabFolder(
-        folder=workdir.private_dir(folder),
-        notebooks=workdir.private_dir(folder / "notebooks"),
-        run_dir=workdir.private_dir(folder / "run"),
-        scratch_dir=workdir.private_dir(folder / "scratch"),
-        names=tuple(recorded),
-    )
+    executed = {name: nbformat.read(run / "notebooks" / f"{Path(name).name}.ipynb", as_version=4)
+                for name in recorded}  # fmt: skip
+    if work_dir is None:  # where the run's scratch folder was: <work>/scratch/<run>
+        first = injected_parameters(next(iter(executed.values())))
+        work_dir = Path(first["scratch_dir"]).parents[1]
+    work = workdir.resolve_work_dir(params, base, run.parent, work_dir)
     again = f"Run the study again (`evaluation run --params {params_file}`) and open the new run."
+    stored = {}
     for name, info in recorded.items():
-        stored = cache.lookup(work / workdir.CACHE, str(info.get("cache_key")))
-        if stored is None:
-            shutil.rmtree(folder, ignore_errors=True)
+        stored[name] = cache.lookup(work / workdir.CACHE, str(info.get("cache_key")))
+        if stored[name] is None:
             raise RunError(
                 f"{run.name}: the person-level files of notebook {name} are no longer in the "
-                f"work folder {work} (its cache keeps the last runs of each notebook). {again}"
+                f"work folder {work} (its cache keeps the last runs of each notebook; if the "
+                f"run used another work folder, give it with --work-dir). {again}"
             )
+    final = work / LAB / run.name
+    lab = LabFolder(folder=final, notebooks=final / "notebooks", run_dir=final / "run",
+                    scratch_dir=final / "scratch", names=tuple(recorded))  # fmt: skip
+    mask = os.umask(0o077)
+    try:
+        building = workdir.private_dir(work / LAB / f".building-{run.name}-{os.getpid()}")
         try:
-            cache.restore(stored, lab.run_dir, lab.scratch_dir)
-        except cache.CacheDamaged as exc:
-            shutil.rmtree(folder, ignore_errors=True)
-            raise RunError(f"{run.name}: notebook {name}: {exc}. {again}") from None
-        stem = Path(name).name
-        nb = nbformat.read(run / "notebooks" / f"{stem}.ipynb", as_version=4)
-        values = injected_parameters(nb)
-        values.update(run_dir=str(lab.run_dir), scratch_dir=str(lab.scratch_dir))
-        nb = parameterize_notebook(nb, values, kernel_name="python3", language="python")
-        nbformat.write(nb, lab.notebooks / f"{stem}.ipynb")
-        os.chmod(lab.notebooks / f"{stem}.ipynb", 0o600)
+            _fill(building, lab, recorded, stored, executed, parameterize_notebook, again)
+        except BaseException:
+            shutil.rmtree(building, ignore_errors=True)
+            raise
+        if final.exists():  # the old copy goes only now that the new one is complete
+            old = work / LAB / f".old-{run.name}-{os.getpid()}"
+            os.replace(final, old)
+            shutil.rmtree(old, ignore_errors=True)
+        os.replace(building, final)
+    finally:
+        os.umask(mask)
     return lab
+
+
+def _fill(building: Path, lab: LabFolder, recorded, stored, executed, parameterize, again):
+    """Write the lab copy into ``building``; its notebooks point at ``lab``'s final folders."""
+    run_dir, scratch_dir = building / "run", building / "scratch"
+    notebooks = workdir.private_dir(building / "notebooks")
+    for name in recorded:
+        try:
+            cache.restore(stored[name], run_dir, scratch_dir)
+        except cache.CacheDamaged as exc:
+            raise RunError(f"notebook {name}: {exc}. {again}") from None
+        values = injected_parameters(executed[name])
+        values.update(run_dir=str(lab.run_dir), scratch_dir=str(lab.scratch_dir))
+        nb = parameterize(executed[name], values, kernel_name="python3", language="python")
+        nbformat.write(nb, notebooks / f"{Path(name).name}.ipynb")
 
 
 def lab_command(lab: LabFolder) -> list[str]:
