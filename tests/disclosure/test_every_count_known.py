@@ -7,7 +7,9 @@ and the comparison subsample's pool and draw. This test walks the whole session 
 ``results.json`` (every ``numbers`` entry at any depth and every effect, its ``spec``
 included) and requires of each integer under a key ``n_...`` that it is hidden, or a fact of
 the ledgers the audit read (from the run's cache entries), or one of
-:data:`NOT_PERSONS`, which says why it counts no persons.
+:data:`NOT_PERSONS`, which says why it counts no persons; a fact of the kind ``count``
+must count as many persons as the value shows (a ``sample`` fact, e.g. person-months
+``n_obs`` resting on so many persons, need not).
 
 Tolerances: none (paths and counts are exact).
 """
@@ -71,7 +73,7 @@ def _published_counts(results):
             yield ("effects", e["notebook"], i, *path), value
 
 
-def _facts(run_dir: Path, work: Path) -> dict[tuple, int]:
+def _facts(run_dir: Path, work: Path) -> dict[tuple, tuple[int, str]]:
     results = json.loads((run_dir / "results.json").read_text("utf-8"))
     known = {}
     for name, info in results["provenance"]["notebooks"].items():
@@ -79,7 +81,7 @@ def _facts(run_dir: Path, work: Path) -> dict[tuple, int]:
         path = path / f"{Path(name).name}.npz"
         if path.is_file():
             for f in Ledger.load(path):
-                known[tuple(str(p) for p in f.where)] = f.n
+                known[tuple(str(p) for p in f.where)] = (f.n, f.kind)
     return known
 
 
@@ -88,15 +90,19 @@ def test_every_published_count_of_persons_is_a_fact_of_the_audit(finished_run):
     results = json.loads((run.run_dir / "results.json").read_text("utf-8"))
     known = _facts(run.run_dir, run.work_dir)
     assert len(known) > 1000, "the run's ledgers were not found in its cache entries"
-    unknown, checked = [], 0
+    unknown, wrong, checked = [], [], 0
     for path, value in _published_counts(results):
         if is_hidden(value) or str(path[-1]) in NOT_PERSONS:
             continue
         checked += 1
-        if tuple(str(p) for p in path) not in known:
-            unknown.append(".".join(map(str, path)))
+        where = tuple(str(p) for p in path)
+        if where not in known:
+            unknown.append(".".join(where))
+        elif known[where][1] == "count" and known[where][0] != value:  # other persons
+            wrong.append(f"{'.'.join(where)}: shown {value}, fact of {known[where][0]}")
     assert checked > 100, checked
     assert unknown == [], f"counts published without a fact of the audit: {unknown[:20]}"
+    assert wrong == [], f"facts that do not count what is shown: {wrong[:20]}"
 
 
 def test_the_subsample_counts_are_facts_of_the_persons_they_count(finished_run):
@@ -105,4 +111,4 @@ def test_the_subsample_counts_are_facts_of_the_persons_they_count(finished_run):
     known = _facts(run.run_dir, run.work_dir)
     summary = results["numbers"]["comparison_subsample"]
     for key in ("n_pool", "n_drawn"):
-        assert known[("numbers", "comparison_subsample", key)] == summary[key], key
+        assert known[("numbers", "comparison_subsample", key)] == (summary[key], "count"), key

@@ -774,7 +774,7 @@ def estimate_att(
         "n_missing_outcome_dropped": int(len(df) - len(sample)),
         "options": {k: options[k] for k in sorted(options)},
     }
-    x = None
+    x, fit = None, None
     if method in ("regression", "ra", "aipw") or (
         method == "matching" and options.get("bias_adjust")
     ):
@@ -798,16 +798,16 @@ def estimate_att(
         ids = sample["person_id"].astype(str).to_numpy()
         rows = used.to_numpy() if method == "matching" else np.ones(len(sample), dtype=bool)
         persons = (ids[rows & (d == 1)], ids[rows & (d == 0)])
-        kept = set(ids)
-        counted = {
-            ("n_missing_outcome_dropped",): np.array(
-                [p for p in df["person_id"].astype(str) if p not in kept], dtype=str
-            )
-        }
-        fitted = spec.get("propensity", {})
-        if fitted.get("n_obs") == len(ids):  # the propensity model is fitted on the sample
-            counted[("propensity", "n_obs")] = ids
-            counted[("propensity", "n_treated")] = ids[d == 1]
+        dropped = df.loc[df[outcome].isna(), "person_id"].astype(str).to_numpy()
+        if len(np.unique(ids)) != len(ids) or len(np.unique(dropped)) != len(dropped):
+            raise DesignError("person_id repeats in the analysis data: one row per person")
+        counted = {("n_missing_outcome_dropped",): dropped}
+        if fit is not None:  # the rows the propensity model was fitted on
+            on = sample.index.isin(fit.pscore.index)
+            if int(on.sum()) != spec["propensity"].get("n_obs"):
+                raise RuntimeError("the propensity model's n_obs is not its rows (a bug)")
+            counted[("propensity", "n_obs")] = ids[on]
+            counted[("propensity", "n_treated")] = ids[on & (d == 1)]
         if method == "matching":
             counted[("n_unmatched_treated",)] = ids[~rows & (d == 1)]
         res = dataclasses.replace(res, persons=persons, spec_persons=counted)
