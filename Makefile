@@ -32,7 +32,7 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv>=0.13,<0.14"
 	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -r requirements.lock
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
-	$(BIN)/python -m compileall -q -j 0 src/evaluation >/dev/null
+	$(BIN)/python -m compileall -q -j 0 src/evaluation
 	@touch $(STAMP)
 
 setup-acro: $(ACRO_STAMP)

@@ -26,12 +26,3 @@ def limit_threads() -> None:
     """Limit this process's math libraries to one thread, now and in the processes it starts."""
     os.environ.update(SINGLE_THREADED_BLAS)
     threadpool_limits(limits=1)  # kept until the process ends (not used as a context)
-
-
-def hash_seed_fixed() -> bool:
-    """Whether string hashing is fixed (``PYTHONHASHSEED=0``), as the runner's kernels have it.
-
-    Set order of strings, and with it e.g. the factor analysis of notebook 05 in its last
-    digits, depends on it; a kernel cannot change it once started.
-    """
-    return os.environ.get("PYTHONHASHSEED") == "0"
