@@ -49,8 +49,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from run_ledgers import run_ledgers
 
-from evaluation.disclosure.ledger import Ledger
 from evaluation.disclosure.rules import SECONDARY_LABEL, TOTAL, protect_counts
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -303,14 +303,13 @@ def test_we_hide_every_cell_acro_withholds_on_random_tables(tmp_path):
 
 
 # --- 2. the count tables of a run ---------------------------------------------------------------
-def _ledger_facts(work_dir: Path) -> dict[tuple, np.ndarray]:
-    """The persons of each published count, by its path (newest ledger per notebook)."""
-    newest: dict[str, Path] = {}
-    for path in work_dir.rglob("ledger/*.npz"):
-        if path.stem not in newest or path.stat().st_mtime > newest[path.stem].stat().st_mtime:
-            newest[path.stem] = path
+def _ledger_facts(run_dir: Path, work_dir: Path) -> dict[tuple, np.ndarray]:
+    """The persons of each published count, by its path (the ledgers the run's audit read)."""
     return {
-        f.where: f.persons for p in newest.values() for f in Ledger.load(p) if f.kind == "count"
+        f.where: f.persons
+        for ledger in run_ledgers(run_dir, work_dir)
+        for f in ledger
+        if f.kind == "count"
     }
 
 
@@ -379,7 +378,7 @@ def test_a_run_hides_every_count_acro_withholds(finished_run, tmp_path):
     run, _ = finished_run
     results = json.loads((run.run_dir / "results.json").read_text("utf-8"))
     k = results["numbers"]["disclosure_min_cell"]
-    facts = _ledger_facts(run.work_dir)
+    facts = _ledger_facts(run.run_dir, run.work_dir)
     assert facts, "the run's cache keeps no ledger"
     tables = [*_descriptives(results, facts), *_sample_flow(results, facts)]
     people = pd.DataFrame(

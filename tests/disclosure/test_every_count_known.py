@@ -20,10 +20,9 @@ import json
 from pathlib import Path
 
 import pytest
+from run_ledgers import run_ledgers
 
 from evaluation.disclosure.audit import is_hidden
-from evaluation.disclosure.ledger import Ledger
-from evaluation.pipeline import workdir
 
 #: Keys ``n_...`` that count something other than persons, with what they count.
 NOT_PERSONS = {
@@ -74,15 +73,11 @@ def _published_counts(results):
 
 
 def _facts(run_dir: Path, work: Path) -> dict[tuple, tuple[int, str]]:
-    results = json.loads((run_dir / "results.json").read_text("utf-8"))
-    known = {}
-    for name, info in results["provenance"]["notebooks"].items():
-        path = work / workdir.CACHE / info["cache_key"] / "scratch" / "ledger"
-        path = path / f"{Path(name).name}.npz"
-        if path.is_file():
-            for f in Ledger.load(path):
-                known[tuple(str(p) for p in f.where)] = (f.n, f.kind)
-    return known
+    return {
+        tuple(str(p) for p in f.where): (f.n, f.kind)
+        for ledger in run_ledgers(run_dir, work)
+        for f in ledger
+    }
 
 
 def test_every_published_count_of_persons_is_a_fact_of_the_audit(finished_run):

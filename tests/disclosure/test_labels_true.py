@@ -15,11 +15,11 @@ from __future__ import annotations
 import html as htmllib
 import json
 import re
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from run_ledgers import run_ledgers
 
 from evaluation.disclosure.audit import locate
 from evaluation.disclosure.ledger import Ledger
@@ -67,15 +67,6 @@ def test_every_small_label_in_a_protected_table_is_a_true_small_count():
 
 
 # --- a whole run -------------------------------------------------------------------------------
-def _ledgers(private: Path) -> list[Ledger]:
-    """The notebooks' ledgers of the run, as the cache keeps them (newest per notebook)."""
-    newest: dict[str, Path] = {}
-    for path in private.rglob("ledger/*.npz"):
-        if path.stem not in newest or path.stat().st_mtime > newest[path.stem].stat().st_mtime:
-            newest[path.stem] = path
-    return [Ledger.load(p) for p in newest.values()]
-
-
 def _small_labels(results: dict) -> list[tuple[tuple, int]]:
     """Every published ``<k`` value of the results: its path and its k."""
     found: list[tuple[tuple, int]] = []
@@ -121,7 +112,7 @@ def test_every_small_label_of_a_run_is_a_true_small_count(finished_run):
     run, _ = finished_run
     results = json.loads((run.run_dir / "results.json").read_text("utf-8"))
     k = results["numbers"]["disclosure_min_cell"]
-    ledgers = _ledgers(run.work_dir)
+    ledgers = run_ledgers(run.run_dir, run.work_dir)
     assert ledgers, "the run's cache keeps no ledger"
     facts = _fact_paths(results, ledgers)
     # exhibits whose persons the ledgers keep: each of their labels must be backed by a fact
