@@ -24,8 +24,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-#: What makes the runner's kernels different from a plain JupyterLab kernel.
-RUNNER_ONLY = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "PYTHONHASHSEED")
 
 
 def main() -> int:
@@ -37,7 +35,7 @@ def main() -> int:
     args = parser.parse_args()
     import papermill
 
-    from evaluation.pipeline.lab import prepare_lab
+    from evaluation.pipeline.lab import RUNNER_ENVIRONMENT, prepare_lab
 
     run = args.run
     if run is None:
@@ -52,7 +50,7 @@ def main() -> int:
     lab = prepare_lab(run)
     results = json.loads((run / "results.json").read_text("utf-8"))
     in_runner = results["provenance"]["notebooks"][args.notebook]["seconds"]
-    for key in RUNNER_ONLY:  # the kernel inherits this process's environment
+    for key in RUNNER_ENVIRONMENT:  # the kernel inherits this process's environment
         os.environ.pop(key, None)
     print(f"[3/3] {args.notebook} in a plain kernel (no thread limits, random hashing) ...",
           flush=True)  # fmt: skip

@@ -132,7 +132,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
 
 def _cmd_lab(args: argparse.Namespace) -> int:
-    from evaluation.pipeline.lab import lab_command, open_lab, prepare_lab
+    from evaluation.pipeline.lab import RUNNER_ENVIRONMENT, lab_command, open_lab, prepare_lab
 
     _private()
     lab = prepare_lab(_finished_run(args.run), work_dir=args.work_dir)
@@ -143,8 +143,8 @@ def _cmd_lab(args: argparse.Namespace) -> int:
         "  What they show when executed there has not passed the disclosure audit: keep it there."
     )
     if args.no_start:
-        print("Open it with: OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 "
-              f"PYTHONHASHSEED=0 {' '.join(command)}")  # fmt: skip
+        env = " ".join(f"{key}={value}" for key, value in RUNNER_ENVIRONMENT.items())
+        print(f"Open it with: {env} {' '.join(command)}")
         return 0
     return open_lab(lab)
 

@@ -26,12 +26,10 @@ import papermill
 import pytest
 
 from evaluation.cli import main
-from evaluation.pipeline.lab import LAB, injected_parameters, prepare_lab
+from evaluation.pipeline.lab import LAB, RUNNER_ENVIRONMENT, injected_parameters, prepare_lab
 
 #: The notebook executed again (the quickest that reads person-level scratch files).
 NOTEBOOK = "02_design"
-#: The runner's environment that a plain JupyterLab kernel lacks.
-RUNNER_ONLY = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "PYTHONHASHSEED")
 RTOL = 1e-12
 #: Seconds JupyterLab may take to answer (generous: the suite runs on a loaded 2-core machine).
 WAIT_SECONDS = 180
@@ -113,7 +111,7 @@ def test_every_notebook_points_at_the_lab_and_keeps_the_runs_other_parameters(la
 
 def test_a_notebook_executed_in_a_plain_kernel_reproduces_the_run_on_one_thread(lab, monkeypatch):
     run, folder, before, _ = lab
-    for key in RUNNER_ONLY:  # the kernel inherits this environment
+    for key in RUNNER_ENVIRONMENT:  # the kernel inherits this environment
         monkeypatch.delenv(key, raising=False)
     results = folder.run_dir / "results" / f"{NOTEBOOK}.json"
     as_run = json.loads(results.read_text("utf-8"))  # restored from the run's cache entry

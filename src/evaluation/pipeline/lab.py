@@ -44,6 +44,8 @@ from evaluation.threads import SINGLE_THREADED_BLAS
 
 #: Sub-folder of the work folder that holds the lab copies, one per run.
 LAB = "lab"
+#: What the runner's kernels have in their environment and a plain JupyterLab kernel lacks.
+RUNNER_ENVIRONMENT = {**SINGLE_THREADED_BLAS, "PYTHONHASHSEED": "0"}
 #: The tag papermill gives the cell holding the values a run injected.
 INJECTED = "injected-parameters"
 
@@ -79,7 +81,7 @@ def injected_parameters(nb: Any) -> dict[str, Any]:
 
 def lab_environment() -> dict[str, str]:
     """The environment of the runner's kernels: one thread per math library, fixed hashing."""
-    return {**os.environ, **SINGLE_THREADED_BLAS, "PYTHONHASHSEED": "0"}
+    return {**os.environ, **RUNNER_ENVIRONMENT}
 
 
 def prepare_lab(run: Path, work_dir: Path | str | None = None) -> LabFolder:
@@ -97,8 +99,6 @@ def prepare_lab(run: Path, work_dir: Path | str | None = None) -> LabFolder:
         Not a finished run folder; a notebook's cache entry is gone (the cache keeps the last
         few per notebook) or damaged: then rerun the study and open the new run.
     """
-    from papermill.parameterize import parameterize_notebook
-
     run = finished_run_folder(Path(run).resolve())
     text, params_file, base = recorded_params(run)
     params = parse_params(text, source=params_file, base=base)
@@ -126,7 +126,7 @@ def prepare_lab(run: Path, work_dir: Path | str | None = None) -> LabFolder:
     try:
         building = workdir.private_dir(work / LAB / f".building-{run.name}-{os.getpid()}")
         try:
-            _fill(building, lab, recorded, stored, executed, parameterize_notebook, again)
+            _fill(building, lab, recorded, stored, executed, again)
         except BaseException:
             shutil.rmtree(building, ignore_errors=True)
             raise
@@ -140,8 +140,10 @@ def prepare_lab(run: Path, work_dir: Path | str | None = None) -> LabFolder:
     return lab
 
 
-def _fill(building: Path, lab: LabFolder, recorded, stored, executed, parameterize, again):
+def _fill(building: Path, lab: LabFolder, recorded, stored, executed, again):
     """Write the lab copy into ``building``; its notebooks point at ``lab``'s final folders."""
+    from papermill.parameterize import parameterize_notebook
+
     run_dir, scratch_dir = building / "run", building / "scratch"
     notebooks = workdir.private_dir(building / "notebooks")
     for name in recorded:
@@ -151,7 +153,7 @@ def _fill(building: Path, lab: LabFolder, recorded, stored, executed, parameteri
             raise RunError(f"notebook {name}: {exc}. {again}") from None
         values = injected_parameters(executed[name])
         values.update(run_dir=str(lab.run_dir), scratch_dir=str(lab.scratch_dir))
-        nb = parameterize(executed[name], values, kernel_name="python3", language="python")
+        nb = parameterize_notebook(executed[name], values, kernel_name="python3", language="python")
         nbformat.write(nb, notebooks / f"{Path(name).name}.ipynb")
 
 
