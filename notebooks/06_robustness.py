@@ -12,15 +12,15 @@
 # ---
 
 # %% [markdown]
-# # 06 Robustness and costs: how sure are we, and was it worth it?
+# # 06 Robustness: how sure are we?
 #
 # With about fifty mentored persons the first question is whether the study could have seen
 # an effect at all (the minimum detectable effect, ex ante); then whether the estimators find
 # "effects" where there can be none (placebo outcomes before the start, and a fake start a
 # year early); how strong a hidden confounder (motivation) would have to be to explain the
 # headline away (E-value, Rosenbaum bounds); whether the answer hinges on one specification
-# (a specification curve, run in parallel); and what the programme cost per participant and
-# per additional person in work.
+# (a specification curve, run in parallel). What it cost per additional person in work is
+# notebook 07's.
 
 # %%
 # %matplotlib inline
@@ -28,10 +28,6 @@
 # %% tags=["parameters"]
 seed = 20170601
 study = {"language": "en"}
-data = {
-    "participants": "../data/synthetic/participants.csv",
-    "monthly": "../data/synthetic/monthly.csv",
-}
 outcomes = {"horizons": [6, 12, 24], "pre_months": 12}
 design = {
     "covariates": [
@@ -72,14 +68,7 @@ robustness = {
     "workers": 2,
     "compare_sequential": False,
 }
-costs = {
-    "horizon": 12,
-    "monthly_earnings_sek": 20000,
-    "tax_share": 0.3,
-    "benefit_saved_sek_per_month": 6000,
-    "duration_months": 12,
-}
-report = {"budget_sek": 3254321, "planned_participants": 50}
+costs = {"horizon": 12}  # the power at the costs horizon (the costs: notebook 07)
 disclosure = {"min_cell": 5}
 run_dir = "../outputs/dev"
 scratch_dir = "../data/synthetic/.evaluation-work/scratch/dev"  # person-level: beside the data
@@ -90,7 +79,7 @@ from pathlib import Path
 import pandas as pd
 
 from evaluation.chapters import robustness as chapter
-from evaluation.data.io import read_handed_over_panel, read_table
+from evaluation.data.io import read_handed_over_panel
 from evaluation.plots import robustness as plots
 from evaluation.plots import theme
 from evaluation.results.recorder import Recorder
@@ -119,11 +108,11 @@ PCT = level_percent(estimation["level"], study["language"])  # the intervals' le
 # ## Inputs
 # The hand-over of notebooks 01 and 02 (covariates, outcomes, design decisions), the monthly
 # rows of the persons the placebo designs and the power analysis need (the design stage's
-# comparison subsample and the matched persons), and the participants table alone (for the
-# persons served). The placebo designs and the specification curve, which rerun the design
-# and every estimator many times, use every mentored person and the comparison subsample
-# (the whole pool unless it is larger than `design.subsample_comparison`). The chapter
-# function runs every analysis below; the specification curve prints its progress.
+# comparison subsample and the matched persons). The placebo designs and the specification
+# curve, which rerun the design and every estimator many times, use every mentored person and
+# the comparison subsample (the whole pool unless it is larger than
+# `design.subsample_comparison`). The chapter function runs every analysis below; the
+# specification curve prints its progress.
 
 # %%
 dsg = pd.read_parquet(scratch / "design.parquet")
@@ -135,13 +124,11 @@ ch = chapter.robustness_chapter(
         scratch / "monthly_panel.parquet",
         dsg.loc[dsg["in_subsample"] | (dsg["match_weight"] > 0), "person_id"],
     ),
-    read_table(data["participants"], table="participants"),
     outcomes=outcomes,
     design=design,
     estimation=estimation,
     robustness=robustness,
     costs=costs,
-    report=report,
     min_cell=disclosure["min_cell"],
 )
 
@@ -348,30 +335,6 @@ rec.show("spec_curve_summary")
 
 # %%
 rec.show("spec_curve")
-
-# %% [markdown]
-# ## Costs
-# Cost per participant from the budget; cost per additional person in work at the costs
-# horizon with an interval from the effect's confidence interval (unbounded when it includes
-# zero, undefined when the estimate is not positive); the break-even effect under the stated
-# assumptions (parameters `costs.*`). The persons served are the mentored rows of the
-# participants table.
-
-# %%
-rec.count(
-    "costs_served",
-    ch.counts["costs_served"],
-    title="Mentored persons served (participants table)",
-    made_by=read_table,
-)
-rec.number(
-    "costs",
-    ch.costs,
-    title="Costs per participant and per additional person in work; break-even effects",
-    made_by=chapter.costs_section,
-    reveals=ch.facts["costs"],
-)
-rec.show("costs")
 
 # %%
 rec.save()

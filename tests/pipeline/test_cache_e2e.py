@@ -77,3 +77,28 @@ def test_changed_parameter_reexecutes_only_its_users(finished_run, cached_out):
             expect.add(spec.name)
     assert "03_effects" in expect
     assert {n for n, info in nbs.items() if info["executed"]} == expect
+
+
+def test_a_cost_assumption_reexecutes_the_costs_notebook_alone(finished_run, cached_out):
+    """The costs are notebook 07's: the robustness notebook reads only ``costs.horizon``."""
+    result, params = finished_run
+    doc = yaml.safe_load(params.read_text("utf-8"))
+    doc["costs"]["tax_share"] = doc["costs"]["tax_share"] / 2
+    doc["programme"]["budget"] = doc["programme"]["budget"] * 2
+    changed = params.with_name("costs.yaml")
+    changed.write_text(yaml.safe_dump(doc, allow_unicode=True), "utf-8")
+    out_root, work = cached_out
+    run = run_study(changed, out_root, work_dir=work, render=False, echo=lambda *a, **k: None)
+    new = json.loads((run.run_dir / "results.json").read_text())
+    old = json.loads((result.run_dir / "results.json").read_text())
+    nbs = new["provenance"]["notebooks"]
+    assert {n for n, info in nbs.items() if info["executed"]} == {"07_costs"}
+    # the costs follow the assumptions; the effect they price is the one notebook 03 reports
+    before, after = old["numbers"]["costs"], new["numbers"]["costs"]
+    assert after["tax_share"] == before["tax_share"] / 2
+    assert after["cost_per_participant"] == pytest.approx(2 * before["cost_per_participant"])
+    assert after["effect"] == before["effect"]
+    headline = [e for e in new["effects"] if e["notebook"] == "03_effects"
+                and e["estimator"] == after["estimator"]
+                and e["outcome"] == f"employed_m{after['horizon']}" and e["subgroup"] == "all"]  # fmt: skip
+    assert [e["estimate"] for e in headline] == [after["effect"]]

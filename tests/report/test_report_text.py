@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from evaluation.chapters.robustness import COSTS_SERVED_FIELDS
+from evaluation.chapters.costs import COSTS_SERVED_FIELDS
 from evaluation.report.render import (
     Numbers,
     fmt_number,

@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from evaluation.chapters import costs as cost_chapter
 from evaluation.chapters import robustness as chapter
 from evaluation.chapters.design import design_chapter
 from evaluation.config import Params, outcome_names
@@ -54,8 +55,8 @@ def params(tmp_path_factory):
     grid = tmp_path_factory.mktemp("grid") / "grid.yaml"
     grid.write_text(GRID, "utf-8")
     doc["robustness"] |= {"specifications": str(grid), "workers": 2}
-    # as the runner hands them to notebook 06: the report section carries the programme's
-    # budget and planned participants (``report["budget_sek"]``)
+    # as the runner hands them to notebooks 06 and 07: the report section carries the
+    # programme's budget and planned participants (``report["budget_sek"]``)
     return Params.model_validate(doc).notebook_parameters()
 
 
@@ -75,9 +76,20 @@ def inputs(params):
 @pytest.fixture(scope="module")
 def ch(inputs, params):
     return chapter.robustness_chapter(
-        *inputs.values(), outcomes=params["outcomes"], design=params["design"],
+        inputs["covariates"], inputs["outcomes_data"], inputs["design_hand_over"],
+        inputs["monthly"], outcomes=params["outcomes"], design=params["design"],
         estimation=params["estimation"], robustness=params["robustness"], costs=params["costs"],
-        report=params["report"], min_cell=K, progress=lambda done, total: None,
+        min_cell=K, progress=lambda done, total: None,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def costs(inputs, params):
+    """The costs chapter (notebook 07) on the same hand-over."""
+    return cost_chapter.costs_chapter(
+        inputs["covariates"], inputs["outcomes_data"], inputs["design_hand_over"],
+        inputs["participants"], outcomes=params["outcomes"], design=params["design"],
+        estimation=params["estimation"], costs=params["costs"], report=params["report"],
     )  # fmt: skip
 
 
@@ -88,8 +100,9 @@ def sample(inputs, params):
 
 
 @pytest.fixture(scope="module")
-def recorded(ch, tmp_path_factory):
-    """The chapter recorded as notebook 06 records it: the results part and the ledger."""
+def recorded(ch, costs, tmp_path_factory):
+    """The chapter recorded as notebook 06 records it (and the costs, as notebook 07 does, in
+    the same part): the results part and the ledger."""
     folder = tmp_path_factory.mktemp("rec")
     rec = Recorder(folder / "run", "06_robustness", min_cell=K, private_dir=folder / "private")
     rec.table("power_mde", ch.power_table, title="t", made_by=chapter.power_section)
@@ -110,8 +123,9 @@ def recorded(ch, tmp_path_factory):
                reveals=ch.facts["spec_curve_summary"])  # fmt: skip
     rec.table("spec_curve_estimates", ch.spec_table, title="t",
               made_by=chapter.spec_curve_tables)  # fmt: skip
-    rec.number("costs", ch.costs, title="t", made_by=chapter.costs_section,
-               reveals=ch.facts["costs"])  # fmt: skip
+    rec.count("costs_served", costs.served, title="t", made_by=cost_chapter.costs_chapter)
+    rec.number("costs", costs.costs, title="t", made_by=cost_chapter.costs_section,
+               reveals=costs.facts)  # fmt: skip
     path = rec.save()
     results = json.loads((folder / "run" / path).read_text("utf-8"))
     return results, Ledger.load(ledger_path(folder / "private", "06_robustness"))
@@ -212,13 +226,12 @@ def test_counts_of_pairs_count_the_mentored_persons_of_those_pairs(ch, sample):
     assert p == pytest.approx(n_t - (len(discordant) - n_t))  # T minus the other discordant
 
 
-def test_persons_served_and_left_out_are_the_right_ones(ch, inputs, params):
+def test_persons_served_and_left_out_are_the_right_ones(ch, costs, inputs, params):
     part = inputs["participants"]
-    assert set(ch.counts["costs_served"]) == set(part.loc[part["group"] == "mentored",
-                                                          "person_id"])  # fmt: skip
-    served = len(ch.counts["costs_served"])
-    assert ch.costs["cost_per_participant"] == pytest.approx(params["report"]["budget_sek"]
-                                                             / served)  # fmt: skip
+    assert set(costs.served) == set(part.loc[part["group"] == "mentored", "person_id"])
+    served = len(costs.served)
+    assert costs.costs["cost_per_participant"] == pytest.approx(params["report"]["budget_sek"]
+                                                                / served)  # fmt: skip
     left_out = set(ch.counts["placebo_fake_dropped_control"])
     analysed = set(inputs["covariates"]["person_id"])
     assert left_out <= analysed
@@ -340,3 +353,17 @@ def test_a_headline_outcome_that_is_not_binary_skips_both_with_the_reason():
     out = chapter.hidden_confounding(frame, _headline(frame, 0.2), _spec(), **SECTIONS)
     assert out.evalue is None and out.rosenbaum is None and out.curve is None
     assert out.skipped == {"sensitivity_binary": chapter.NOT_BINARY}
+
+
+def test_the_costs_price_the_effect_every_estimator_run_gives(costs, sample, params):
+    """Notebook 07 estimates the headline estimator alone: the number of the full run."""
+    spec = fx.EffectsSpec.from_params(params["design"], params["estimation"])
+    outcome = f"employed_m{params['costs']['horizon']}"
+    (full,) = [r for r in fx.estimate_study(sample, [outcome], spec)
+               if r.estimator == spec.headline_estimator]  # fmt: skip
+    assert len(spec.estimators) > 1
+    assert costs.effect.estimator == spec.headline_estimator
+    for name in ("estimate", "se", "ci_low", "ci_high", "n_treated", "n_control"):
+        assert getattr(costs.effect, name) == getattr(full, name), name
+    assert costs.costs["effect"] == full.estimate
+    assert costs.costs["effect_low"] == full.ci_low and costs.costs["effect_high"] == full.ci_high

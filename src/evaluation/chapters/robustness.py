@@ -43,7 +43,6 @@ from evaluation.errors import ParamsError
 from evaluation.estimate import effects as fx
 from evaluation.estimate.results import EffectResult
 from evaluation.protocol import Result, jsonable, private, produced_by
-from evaluation.robustness import costs as cst
 from evaluation.robustness import placebo as pl
 from evaluation.robustness import power as pw
 from evaluation.robustness import sensitivity as sens
@@ -58,12 +57,6 @@ STATISTICS = ("estimate", "se", "ci_low", "ci_high", "p_value")
 #: The fields of the E-value record that, with the published estimate, give away the share
 #: employed among the mentored the estimate is about (``p1 = baseline + rd``).
 EVALUE_SHARE_FIELDS = ("baseline", "rr", "rr_low", "rr_high", "evalue", "evalue_ci")
-#: Fields of the costs record computed from the number of persons served.
-COSTS_SERVED_FIELDS = (
-    "cost_per_participant", "additional_persons", "additional_low", "additional_high",
-    "cost_per_additional", "cost_per_additional_low", "cost_per_additional_high",
-    "break_even_earnings", "break_even_public",
-)  # fmt: skip
 #: Why the E-value is withheld when the estimate leaves no risk ratio (no numbers in it: the
 #: share employed among the mentored would give a count away).
 EVALUE_NO_RATIO = (
@@ -100,8 +93,6 @@ class RobustnessChapter(Result):
         headline.
     timing
         Wall time of the specification curve (machine-dependent: provenance only).
-    costs
-        Cost per participant and per additional person in work, break-even effects.
     skipped
         Analyses not done, with the reason (``evalue``, ``sensitivity_binary``).
     counts
@@ -123,7 +114,6 @@ class RobustnessChapter(Result):
     spec_table: PublishedTable
     spec_summary: dict[str, Any]
     timing: dict[str, Any]
-    costs: dict[str, Any]
     skipped: dict[str, str] = field(default_factory=dict)
     counts: dict[str, np.ndarray] = private(default_factory=dict)
     facts: dict[str, tuple[Fact, ...]] = private(default_factory=dict)
@@ -133,7 +123,7 @@ class RobustnessChapter(Result):
         """The chapter's numbers (its tables and estimates are recorded on their own)."""
         return jsonable({"power": self.power, "placebo_summary": self.placebo_summary,
                          "evalue": self.evalue, "rosenbaum": self.rosenbaum,
-                         "spec_curve_summary": self.spec_summary, "costs": self.costs,
+                         "spec_curve_summary": self.spec_summary,
                          "skipped": self.skipped})  # fmt: skip
 
     def to_frame(self) -> pd.DataFrame:
@@ -146,7 +136,6 @@ class RobustnessChapter(Result):
             "evalue": ev.get("evalue"), "evalue_ci": ev.get("evalue_ci"),
             "gamma_critical": rb.get("gamma_critical"),
             "spec_share_same_sign": self.spec_summary["share_same_sign"],
-            "cost_per_participant": self.costs["cost_per_participant"],
         }])  # fmt: skip
 
 
@@ -157,18 +146,16 @@ def robustness_chapter(
     outcomes_data: pd.DataFrame,
     design_hand_over: pd.DataFrame,
     monthly: pd.DataFrame,
-    participants: pd.DataFrame,
     *,
     outcomes: Mapping[str, Any],
     design: Mapping[str, Any],
     estimation: Mapping[str, Any],
     robustness: Mapping[str, Any],
     costs: Mapping[str, Any],
-    report: Mapping[str, Any],
     min_cell: int,
     progress: Callable[[int, int], None] | None = None,
 ) -> RobustnessChapter:
-    """Power, placebo tests, sensitivity, the specification curve and costs.
+    """Power, placebo tests, sensitivity and the specification curve.
 
     Parameters
     ----------
@@ -178,10 +165,11 @@ def robustness_chapter(
     monthly
         The validated monthly rows of (at least) the comparison subsample and the matched
         persons.
-    participants
-        The participants table as read (the persons served are its mentored rows).
-    outcomes, design, estimation, robustness, costs, report
-        The parameter file's sections (``report``: ``budget_sek``, ``planned_participants``).
+    outcomes, design, estimation, robustness
+        The parameter file's sections.
+    costs
+        ``horizon``: the power analysis gives the minimum detectable effect at the costs
+        horizon (the costs themselves are notebook 07's, :mod:`evaluation.chapters.costs`).
     min_cell
         The disclosure threshold.
     progress
@@ -200,13 +188,7 @@ def robustness_chapter(
     sample = fx.analysis_sample(covariates, outcomes_data, design_hand_over)
     spec = fx.EffectsSpec.from_params(design, estimation)
     in_sub = set(design_hand_over.loc[design_hand_over["in_subsample"], "person_id"])
-    employment = [f"employed_m{h}" for h in outcomes["horizons"]]
-    main = fx.estimate_study(sample, employment, spec)
-    by_outcome = {r.outcome: r for r in main if r.estimator == spec.headline_estimator}
-    headline = next((r for r in main if r.outcome == spec.headline_outcome
-                     and r.estimator == spec.headline_estimator), None)  # fmt: skip
-    if headline is None:  # a headline outcome other than employment
-        headline = fx.estimate_study(sample, [spec.headline_outcome], spec)[-1]
+    headline = fx.headline_estimate(sample, spec.headline_outcome, spec)
 
     counts: dict[str, np.ndarray] = {}
     facts: dict[str, tuple[Fact, ...]] = {}
@@ -250,11 +232,6 @@ def robustness_chapter(
                     "grid_file": Path(grid.source).name, "n_withheld": spec.n_withheld}  # fmt: skip
     facts["spec_curve_summary"] = spec.summary_facts
 
-    effect = by_outcome[f"employed_m{costs['horizon']}"]
-    costs_record, served, facts["costs"] = costs_section(participants, effect, costs=costs,
-                                                         report=report)  # fmt: skip
-    counts["costs_served"] = served
-
     return RobustnessChapter(
         power=power,
         power_table=power_table,
@@ -267,7 +244,6 @@ def robustness_chapter(
         spec_table=spec.table,
         spec_summary=spec_summary,
         timing=timing,
-        costs=costs_record,
         skipped=skipped,
         counts=counts,
         facts=facts,
@@ -588,49 +564,3 @@ def _json_row_keys(frame: pd.DataFrame) -> list[str]:
     records = json.loads(frame.reset_index()[index].to_json(orient="records"))
     return [row_key(tuple(r[c] for c in index)) if len(index) > 1 else str(r[index[0]])
             for r in records]  # fmt: skip
-
-
-# --- costs ----------------------------------------------------------------------------------
-def costs_section(
-    participants: pd.DataFrame,
-    effect: EffectResult,
-    *,
-    costs: Mapping[str, Any],
-    report: Mapping[str, Any],
-) -> tuple[dict[str, Any], np.ndarray, tuple[Fact, ...]]:
-    """Cost per participant and per additional person in work, break-even effects.
-
-    The persons served are the participants table's mentored rows (its ``group`` column as
-    the contract normalises it). Returns the ``costs`` record, the persons served and the
-    record's facts: every cost is the budget over the persons served (a count); the effect
-    and its limits rest on the effect's persons.
-    """
-    mentored = participants["group"].astype(str).str.strip().str.lower() == "mentored"
-    served = participants.loc[mentored, "person_id"].astype(str).str.strip().to_numpy()
-    cpa = cst.cost_per_additional(report["budget_sek"], len(served), effect.estimate,
-                                  effect.ci_low, effect.ci_high)  # fmt: skip
-    be = cst.break_even(cpa.cost_per_participant, monthly_earnings=costs["monthly_earnings_sek"],
-                        tax_share=costs["tax_share"],
-                        benefit_saved_per_month=costs["benefit_saved_sek_per_month"],
-                        duration_months=costs["duration_months"])  # fmt: skip
-    record = {
-        "cost_per_participant": cpa.cost_per_participant,
-        "cost_per_planned": cst.cost_per_participant(report["budget_sek"],
-                                                     report["planned_participants"]),
-        "horizon": costs["horizon"], "estimator": effect.estimator,
-        "effect": effect.estimate, "effect_low": effect.ci_low, "effect_high": effect.ci_high,
-        "additional_persons": cpa.additional_persons, "additional_low": cpa.additional_low,
-        "additional_high": cpa.additional_high, "cost_per_additional": cpa.cost,
-        "cost_per_additional_low": cpa.cost_low, "cost_per_additional_high": cpa.cost_high,
-        "status": cpa.status,
-        "break_even_earnings": be.effect_earnings, "break_even_public": be.effect_public,
-        "gain_per_month_public": be.gain_per_month_public,
-        "monthly_earnings": costs["monthly_earnings_sek"], "tax_share": costs["tax_share"],
-        "benefit_saved": costs["benefit_saved_sek_per_month"],
-        "duration_months": costs["duration_months"],
-    }  # fmt: skip
-    facts = [fact((name,), served) for name in COSTS_SERVED_FIELDS]
-    if effect.persons is not None:
-        facts += [fact((name,), p, "sample") for name in ("effect", "effect_low", "effect_high")
-                  for p in effect.persons]  # fmt: skip
-    return record, served, tuple(facts)

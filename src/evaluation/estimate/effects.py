@@ -11,7 +11,7 @@ family, the conditional randomisation test of the headline, and the table of est
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -138,6 +138,18 @@ def estimate_study(
             level=spec.level,
         )
     return out
+
+
+def headline_estimate(data: pd.DataFrame, outcome: str, spec: EffectsSpec) -> EffectResult:
+    """The headline estimator alone on one outcome.
+
+    Each estimator is estimated on each outcome on its own (:func:`estimate_study`), so this
+    is the number :func:`estimate_study` gives for it among all of them, without the others.
+    """
+    (result,) = estimate_study(
+        data, [outcome], replace(spec, estimators=(spec.headline_estimator,))
+    )
+    return result
 
 
 #: Estimators whose SE the weighted bootstrap (propensity model refitted per draw) checks.

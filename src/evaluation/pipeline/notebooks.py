@@ -101,15 +101,19 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
     ),
     NotebookSpec(
         "06_robustness",
-        "Robustness and costs: power, placebo tests, E-value and Rosenbaum bounds, "
-        "specification curve (parallel), cost per additional person in work",
+        "Robustness: power, placebo tests, E-value and Rosenbaum bounds, "
+        "specification curve (parallel)",
         reads=(
-            "inputs",
             "design_data.parquet",
             "outcome_data.parquet",
             "design.parquet",
             "monthly_panel.parquet",
         ),
+    ),
+    NotebookSpec(
+        "07_costs",
+        "Costs: cost per participant and per additional person in work, break-even effects",
+        reads=("inputs", "design_data.parquet", "outcome_data.parquet", "design.parquet"),
     ),
     NotebookSpec(
         "04_timing",

@@ -75,7 +75,7 @@ CHAPTERS: tuple[tuple[str, str | None], ...] = (
     ("bottomup", "05_bottomup"),
     ("model", "05_bottomup"),
     ("robustness", "06_robustness"),
-    ("costs", "06_robustness"),
+    ("costs", "07_costs"),
     ("limitations", None),
     ("appendix", None),
 )
