@@ -1,6 +1,6 @@
 # BottomUp Integration evaluation study.
 #   make report  - set up .venv (first time), run the whole study on the synthetic data, print the report path
-#   make test    - set up .venv and .venv-acro (first time), run the test suite (fast tier on two workers, then the slow tier)
+#   make test    - set up .venv and .venv-acro (first time), run the whole test suite on two workers
 #   make test-fast - the inner loop: units and references, no kernels (tests not marked slow), two workers
 #   make lab     - open JupyterLab on the notebooks' sources (a finished run's notebooks: evaluation lab RUN)
 #   make clean   - remove run outputs, generated synthetic data and their work folders (keeps .venv)
@@ -56,9 +56,10 @@ $(BROWSER): | $(STAMP)
 report: $(STAMP)
 	$(BIN)/evaluation run --params $(PARAMS)
 
+# The whole suite on two workers, a test module (or class) to a worker (--dist loadscope): a
+# module's study run (a module-scoped fixture) is made once, not once per worker.
 test: $(STAMP) $(BROWSER) $(ACRO_STAMP)
-	$(BIN)/python -m pytest -q -m "not slow" -n 2 --durations=10
-	$(BIN)/python -m pytest -q -m slow --durations=25
+	$(BIN)/python -m pytest -q -n 2 --dist loadscope --durations=25
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow" -n 2
