@@ -40,6 +40,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
 LAZY_ALLOWED = {
     "pyreadstat": "Stata/SPSS readers, only when such a file is read",
     "weasyprint": "PDF rendering, only when a PDF is made",
+    "pypandoc": "the Word report's pandoc binary, only when a .docx is made",
     "nbconvert": "reviewers' notebook pages, only when a page is made",
     "papermill": "notebook execution, only when a notebook runs",
     "nbclient": "papermill's kernel errors, with papermill",

@@ -450,7 +450,17 @@ MOVED_TO_PROGRAMME = {
 class Report(_Section):
     """What is rendered for funders, and how it names the values of the data."""
 
-    formats: list[Literal["html", "pdf"]] = Field(default_factory=lambda: ["html", "pdf"])
+    formats: list[Literal["html", "pdf", "docx"]] = Field(
+        default_factory=lambda: ["html", "pdf", "docx"],
+        description="What the report is rendered as: html (always), pdf (A4, WeasyPrint), docx "
+        "(Word, via pandoc: the same page, for funders who work in Word)",
+    )
+    docx_reference: str | None = Field(
+        None,
+        description="A Word file whose styles the docx report takes (pandoc's reference "
+        "document: a funder's template); absolute or relative to the parameter file's folder. "
+        "None: pandoc's own styles",
+    )
     labels: dict[str, dict[str, LocalText]] = Field(
         default_factory=dict,
         description="Display labels of category values, by category (column): for example "
@@ -877,6 +887,10 @@ def _resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
     if isinstance(robustness, dict) and isinstance(robustness.get("specifications"), str):
         grid = _grid_path(robustness["specifications"], base)
         raw = {**raw, "robustness": {**robustness, "specifications": grid}}
+    report = raw.get("report")
+    if isinstance(report, dict) and isinstance(report.get("docx_reference"), str):
+        raw = {**raw, "report": {**report,
+                                 "docx_reference": _resolved(report["docx_reference"], base)}}  # fmt: skip
     return raw
 
 
@@ -965,6 +979,7 @@ def parse_params(text: str, *, source: Path, base: Path | None = None) -> AnyPar
 
 def check_input_files(params: AnyParams, *, source: Path) -> None:
     """Every input file named in ``data`` must exist (unless the generator will make it)."""
+    check_docx_reference(params, source=source)
     if not isinstance(params, Params):
         return
     will_generate = params.synthetic is not None and params.synthetic.generate_if_missing
@@ -990,6 +1005,20 @@ def check_input_files(params: AnyParams, *, source: Path) -> None:
         )
         raise ParamsError("\n".join(lines))
     check_specification_grid(params, source=source)
+
+
+def check_docx_reference(params: Any, *, source: Path) -> None:
+    """A named Word template must be a Word file (checked before a run, not after it)."""
+    ref = params.report.docx_reference
+    if ref is None:
+        return
+    path = Path(ref)
+    if not path.is_file() or path.suffix.lower() != ".docx":
+        raise ParamsError(
+            f"{source}: report.docx_reference ({path}) is not a .docx file. Point it at the "
+            "funder's Word template (absolute, or relative to the parameter file's folder), or "
+            "leave it out for pandoc's own styles."
+        )
 
 
 def check_specification_grid(params: Params, *, source: Path) -> None:

@@ -94,6 +94,14 @@ def test_no_english_sentence_in_the_swedish_report(swedish_run, page):
     pdf = swedish_run.run_dir / "report" / "report_sv.pdf"
     pdf_text = re.sub(r"\s+", " ", " ".join(p.extract_text() for p in PdfReader(str(pdf)).pages))
     assert sorted(f for f in fragments if f in pdf_text) == []
+    # the Word report: the same page, Swedish proofing
+    import docx
+
+    word = docx.Document(str(swedish_run.run_dir / "report" / "report_sv.docx"))
+    assert word.core_properties.language == "sv-SE"
+    word_text = re.sub(r"\s+", " ", " ".join(p.text for p in word.paragraphs))
+    assert len(word_text) > 10_000
+    assert sorted(f for f in fragments if f in word_text) == []
 
 
 def test_no_english_word_in_a_swedish_table_cell(page):

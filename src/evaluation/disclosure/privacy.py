@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -41,6 +42,25 @@ def _pdf_text(path: Path) -> str:
     return "\n".join(page.extract_text() or "" for page in reader.pages)
 
 
+def _docx_text(path: Path) -> str:
+    """The text of a Word document: every XML part but the images, tags removed.
+
+    A .docx is a zip: read as bytes it is compressed, and an identifier in it could not be
+    found. The text of the body, headers, footers, notes, comments and document properties
+    is searched.
+    """
+    with zipfile.ZipFile(path) as z:
+        parts = [z.read(n).decode("utf-8", "replace") for n in sorted(z.namelist())
+                 if n.endswith((".xml", ".rels"))]  # fmt: skip
+    return "\n".join(_XML_TAG.sub(" ", _RUN_TAG.sub("", part)) for part in parts)
+
+
+#: Tags of a run of text and its formatting: removed without a space, so that a word Word
+#: split into runs (or pandoc wrote in several) is searched whole.
+_RUN_TAG = re.compile(r"</?w:(?:r|t|rPr|rStyle|b|bCs|i|iCs|u|vertAlign|noProof|lang|sz|szCs|"
+                      r"color|rFonts|smallCaps|strike)\b[^>]*>")  # fmt: skip
+#: Every other tag ends a word (paragraphs, cells, properties).
+_XML_TAG = re.compile(r"<[^>]*>")
 _DATA_URI = re.compile(r"data:[\w/+.-]+;base64,[A-Za-z0-9+/=\s]+")
 
 
@@ -67,6 +87,8 @@ def file_text(path: Path) -> str | None:
         return None
     if suffix == ".pdf":
         return _pdf_text(path)
+    if suffix == ".docx":
+        return _docx_text(path)
     text = path.read_bytes().decode("utf-8", errors="replace")
     if suffix == ".ipynb":
         text = _without_notebook_images(text)

@@ -1,4 +1,4 @@
-"""Render the funders' report (HTML, PDF), the reviewers' notebooks and the index page.
+"""Render the funders' report (HTML, PDF, DOCX), the reviewers' notebooks and the index page.
 
 The report is a Jinja2 template filled from the run's ``results.json`` only: it never
 recomputes. Its text comes from the text catalogue (:mod:`evaluation.text`); which sentence
@@ -15,7 +15,10 @@ is a category value's label, ``say`` holds the decisions and ``num`` the numbers
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
 from collections.abc import Callable
+from datetime import datetime
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -188,6 +191,61 @@ def render_pdf(html_text: str, out: Path, base_url: Path, memo_dir: Path | None 
     return out
 
 
+#: The language of the Word document's text (its proofing), by the report's language.
+DOCX_LANGUAGE = {"en": "en-GB", "sv": "sv-SE"}
+
+
+def render_docx(
+    html_text: str,
+    out: Path,
+    *,
+    language: str,
+    reference: Path | str | None = None,
+    computed: str | None = None,
+    memo_dir: Path | None = None,
+) -> Path:
+    """The same report as a Word document, converted from the HTML page by pandoc.
+
+    Funders' templates are Word: ``reference`` (``report.docx_reference``) is a Word file
+    whose styles the document takes (pandoc's reference document). Pandoc is the binary the
+    ``pypandoc-binary`` wheel ships, run in its sandbox (it reads the page from its input and
+    the reference document, nothing else: no network). The page is self-contained (figures
+    are PNG data URIs), so the document is a function of the page, the reference document,
+    the language and pandoc's version; its date is when the numbers were computed
+    (``computed``, ISO 8601), so the same run gives the same bytes, and with ``memo_dir`` a
+    page converted before gets its document back (:mod:`evaluation.memo`).
+    """
+    from pypandoc import get_pandoc_path, get_pandoc_version
+
+    ref = None if reference is None else Path(reference)
+    ref_bytes = b"" if ref is None else ref.read_bytes()
+    lang = DOCX_LANGUAGE.get(language, language)
+    memo = Memo(memo_dir, "docx")
+    k = key("docx", get_pandoc_version(), html_text, ref_bytes, lang, computed or "")
+    docx = memo.get(k)
+    if docx is None:
+        command = [get_pandoc_path(), "--sandbox", "--from", "html", "--to", "docx",
+                   "--metadata", f"lang={lang}", "--output", "-"]  # fmt: skip
+        if ref is not None:
+            command.append(f"--reference-doc={ref}")
+        env = dict(os.environ)
+        if computed:
+            env["SOURCE_DATE_EPOCH"] = str(int(datetime.fromisoformat(computed).timestamp()))
+        done = subprocess.run(command, input=html_text.encode("utf-8"), capture_output=True,
+                              env=env, check=False)  # fmt: skip
+        if done.returncode != 0:
+            raise RuntimeError(
+                f"pandoc could not write the Word report (exit {done.returncode}): "
+                f"{done.stderr.decode('utf-8', 'replace').strip()[:500]}"
+                + ("; is report.docx_reference a Word (.docx) file?" if ref else "")
+            )
+        docx = done.stdout
+        memo.put(k, docx)
+        memo.prune(keep=50)
+    out.write_bytes(docx)
+    return out
+
+
 #: nbconvert's "lab" page without the scripts it would load from a CDN (require.js, MathJax,
 #: mermaid, the widgets manager): the reviewers' pages must open offline.
 NOTEBOOK_PAGE = TEMPLATES / "nbconvert" / "notebook_page.html.j2"
@@ -273,6 +331,11 @@ def render_all(
     html_path.write_text(page, "utf-8")
     if "pdf" in params.report.formats:
         render_pdf(page, report_dir / f"report_{language}.pdf", report_dir, memo_dir)
+    if "docx" in params.report.formats:
+        computed = (results["provenance"].get("computed") or {}).get("until")
+        render_docx(page, report_dir / f"report_{language}.docx", language=language,
+                    reference=params.report.docx_reference, computed=computed,
+                    memo_dir=memo_dir)  # fmt: skip
     render_notebooks(run_dir, memo_dir)
     render_index(run_dir, results, language)
     return html_path
