@@ -631,6 +631,17 @@ class Robustness(_Section):
     rosenbaum_gamma_max: float = Field(
         3.0, gt=1, le=100, description="Largest Gamma shown in the Rosenbaum-bounds figure."
     )
+    ovb_benchmarks: list[str] = Field(
+        default_factory=lambda: ["pre_months_employed_12"],
+        description="Omitted-confounder sensitivity of the regression estimate (Cinelli and "
+        "Hazlett 2020): numeric covariates of design.covariates a hidden confounder is "
+        "compared with (bounds for one as strong as each, and multiples of it).",
+    )
+    ovb_multiples: list[float] = Field(
+        default_factory=lambda: [1.0, 2.0, 3.0],
+        description="How many times as strong as each benchmark covariate the hidden "
+        "confounder is taken to be (with the treatment and with the outcome alike).",
+    )
     specifications: str = Field(
         str(SPECIFICATION_GRID),
         description="The specification-curve grid file (relative to the parameter file's "
@@ -746,6 +757,17 @@ class Params(_Section):
             raise ValueError(
                 f"estimation.headline.outcome '{outcome}' is not an outcome of this study; "
                 f"with horizons {self.outcomes.horizons} the outcomes are {', '.join(known)}"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _benchmarks_are_covariates(self) -> Params:
+        extra = [b for b in self.robustness.ovb_benchmarks if b not in self.design.covariates]
+        if extra:
+            raise ValueError(
+                f"robustness.ovb_benchmarks {extra} are not among design.covariates "
+                f"{self.design.covariates}: a hidden confounder is compared with a covariate the "
+                "regression adjusts for (a numeric one)"
             )
         return self
 

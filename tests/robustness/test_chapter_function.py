@@ -123,6 +123,10 @@ def recorded(ch, costs, tmp_path_factory):
                reveals=ch.facts["spec_curve_summary"])  # fmt: skip
     rec.table("spec_curve_estimates", ch.spec_table, title="t",
               made_by=chapter.spec_curve_tables)  # fmt: skip
+    rec.number("ovb", ch.ovb, title="t", made_by=chapter.omitted_confounding,
+               reveals=ch.facts["ovb"])  # fmt: skip
+    rec.table("ovb_bounds", ch.ovb_bounds, title="t", made_by=chapter.omitted_confounding)
+    rec.table("ovb_grid", ch.ovb_contour, title="t", made_by=chapter.omitted_confounding)
     rec.count("costs_served", costs.served, title="t", made_by=cost_chapter.costs_chapter)
     rec.number("costs", costs.costs, title="t", made_by=cost_chapter.costs_section,
                reveals=costs.facts)  # fmt: skip
@@ -367,3 +371,30 @@ def test_the_costs_price_the_effect_every_estimator_run_gives(costs, sample, par
         assert getattr(costs.effect, name) == getattr(full, name), name
     assert costs.costs["effect"] == full.estimate
     assert costs.costs["effect_low"] == full.ci_low and costs.costs["effect_high"] == full.ci_high
+
+
+def test_the_omitted_confounder_analysis_is_of_the_regression_estimate(ch, recorded, sample,
+                                                                       params):  # fmt: skip
+    """Cinelli-Hazlett on the study's regression estimator: same estimate, same persons."""
+    spec = fx.EffectsSpec.from_params(params["design"], params["estimation"])
+    (reg,) = [r for r in fx.estimate_study(sample, [spec.headline_outcome], spec)
+              if r.estimator == "regression"]  # fmt: skip
+    assert ch.ovb["estimate"] == pytest.approx(reg.estimate, rel=1e-12)
+    assert ch.ovb["benchmarks"] == params["robustness"]["ovb_benchmarks"]
+    assert 0 <= ch.ovb["rv_qa"] <= ch.ovb["rv_q"] < 1
+    results, ledger = recorded
+    treated, control = reg.persons
+    for name in ("estimate", "rv_q", "r2yd_x"):
+        got = sorted(tuple(f.persons) for f in _facts_at(ledger, "numbers", "ovb", name))
+        assert got == sorted([tuple(np.sort(treated)), tuple(np.sort(control))]), name
+    (df,) = _facts_at(ledger, "numbers", "ovb", "df")
+    assert df.kind == "count" and df.n == len(treated) + len(control)
+    bounds = results["tables"]["ovb_bounds"]
+    assert [r["kd"] for r in bounds] == params["robustness"]["ovb_multiples"]
+    # a stronger confounder moves the estimate further towards zero
+    moved = [abs(r["adjusted_estimate"]) for r in bounds]
+    assert moved == sorted(moved, reverse=True) and moved[0] < abs(ch.ovb["estimate"])
+    grid = results["tables"]["ovb_grid"]
+    assert len(grid) == chapter.OVB_STEPS**2 + 1 + len(bounds)
+    facts = [f for f in ledger if f.where[:2] == ("tables", "ovb_grid")]
+    assert len(facts) == 2 * 2 * len(grid)  # two columns, mentored and comparison

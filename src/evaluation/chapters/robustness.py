@@ -37,12 +37,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from evaluation.design.propensity import design_matrix
 from evaluation.disclosure.ledger import Fact, PublishedTable, fact, row_key
 from evaluation.disclosure.rules import suppressed_label
 from evaluation.errors import ParamsError
 from evaluation.estimate import effects as fx
 from evaluation.estimate.results import EffectResult
 from evaluation.protocol import Result, jsonable, private, produced_by
+from evaluation.robustness import omitted as om
 from evaluation.robustness import placebo as pl
 from evaluation.robustness import power as pw
 from evaluation.robustness import sensitivity as sens
@@ -93,6 +95,10 @@ class RobustnessChapter(Result):
         headline.
     timing
         Wall time of the specification curve (machine-dependent: provenance only).
+    ovb, ovb_bounds, ovb_contour
+        The regression estimate's sensitivity to an omitted confounder (Cinelli and Hazlett
+        2020): robustness values, bounds from the benchmark covariates, and the adjusted
+        estimate on a grid of confounder strengths (the contour plot's table).
     skipped
         Analyses not done, with the reason (``evalue``, ``sensitivity_binary``).
     counts
@@ -114,6 +120,9 @@ class RobustnessChapter(Result):
     spec_table: PublishedTable
     spec_summary: dict[str, Any]
     timing: dict[str, Any]
+    ovb: dict[str, Any] | None = None
+    ovb_bounds: PublishedTable | None = None
+    ovb_contour: PublishedTable | None = None
     skipped: dict[str, str] = field(default_factory=dict)
     counts: dict[str, np.ndarray] = private(default_factory=dict)
     facts: dict[str, tuple[Fact, ...]] = private(default_factory=dict)
@@ -123,7 +132,7 @@ class RobustnessChapter(Result):
         """The chapter's numbers (its tables and estimates are recorded on their own)."""
         return jsonable({"power": self.power, "placebo_summary": self.placebo_summary,
                          "evalue": self.evalue, "rosenbaum": self.rosenbaum,
-                         "spec_curve_summary": self.spec_summary,
+                         "spec_curve_summary": self.spec_summary, "ovb": self.ovb,
                          "skipped": self.skipped})  # fmt: skip
 
     def to_frame(self) -> pd.DataFrame:
@@ -204,6 +213,9 @@ def robustness_chapter(
                           pre_months=int(outcomes["pre_months"]))  # fmt: skip
     counts |= pla.counts
 
+    ovb = omitted_confounding(sample, spec, robustness=robustness, level=level)
+    facts |= ovb.facts
+
     sen = hidden_confounding(sample, headline, spec, design=design, estimation=estimation,
                              robustness=robustness)  # fmt: skip
     counts |= sen.counts
@@ -238,6 +250,9 @@ def robustness_chapter(
         placebos=tuple(pla.effects),
         placebo_table=pla.table,
         placebo_summary=pla.summary,
+        ovb=ovb.record,
+        ovb_bounds=ovb.bounds,
+        ovb_contour=ovb.contour,
         evalue=sen.evalue,
         rosenbaum=sen.rosenbaum,
         rosenbaum_curve=sen.curve,
@@ -401,6 +416,89 @@ def _estimate_facts(row: str, treated: Any, control: Any) -> list[Fact]:
 
 
 # --- hidden confounding ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class OmittedConfounding:
+    """The regression estimate's Cinelli-Hazlett sensitivity, published, with its facts."""
+
+    record: dict[str, Any]
+    bounds: PublishedTable
+    contour: PublishedTable
+    facts: dict[str, tuple[Fact, ...]] = field(repr=False)
+
+
+#: The contour plot's grid: partial R² from 0 to at most this, in this many steps.
+OVB_R2_MAX, OVB_STEPS = 0.5, 21
+
+
+def omitted_confounding(sample: pd.DataFrame, spec: fx.EffectsSpec, *,
+                        robustness: Mapping[str, Any], level: float) -> OmittedConfounding:  # fmt: skip
+    """Cinelli and Hazlett (2020) for the regression estimate of the headline outcome.
+
+    The regression is the study's regression estimator (``y ~ 1 + d + X`` on the rows with the
+    outcome inside category support, the same design matrix), with its classical standard
+    error, the one the sensitivity identities hold for
+    (:mod:`evaluation.robustness.omitted`). Benchmarks are ``robustness.ovb_benchmarks``
+    (numeric covariates; a confounder ``ovb_multiples`` times as strong as each). Every
+    value is a statistic of the estimation sample (its mentored and its comparison persons);
+    ``df`` is the sample's size less the number of regressors, so it counts the sample.
+    """
+    hy = spec.headline_outcome
+    est = fx.supported(sample.loc[sample[hy].notna()], spec.covariates)
+    x = design_matrix(est, spec.covariates).frame
+    benchmarks = list(robustness["ovb_benchmarks"])
+    missing = [b for b in benchmarks if b not in x.columns]
+    if missing:
+        raise ParamsError(f"robustness.ovb_benchmarks {missing}: not a numeric covariate of the "
+                          "regression (a category's dummies cannot be one benchmark)")  # fmt: skip
+    alpha = 1 - level
+    res = om.omitted_sensitivity(est[hy], est[fx.TREATMENT], x, benchmarks=benchmarks,
+                                 multiples=robustness["ovb_multiples"], alpha=alpha)  # fmt: skip
+    record = {"outcome": hy, "estimate": res.estimate, "se": res.se, "t": res.t, "df": res.df,
+              "r2yd_x": res.r2yd_x, "rv_q": res.rv_q, "rv_qa": res.rv_qa, "q": res.q,
+              "alpha": alpha, "benchmarks": benchmarks}  # fmt: skip
+    ids = est["person_id"].astype(str)
+    treated = ids.loc[est[fx.TREATMENT] == 1].to_numpy()
+    control = ids.loc[est[fx.TREATMENT] != 1].to_numpy()
+
+    def on_sample(where: tuple[Any, ...]) -> list[Fact]:
+        return [fact(where, treated, "sample"), fact(where, control, "sample")]
+
+    stats_fields = ("estimate", "se", "t", "r2yd_x", "rv_q", "rv_qa")
+    record_facts = [f for name in stats_fields for f in on_sample((name,))]
+    record_facts.append(fact(("df",), ids.to_numpy()))  # n = df + regressors
+    bounds = res.bounds.drop(columns=["ky"]).set_index(["benchmark", "kd"]).round(6)
+    bound_facts = [f for key in _json_row_keys(bounds) for col in bounds.columns
+                   for f in on_sample((key, col))]  # fmt: skip
+    # the plot's range: beyond the benchmarks and the robustness value, at most OVB_R2_MAX
+    reach = max([res.rv_q, *res.bounds["r2dz_x"], *res.bounds["r2yz_dx"]], default=0.0)
+    r2_max = min(OVB_R2_MAX, float(np.ceil(max(1.5 * reach, 0.02) * 50) / 50))
+    grid = om.contour(res.estimate, res.se, res.df, alpha=alpha, r2_max=r2_max,
+                      points=OVB_STEPS)  # fmt: skip
+    origin = om.adjusted(res.estimate, res.se, res.df, 0.0, 0.0, alpha=alpha)
+    points = [
+        {
+            "r2dz_x": 0.0,
+            "r2yz_dx": 0.0,
+            "adjusted_estimate": origin[0],
+            "adjusted_low": origin[3],
+            "point": "unadjusted",
+        }
+    ]
+    points += [{"r2dz_x": r.r2dz_x, "r2yz_dx": r.r2yz_dx, "adjusted_estimate": r.adjusted_estimate,
+                "adjusted_low": r.adjusted_low, "point": f"{r.kd:g}x {r.benchmark}"}
+               for r in res.bounds.itertuples()]  # fmt: skip
+    contour = (pd.concat([grid.assign(point=""), pd.DataFrame(points)], ignore_index=True)
+               .round(6).set_index(["point", "r2dz_x", "r2yz_dx"]))  # fmt: skip
+    contour_facts = [f for key in _json_row_keys(contour) for col in contour.columns
+                     for f in on_sample((key, col))]  # fmt: skip
+    return OmittedConfounding(
+        record=record,
+        bounds=PublishedTable(bounds, tuple(bound_facts)),
+        contour=PublishedTable(contour, tuple(contour_facts)),
+        facts={"ovb": tuple(record_facts)},
+    )
+
+
 @dataclass(frozen=True)
 class HiddenConfounding:
     """E-value and Rosenbaum bounds of the headline, with their facts and what was skipped."""

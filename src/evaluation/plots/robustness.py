@@ -226,3 +226,56 @@ def spec_curve(table: pd.DataFrame, *, language: str, min_cell: int, alpha: floa
     bottom.set_xlabel(L["specification"])
     fig.tight_layout()
     return fig
+
+
+def ovb_contour(table: pd.DataFrame, *, language: str, min_cell: int,
+                outcome: str = "") -> plt.Figure:  # fmt: skip
+    """Contours of the regression estimate adjusted for a hidden confounder, by its strength.
+
+    Drawn from the published ``ovb_grid`` table (Cinelli and Hazlett 2020, figure 2): the
+    adjusted estimate over the confounder's partial R² with mentoring (x) and with the
+    outcome (y), in percentage points for a share (``outcome`` ``employed_*``); the zero
+    contour red and dashed; the unadjusted estimate (triangle) and confounders as strong as a
+    multiple of each benchmark covariate (dots, ``1×`` ...) marked. Hidden cells leave the
+    contours out, with their label.
+    """
+    L = _labels(language)
+    scale = 100.0 if outcome.startswith("employed_") else 1.0
+    flat = _flat(table)
+    grid = flat.loc[flat["point"] == ""]
+    z = _numeric(grid["adjusted_estimate"]) * scale
+    fig, ax = plt.subplots(figsize=(6.0, 4.6))
+    label = _hidden_label(grid["adjusted_estimate"])
+    if label or not np.isfinite(z).all():
+        ax.text(0.5, 0.5, label or "..", transform=ax.transAxes, ha="center", va="center")
+    else:
+        x = np.sort(grid["r2dz_x"].astype(float).unique())
+        y = np.sort(grid["r2yz_dx"].astype(float).unique())
+        zz = (grid.pivot_table(index="r2yz_dx", columns="r2dz_x", values="adjusted_estimate",
+                               aggfunc="first").loc[y, x].to_numpy(dtype=float) * scale)  # fmt: skip
+        lines = ax.contour(x, y, zz, levels=8, colors="0.5", linewidths=0.8,
+                           linestyles="solid")  # fmt: skip
+        ax.clabel(lines, fontsize=7, fmt=lambda v: format_number(v, language, _decimals(v)))
+        if zz.min() < 0 < zz.max():
+            ax.contour(x, y, zz, levels=[0.0], colors="#c0392b", linestyles="--", linewidths=1.4)
+    points = flat.loc[flat["point"] != ""]
+    benchmarks = []
+    for row in points.itertuples():
+        unadjusted = row.point == "unadjusted"
+        ax.plot(float(row.r2dz_x), float(row.r2yz_dx), "^" if unadjusted else "o",
+                color=GROUP_COLOURS["mentored"], markersize=5)  # fmt: skip
+        if unadjusted:
+            continue
+        multiple, _, name = str(row.point).partition("x ")
+        benchmarks.append(name)
+        ax.annotate(f"{multiple}×", (float(row.r2dz_x), float(row.r2yz_dx)),
+                    textcoords="offset points", xytext=(4, 3), fontsize=7)  # fmt: skip
+    names = ", ".join(catalogue(language).category("variable", b, default=b)
+                      for b in dict.fromkeys(benchmarks))  # fmt: skip
+    ax.set_xlabel(L["r2dz_x"])
+    ax.set_ylabel(L["r2yz_dx"])
+    ax.set_title(L["ovb_title"].format(unit=L["pp"] if scale == 100 else "", names=names),
+                 fontsize=8)  # fmt: skip
+    ax.set_xlim(0, float(flat["r2dz_x"].astype(float).max()))
+    ax.set_ylim(0, float(flat["r2yz_dx"].astype(float).max()))
+    return fig

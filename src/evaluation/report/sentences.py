@@ -414,6 +414,21 @@ class Sentences:
             case = "gamma"
         return [S("rob_rosenbaum_text"), S(f"rob_rosenbaum_{case}")]
 
+    def ovb(self) -> list[Sentence]:
+        """The regression estimate's Cinelli-Hazlett robustness values and benchmark bounds."""
+        r = self.num.raw("ovb")
+        out = [S("rob_ovb_text", e={"outcome": r["outcome"], "estimate": r["estimate"]})]
+        out.append(S("rob_ovb_rv_zero" if r["rv_qa"] == 0 else "rob_ovb_rv"))
+        rows = self.num.results["tables"].get("ovb_bounds", [])
+        for bench in r["benchmarks"]:
+            mine = [row for row in rows if row["benchmark"] == bench]
+            if mine:  # the strongest multiple: what the contour plot marks furthest out
+                top = max(mine, key=lambda row: float(row["kd"]))
+                e = {"outcome": r["outcome"], "estimate": top["adjusted_estimate"],
+                     "ci_low": top["adjusted_low"], "ci_high": top["adjusted_high"]}  # fmt: skip
+                out.append(S("rob_ovb_bench", bench=bench, k=f"{float(top['kd']):g}", e=e))
+        return out
+
     def spec_reading(self) -> list[Sentence]:
         """The specification curve's summary, with the specifications that failed."""
         out = [S("rob_spec_reading")]
