@@ -56,11 +56,10 @@ $(BROWSER): | $(STAMP)
 report: $(STAMP)
 	$(BIN)/evaluation run --params $(PARAMS)
 
-# The whole suite on two workers, a group of tests to a worker (--dist loadgroup; the groups
-# are set in tests/conftest.py: a module, or all the tests of the shared finished run), so
-# that each study run is made once, not once per worker.
+# The whole suite on two workers, a test module (or class) to a worker (--dist loadscope): a
+# module's study run (a module-scoped fixture) is made once, not once per worker.
 test: $(STAMP) $(BROWSER) $(ACRO_STAMP)
-	$(BIN)/python -m pytest -q -n 2 --dist loadgroup --durations=25
+	$(BIN)/python -m pytest -q -n 2 --dist loadscope --durations=25
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow" -n 2

@@ -64,29 +64,8 @@ def make_params():
 STUDY_FIXTURES = frozenset({"finished_run", "make_params"})
 
 
-@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
-    """Mark every test that runs the study ``slow``; group and order the tests for xdist.
-
-    * ``slow``: a test that uses one of :data:`STUDY_FIXTURES`.
-    * ``xdist_group``: under ``--dist loadgroup`` (``make test``) a group goes to one worker.
-      A test module is a group, so that its module-scoped study run is made once; the
-      modules that use the session's ``finished_run`` are one group, so that it too is made
-      once (each worker would otherwise make its own).
-    * Order: modules with slow tests first, so that the last groups to start are short ones
-      and the two workers finish together.
-    """
-    slow_modules, shared = set(), set()
+    """Mark every test that runs the study ``slow`` (see :data:`STUDY_FIXTURES`)."""
     for item in items:
-        names = set(getattr(item, "fixturenames", ()))
-        if STUDY_FIXTURES & names:
+        if STUDY_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
-        if item.get_closest_marker("slow"):
-            slow_modules.add(item.module.__name__)
-        if "finished_run" in names:
-            shared.add(item.module.__name__)
-    for item in items:  # a whole module to one group: its module-scoped fixtures made once
-        module = item.module.__name__
-        item.add_marker(pytest.mark.xdist_group("finished_run" if module in shared else module))
-    order = {name: i for i, name in enumerate(dict.fromkeys(i.module.__name__ for i in items))}
-    items.sort(key=lambda i: (i.module.__name__ not in slow_modules, order[i.module.__name__]))
