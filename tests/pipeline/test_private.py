@@ -81,7 +81,8 @@ def _person_level_in(folder: Path) -> list[str]:
 def study(tmp_path_factory, make_params):
     """``evaluation run`` (with the report) and ``evaluation verify`` on a small study."""
     folder = tmp_path_factory.mktemp("private")
-    params = make_params(folder / "site", **{"estimation.permutation_draws": DRAWS})
+    params = make_params(folder / "site", **{"estimation.permutation_draws": DRAWS,
+                                             "report.formats": ["html", "pdf", "docx"]})  # fmt: skip
     out = folder / "outputs"
     # the cache of an earlier version, person-level, under the output folder (made private
     # here as the command would have made it: the test process has another umask)
@@ -118,14 +119,14 @@ def _searchable(path: Path) -> str:
 
         with Image.open(path) as image:  # the pixels are drawn from aggregates; the text
             return " ".join(f"{k} {v}" for k, v in image.text.items())  # chunks are text
-    if path.suffix.lower() == ".pdf" or path.suffix.lower() in _EMBEDDED_IMAGES:
+    if path.suffix.lower() in (".pdf", ".docx") or path.suffix.lower() in _EMBEDDED_IMAGES:
         return file_text(path)
     return path.read_bytes().decode("utf-8", errors="replace")
 
 
 def test_no_input_identifier_anywhere_under_the_output_folder(study):
     files = _files(study["out"])
-    assert len(files) > 60 and any(p.suffix == ".pdf" for p in files)
+    assert len(files) > 60 and {".pdf", ".docx"} <= {p.suffix for p in files}
     hits = []
     for path in files:
         tokens = set(_TOKEN.findall(_searchable(path)))

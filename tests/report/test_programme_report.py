@@ -77,7 +77,7 @@ def other_programme_run(tmp_path_factory, make_params):
         programme=OTHER_PROGRAMME,
         study={"name": "Mentor Väst", "site": "Borås (synthetic data)", "country": "SE",
                "currency": "SEK", "language": "en", "synthetic": True},
-        **{"synthetic.n_mentored": 80},
+        **{"synthetic.n_mentored": 80, "report.formats": ["html", "pdf"]},
     )  # fmt: skip
     return run_study(params, folder / "outputs", echo=lambda *a, **k: None)
 

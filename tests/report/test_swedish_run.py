@@ -33,7 +33,8 @@ def swedish_run(tmp_path_factory, make_params):
     from evaluation.pipeline.run import run_study
 
     folder = tmp_path_factory.mktemp("study_sv")
-    params = make_params(folder)  # English; --language sv makes the Swedish variant
+    # English; --language sv makes the Swedish variant
+    params = make_params(folder, **{"report.formats": ["html", "pdf", "docx"]})
     return run_study(params, folder / "outputs", echo=lambda *a, **k: None, language="sv")
 
 
