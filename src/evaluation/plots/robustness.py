@@ -262,8 +262,15 @@ def ovb_contour(table: pd.DataFrame, *, language: str, min_cell: int,
     benchmarks = []
     for row in points.itertuples():
         unadjusted = row.point == "unadjusted"
-        ax.plot(float(row.r2dz_x), float(row.r2yz_dx), "^" if unadjusted else "o",
-                color=GROUP_COLOURS["mentored"], markersize=5)  # fmt: skip
+        ax.plot(
+            float(row.r2dz_x),
+            float(row.r2yz_dx),
+            "^" if unadjusted else "o",
+            color=GROUP_COLOURS["mentored"],
+            markersize=6,
+            clip_on=False,
+            zorder=5,
+        )  # fmt: skip (the unadjusted point is the corner: not cut by the axes)
         if unadjusted:
             continue
         multiple, _, name = str(row.point).partition("x ")
