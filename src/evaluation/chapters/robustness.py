@@ -416,6 +416,12 @@ def _estimate_facts(row: str, treated: Any, control: Any) -> list[Fact]:
 
 
 # --- hidden confounding ---------------------------------------------------------------------
+def headline_sample(sample: pd.DataFrame, spec: fx.EffectsSpec) -> pd.DataFrame:
+    """The headline's estimation rows: its outcome observed, inside category support."""
+    hy = spec.headline_outcome
+    return fx.supported(sample.loc[sample[hy].notna()], spec.covariates)
+
+
 @dataclass(frozen=True)
 class OmittedConfounding:
     """The regression estimate's Cinelli-Hazlett sensitivity, published, with its facts."""
@@ -443,7 +449,7 @@ def omitted_confounding(sample: pd.DataFrame, spec: fx.EffectsSpec, *,
     ``df`` is the sample's size less the number of regressors, so it counts the sample.
     """
     hy = spec.headline_outcome
-    est = fx.supported(sample.loc[sample[hy].notna()], spec.covariates)
+    est = headline_sample(sample, spec)
     x = design_matrix(est, spec.covariates).frame
     benchmarks = list(robustness["ovb_benchmarks"])
     missing = [b for b in benchmarks if b not in x.columns]
@@ -533,7 +539,7 @@ def hidden_confounding(
     """
     level = float(estimation["level"])
     hy = spec.headline_outcome
-    est_sample = fx.supported(sample.loc[sample[hy].notna()], spec.covariates)
+    est_sample = headline_sample(sample, spec)
     if not bool(est_sample[hy].isin([0, 1]).all()):
         return HiddenConfounding(None, None, None, {"sensitivity_binary": NOT_BINARY}, {}, {})
     if headline.persons is None:

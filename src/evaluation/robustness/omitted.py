@@ -157,10 +157,11 @@ def omitted_sensitivity(
     estimate, se_d = float(beta[1]), float(se[1])
     t = estimate / se_d
     rows = []
+    # the treatment model, for each benchmark's partial R² with the treatment
+    b_d, se_dm, df_d = _ols(d, np.column_stack([ones, xm]))
     for name in benchmarks:
         j = list(x.columns).index(name)
         # X_j's partial R² with the treatment (treatment model) and with the outcome
-        b_d, se_dm, df_d = _ols(d, np.column_stack([ones, xm]))
         r2dxj_x = partial_r2(b_d[1 + j] / se_dm[1 + j], df_d)
         r2yxj_dx = partial_r2(beta[2 + j] / se[2 + j], df)
         for k in multiples:
