@@ -162,7 +162,7 @@ def test_estimate_all_runs_every_method_and_is_deterministic():
     assert [(r.outcome, r.estimator) for r in res][:6] == [
         ("y", m) for m in ("naive", "regression", "ra", "ipw", "aipw", "matching")
     ]
-    assert len(res) == 12
+    assert len(res) == 16
     assert res[5].spec["k"] == 2 and res[5].spec["options"] == {"k": 2}
     again = estimate_all(df, "d", ["y", "y2"], COV, options={"matching": {"k": 2}})
     assert [r.to_dict() for r in res] == [r.to_dict() for r in again]

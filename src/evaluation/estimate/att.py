@@ -1,7 +1,7 @@
 """Estimators of the average effect on the treated (ATT) on a cross-section.
 
 Numbers happen in array functions (``naive_att``, ``regression_att``, ``ra_att``,
-``ipw_att``, ``aipw_att``) that return an :class:`EffectResult`; :func:`estimate_att` and
+``ipw_att``, ``aipw_att``, ``ebal_att``, ``overlap_ato``) that return an :class:`EffectResult`; :func:`estimate_att` and
 :func:`estimate_all` are the frame-level front door. Matching's matched sets come from
 :mod:`evaluation.design.matching` and its estimate from :mod:`evaluation.estimate.matching`;
 both are reached through the front door as ``method="matching"``.
@@ -68,10 +68,11 @@ from evaluation.design.propensity import (
     fit_propensity,
     treatment_indicator,
 )
+from evaluation.design.weighting import entropy_balance
 from evaluation.estimate.matching import matching_att
 from evaluation.estimate.results import EffectResult
 
-METHODS = ("naive", "regression", "ra", "ipw", "aipw", "matching")
+METHODS = ("naive", "regression", "ra", "ipw", "aipw", "matching", "ebal", "overlap")
 
 _MATCH_OPTIONS = {
     "k", "replace", "caliper", "exact", "ties", "metric", "order", "distance", "tie_tol",
@@ -83,6 +84,8 @@ _OPTIONS = {
     "ra": set(),
     "ipw": set(),
     "aipw": set(),
+    "ebal": set(),
+    "overlap": set(),
     "matching": _MATCH_OPTIONS,
 }
 
@@ -98,7 +101,7 @@ def _with_constant(x: np.ndarray | None) -> np.ndarray | None:
 
 
 def _att_mestimation(
-    y: np.ndarray, d: np.ndarray, *, x_ps=None, pscore=None, z_or=None
+    y: np.ndarray, d: np.ndarray, *, x_ps=None, pscore=None, z_or=None, odds=None
 ) -> tuple[float, float, float]:
     """Stacked M-estimation of ``m1 - m0`` (see :func:`aipw_att`); returns (att, se, ess_c).
 
@@ -107,6 +110,11 @@ def _att_mestimation(
     ``r = y - Z gamma`` (``r = y`` without an outcome model) and ``w = e / (1 - e)``
     (``w = 1`` without a propensity model). The variance is ``a' (sum psi psi') a`` with
     ``a = J^{-T} g``, ``J`` the summed Jacobian and ``g`` the gradient of ``m1 - m0``.
+
+    With ``odds`` (``exp(X beta)`` of a balancing logit) instead of ``pscore``, beta's
+    estimating function is the ATT balance condition ``X (d - (1-d) w)`` with ``w = odds``
+    (just-identified CBPS for the ATT, which gives the entropy-balancing weights), and its
+    Jacobian is ``-X' diag((1-d) w) X``.
     """
     y, d = np.asarray(y, float), np.asarray(d, float)
     n, c = len(y), 1.0 - d
@@ -119,7 +127,9 @@ def _att_mestimation(
         r = y - z @ gamma
     else:
         r = y
-    if x is not None:
+    if x is not None and odds is not None:
+        w = np.asarray(odds, float)
+    elif x is not None:
         e = np.asarray(pscore, float)
         w = e / (1.0 - e)
     else:
@@ -131,8 +141,12 @@ def _att_mestimation(
     psi = np.zeros((n, k))
     jac = np.zeros((k, k))
     if x is not None:
-        psi[:, :p] = x * (d - e)[:, None]
-        jac[:p, :p] = -(x * (e * (1 - e))[:, None]).T @ x
+        if odds is not None:  # balance conditions (d/dbeta of w = exp(X beta) is w X)
+            psi[:, :p] = x * (d - wc)[:, None]
+            jac[:p, :p] = -(x * wc[:, None]).T @ x
+        else:  # logit score
+            psi[:, :p] = x * (d - e)[:, None]
+            jac[:p, :p] = -(x * (e * (1 - e))[:, None]).T @ x
         jac[k - 1, :p] = (wc * (r - m0)) @ x
     if z is not None:
         psi[:, p : p + q] = z * (c * r)[:, None]
@@ -292,6 +306,78 @@ def aipw_att(
         "aipw", est, se, np.asarray(d), "M-estimation sandwich (both models estimated)",
         ess_control=ess, outcome=outcome, level=level,
     )  # fmt: skip
+
+
+def ebal_att(
+    y: np.ndarray,
+    d: np.ndarray,
+    ps_design: np.ndarray,
+    odds: np.ndarray,
+    *,
+    outcome: str = "y",
+    level: float = 0.95,
+) -> EffectResult:
+    """Entropy balancing (Hainmueller 2012): the ATT with weights that balance means exactly.
+
+    ``ATT = mean_treated(y) - sum_c w_c y_c / sum_c w_c`` with ``w_c = odds_c`` from
+    :func:`~evaluation.design.weighting.entropy_balance` on the terms ``ps_design``. The SE
+    is the stacked sandwich whose first block is the ATT balance condition of the implied
+    logit (just-identified CBPS, Imai and Ratkovic 2014), so the estimation of the weights is
+    accounted for. The estimate is doubly robust in Zhao and Percival's (2017) sense: exact
+    if the untreated outcome is linear in the balanced terms, or if the odds are log-linear.
+    """
+    est, se, ess = _att_mestimation(y, d, x_ps=ps_design, odds=odds)
+    return _result(
+        "ebal", est, se, np.asarray(d), "M-estimation sandwich (estimated balancing weights)",
+        ess_control=ess, outcome=outcome, level=level,
+    )  # fmt: skip
+
+
+def overlap_ato(
+    y: np.ndarray,
+    d: np.ndarray,
+    ps_design: np.ndarray,
+    pscore: np.ndarray,
+    *,
+    outcome: str = "y",
+    level: float = 0.95,
+) -> EffectResult:
+    """Overlap weights (Li, Morgan and Zaslavsky 2018): the effect in the overlap population.
+
+    ``ATO = sum_t (1-e) y / sum_t (1-e) - sum_c e y / sum_c e``. The SE is the stacked
+    sandwich of the logit score ``X(d - e)`` and the two weighted means, so the estimation of
+    the propensity score is accounted for (Li et al. 2018, Section 3.3). ``pscore`` must be
+    the logit MLE fitted on ``ps_design`` in this sample; the weighted means of every term of
+    that model are then equal in the two groups. ``ess_control`` is Kish's effective sample
+    size of the control weights; the estimand is ``"ATO"``.
+    """
+    y, d = np.asarray(y, float), np.asarray(d, float)
+    x = _with_constant(ps_design)
+    e = np.asarray(pscore, float)
+    c = 1.0 - d
+    w1, w0 = d * (1.0 - e), c * e
+    m1, m0 = np.sum(w1 * y) / w1.sum(), np.sum(w0 * y) / w0.sum()
+    p = x.shape[1]
+    k = p + 2
+    psi = np.column_stack([x * (d - e)[:, None], w1 * (y - m1), w0 * (y - m0)])
+    jac = np.zeros((k, k))
+    v = e * (1.0 - e)
+    jac[:p, :p] = -(x * v[:, None]).T @ x
+    jac[p, :p] = -(d * v * (y - m1)) @ x  # d(1-e)/dbeta = -e(1-e) x
+    jac[p + 1, :p] = (c * v * (y - m0)) @ x  # d e/dbeta = e(1-e) x
+    jac[p, p], jac[p + 1, p + 1] = -w1.sum(), -w0.sum()
+    g = np.zeros(k)
+    g[p], g[p + 1] = 1.0, -1.0
+    a = np.linalg.solve(jac.T, g)
+    se = float(np.sqrt(np.sum((psi @ a) ** 2)))
+    wcc = e[d == 0]
+    res = EffectResult.from_normal(
+        estimate=float(m1 - m0), se=se, estimator="overlap", estimand="ATO",
+        n_treated=int(d.sum()), n_control=int(c.sum()),
+        se_method="M-estimation sandwich (estimated propensity score)",
+        ess_control=float(wcc.sum() ** 2 / (wcc**2).sum()), outcome=outcome, level=level,
+    )  # fmt: skip
+    return res
 
 
 #: Largest number of floats in one block of the vectorised bootstrap (draws x persons x
@@ -721,8 +807,9 @@ def estimate_att(
 
     Rows with a missing outcome are dropped (their number is in ``spec``); covariates must
     be complete. Methods: ``"naive"`` (difference in means, Welch; option ``se``),
-    ``"regression"`` (OLS with HC3), ``"ra"``, ``"ipw"``, ``"aipw"`` (see the array
-    functions of this module) and ``"matching"`` (nearest neighbours on the logit of the
+    ``"regression"`` (OLS with HC3), ``"ra"``, ``"ipw"``, ``"aipw"``, ``"ebal"`` (entropy
+    balancing on the propensity model's terms), ``"overlap"`` (overlap weights; estimand
+    ATO) (see the array functions of this module) and ``"matching"`` (nearest neighbours on the logit of the
     propensity score by default, Abadie-Imbens SE; options of
     :func:`~evaluation.design.matching.match_nearest` and
     :func:`~evaluation.estimate.matching.matching_att`, plus ``distance`` = ``"logit"``,
@@ -792,6 +879,13 @@ def estimate_att(
             res = ipw_att(y, d, fit.design.to_numpy(), fit.pscore.to_numpy(), **kw)
         elif method == "aipw":
             res = aipw_att(y, d, x, fit.design.to_numpy(), fit.pscore.to_numpy(), **kw)
+        elif method == "ebal":
+            bal = entropy_balance(fit.design, d)
+            spec["balancing"] = {"terms": list(bal.terms), "iterations": bal.iterations,
+                                 "max_imbalance_sd": bal.max_imbalance}  # fmt: skip
+            res = ebal_att(y, d, fit.design.to_numpy(), bal.odds.to_numpy(), **kw)
+        elif method == "overlap":
+            res = overlap_ato(y, d, fit.design.to_numpy(), fit.pscore.to_numpy(), **kw)
         else:
             res, used = _matching(sample, treatment, y, covariates, fit, x, options, kw)
     if "person_id" in sample.columns:  # whom n_treated, n_control and spec's counts count
@@ -861,7 +955,7 @@ def estimate_all(
         rows = df[outcome].notna()
         key = rows.to_numpy().tobytes()
         fit = ps
-        if any(m in ("ipw", "aipw", "matching") for m in methods):
+        if any(m in ("ipw", "aipw", "ebal", "overlap", "matching") for m in methods):
             if key not in cache:
                 cache[key], _ = _propensity_for(
                     df.loc[rows], ps, treatment, covariates, categorical

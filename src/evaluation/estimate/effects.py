@@ -494,6 +494,7 @@ SE_LABELS = (
     ("Abadie-Imbens (2006)", "ai2006"),
     ("M-estimation sandwich (estimated propensity score)", "sandwich_ps"),
     ("M-estimation sandwich (both models estimated)", "sandwich_dr"),
+    ("M-estimation sandwich (estimated balancing weights)", "sandwich_bal"),
     ("M-estimation sandwich", "sandwich_or"),
     ("HC3", "hc3"),
     ("Welch", "welch"),
