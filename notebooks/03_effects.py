@@ -46,7 +46,7 @@ design = {
     "exact": "start_quarter",
 }
 estimation = {
-    "estimators": ["naive", "regression", "ra", "ipw", "aipw", "matching"],
+    "estimators": ["naive", "regression", "ra", "ipw", "aipw", "ebal", "overlap", "matching"],
     "headline": {"estimator": "matching", "outcome": "employed_m12", "subgroup": "all"},
     "matching": {
         "neighbours": 4,

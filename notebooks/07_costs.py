@@ -42,7 +42,7 @@ design = {
     "balance_threshold": 0.1,
 }
 estimation = {
-    "estimators": ["naive", "regression", "ra", "ipw", "aipw", "matching"],
+    "estimators": ["naive", "regression", "ra", "ipw", "aipw", "ebal", "overlap", "matching"],
     "headline": {"estimator": "matching", "outcome": "employed_m12", "subgroup": "all"},
     "matching": {
         "neighbours": 4,

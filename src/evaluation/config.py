@@ -32,7 +32,7 @@ from evaluation.resources import NOTEBOOKS, SPECIFICATION_GRID
 from evaluation.specgrid import read_grid
 
 Language = Literal["en", "sv"]
-Estimator = Literal["naive", "regression", "ra", "ipw", "aipw", "matching"]
+Estimator = Literal["naive", "regression", "ra", "ipw", "aipw", "ebal", "overlap", "matching"]
 
 #: A text the report shows as given: one text for every language, or one per language
 #: (``{en: ..., sv: ...}``; the report's language must be among them).
@@ -419,7 +419,16 @@ class Estimation(_Section):
     """Which estimators to run and how to do inference."""
 
     estimators: list[Estimator] = Field(
-        default_factory=lambda: ["naive", "regression", "ra", "ipw", "aipw", "matching"]
+        default_factory=lambda: [
+            "naive",
+            "regression",
+            "ra",
+            "ipw",
+            "aipw",
+            "ebal",
+            "overlap",
+            "matching",
+        ]
     )
     headline: Headline = Field(default_factory=Headline)
     matching: Matching = Field(default_factory=Matching)
@@ -805,7 +814,16 @@ class Benchmark(_Section):
         default_factory=lambda: ["experimental", "psid", "cps"]
     )
     estimators: list[Estimator] = Field(
-        default_factory=lambda: ["naive", "regression", "ra", "ipw", "aipw", "matching"]
+        default_factory=lambda: [
+            "naive",
+            "regression",
+            "ra",
+            "ipw",
+            "aipw",
+            "ebal",
+            "overlap",
+            "matching",
+        ]
     )
     trimming: Literal["none", "common_support", "crump"] = "common_support"
     matching: Matching = Field(

@@ -37,9 +37,9 @@ class GridFile(_Strict):
     """The specification grid file (``params/specifications.yaml``)."""
 
     horizons: list[int] = Field(min_length=1)
-    estimators: list[Literal["naive", "regression", "ra", "ipw", "aipw", "matching"]] = Field(
-        min_length=1
-    )
+    estimators: list[
+        Literal["naive", "regression", "ra", "ipw", "aipw", "ebal", "overlap", "matching"]
+    ] = Field(min_length=1)
     covariate_sets: dict[str, list[str]] = Field(min_length=1)
     trimming: list[Literal["none", "common_support", "crump"]] = Field(min_length=1)
     matching: MatchingGrid = Field(default_factory=MatchingGrid)

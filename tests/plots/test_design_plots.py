@@ -45,3 +45,19 @@ def test_hidden_labels_of_neighbouring_bars_do_not_overlap():
     assert len(boxes) == 28
     for left, right in zip(boxes, boxes[1:], strict=False):
         assert left.x1 <= right.x0, "two hidden-cell labels overlap"
+
+
+def test_love_plot_adds_the_weighted_samples_the_table_has():
+    table = pd.DataFrame(
+        {"smd_before": [0.5, -0.3], "smd_matched": [0.02, 0.05], "smd_weighted": [0.04, -0.02],
+         "smd_entropy": [0.0, -0.0], "smd_overlap": [0.0, 0.0]},
+        index=pd.Index(["age", "years_in_sweden"], name="term"),
+    )  # fmt: skip
+    ax = love_plot(table, language="sv", min_cell=K, threshold=0.1).axes[0]
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["Före", "Efter matchning", "Efter oddsviktning", "Efter entropibalansering"]
+    entropy = ax.collections[3].get_offsets()
+    assert list(entropy[:, 0]) == [0.0, 0.0]
+    only_matched = love_plot(table[["smd_before", "smd_matched"]], language="en", min_cell=K,
+                             threshold=0.1).axes[0]  # fmt: skip
+    assert len(only_matched.collections) == 2, "samples the table lacks are not drawn"

@@ -66,13 +66,13 @@ def test_null_study_main_estimates_cover_zero(null_study):
     study, data, spec, _, _ = null_study
     assert all(v == 0 for k, v in study.truth["att"].items() if k.startswith("employed_m"))
     main = fx.estimate_study(data, EMPLOYMENT, spec)
-    assert len(_adjusted(main)) == 15
+    assert len(_adjusted(main)) == 21  # 3 horizons x 7 adjusted estimators
     assert _misses(main) == []
 
 
 def test_null_study_placebos_cover_zero(null_study):
     placebo = null_study[3]
-    assert len(_adjusted(placebo)) == 40  # 2 pre-period + 6 fake-start outcomes x 5 estimators
+    assert len(_adjusted(placebo)) == 56  # 2 pre-period + 6 fake-start outcomes x 7 estimators
     assert _misses(placebo) == []
 
 

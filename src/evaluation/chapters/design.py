@@ -33,7 +33,7 @@ from evaluation.text import catalogue
 from evaluation.text.numbers import format_number
 
 #: The samples of the balance table, in its column order.
-BALANCE_SAMPLES = ("before", "trimmed", "matched", "weighted")
+BALANCE_SAMPLES = ("before", "trimmed", "matched", "weighted", "entropy", "overlap")
 #: Balance samples in which every person counts once (the others are weighted).
 UNWEIGHTED = ("before", "trimmed")
 #: Number of bins of the overlap figure (equal width on the logit of the propensity score).
@@ -308,10 +308,8 @@ def _sample_members(dsg: StudyDesign, name: str, frame: pd.DataFrame
     """The treated and the control rows of a balance sample with positive weight."""
     rows = frame.index if name == "before" else dsg.sample.index
     t = frame.loc[rows, TREATMENT] == 1
-    if name == "matched":
-        w = dsg.matching.weights.reindex(rows).fillna(0.0)
-    elif name == "weighted":
-        w = dsg.ipw_weights.reindex(rows).fillna(0.0)
+    if name in dsg.sample_weights:
+        w = dsg.sample_weights[name].reindex(rows).fillna(0.0)
     else:
         w = pd.Series(1.0, index=rows)
     pos = w > 0

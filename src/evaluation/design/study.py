@@ -24,6 +24,7 @@ from evaluation.design.propensity import (
     fit_propensity,
     trim_common_support,
 )
+from evaluation.design.weighting import entropy_balance, overlap_weights
 
 #: Parameter names of the trimming rule → the rule names of :func:`trim_common_support`.
 TRIMMING_RULES = {"common_support": "minmax", "crump": "crump", "none": "none"}
@@ -133,8 +134,12 @@ class StudyDesign:
         Nearest-neighbour matching on the trimmed sample.
     ipw_weights
         ATT odds weights on the trimmed sample (1 for treated, ``e/(1-e)`` for controls).
+    sample_weights
+        The weights of each weighted balance sample: ``matched``, ``weighted`` (the odds
+        weights), ``entropy`` (entropy balancing; absent when no weights balance the terms)
+        and ``overlap`` (``1 - e`` for treated, ``e`` for controls).
     balance
-        Balance tables: ``before`` (all persons), ``trimmed``, ``matched``, ``weighted``.
+        Balance tables: ``before`` (all persons), ``trimmed``, then one per weighted sample.
     """
 
     propensity_all: PropensityFit
@@ -144,6 +149,7 @@ class StudyDesign:
     sample: pd.DataFrame
     matching: Matching
     ipw_weights: pd.Series
+    sample_weights: dict[str, pd.Series]
     balance: dict[str, BalanceTable]
     covariates: tuple[str, ...]
     person_id: pd.Series
@@ -166,6 +172,24 @@ class StudyDesign:
         out["match_weight"] = self.matching.weights.reindex(out.index).fillna(0.0)
         out["ipw_weight"] = self.ipw_weights.reindex(out.index).fillna(0.0)
         return out
+
+
+def _balancing_weights(fit: PropensityFit, d: np.ndarray) -> dict[str, pd.Series]:
+    """Entropy-balancing and overlap weights of the design sample, by balance sample name.
+
+    Entropy balancing is left out when no weights balance the terms (the estimator of that
+    name then says why, if it was asked for); the other samples do not depend on it.
+    """
+    out: dict[str, pd.Series] = {}
+    try:
+        ebal = entropy_balance(fit.design, d)
+    except DesignError:
+        pass
+    else:
+        out["entropy"] = pd.Series(np.where(d == 1, 1.0, ebal.odds.to_numpy()),
+                                   index=fit.design.index, name="ebal_weight")  # fmt: skip
+    out["overlap"] = overlap_weights(fit.pscore, d)
+    return out
 
 
 def study_design(
@@ -219,14 +243,15 @@ def study_design(
     e = fit.pscore.loc[sample.index].to_numpy()
     d = sample[TREATMENT].to_numpy()
     ipw = pd.Series(np.where(d == 1, 1.0, e / (1.0 - e)), index=sample.index, name="ipw_weight")
+    if not fit.design.index.equals(sample.index):
+        raise RuntimeError("the propensity design's rows are not the sample's (a bug)")
+    weights = {"matched": m.weights, "weighted": ipw, **_balancing_weights(fit, d)}
     balance = {
         "before": balance_table(frame, TREATMENT, covariates, threshold=threshold),
         "trimmed": balance_table(sample, TREATMENT, covariates, threshold=threshold),
-        "matched": balance_table(
-            sample, TREATMENT, covariates, weights=m.weights, threshold=threshold
-        ),
-        "weighted": balance_table(sample, TREATMENT, covariates, weights=ipw, threshold=threshold),
-    }
+        **{name: balance_table(sample, TREATMENT, covariates, weights=w, threshold=threshold)
+           for name, w in weights.items()},
+    }  # fmt: skip
     return StudyDesign(
         propensity_all=fit_all,
         propensity=fit,
@@ -235,6 +260,7 @@ def study_design(
         sample=sample,
         matching=m,
         ipw_weights=ipw,
+        sample_weights=weights,
         balance=balance,
         covariates=tuple(covariates),
         person_id=frame["person_id"],

@@ -78,18 +78,29 @@ def love_plot(
     Drawn from the published balance table (index ``term``): a term whose SMD is hidden
     (it would give away a small count) is left out of the plot, as it is out of the table.
     Terms are ordered by their |SMD| before adjustment; the legend sits above the points.
+    Beside ``after`` (matching), the weighted samples the table has are drawn too: odds
+    weights (squares) and entropy balancing (diamonds, at zero by construction).
     """
     L = catalogue(language).section("figure")
+    extra = [(col, marker, colour, L[label])
+             for col, marker, colour, label in (
+                 ("smd_weighted", "s", "#6a8f3a", "after_weighting"),
+                 ("smd_entropy", "D", "#7a4a9a", "after_entropy"))
+             if col in table.columns]  # fmt: skip
     smd_b, smd_a = _numeric(table[before]), _numeric(table[after])
-    shown = ~(np.isnan(smd_b) & np.isnan(smd_a))
+    others = [_numeric(table[col]) for col, *_ in extra]
+    shown = ~np.all(np.isnan(np.vstack([smd_b, smd_a, *others])), axis=0)
     terms = [str(t) for t in table.index[shown]]
     smd_b, smd_a = smd_b[shown], smd_a[shown]
+    others = [o[shown] for o in others]
     order = np.argsort(np.abs(np.nan_to_num(smd_b)), kind="mergesort")
     y = np.arange(len(order))
-    fig, ax = plt.subplots(figsize=(6.5, 0.3 * len(order) + 1.6))
+    fig, ax = plt.subplots(figsize=(6.5, 0.3 * len(order) + 1.8))
     ax.scatter(smd_b[order], y, marker="o", facecolors="none", edgecolors=GROUP_COLOURS["mentored"],
                label=L["before"])  # fmt: skip
     ax.scatter(smd_a[order], y, marker="o", color="#c05a00", label=L["after_matching"])
+    for values, (_, marker, colour, label) in zip(others, extra, strict=True):
+        ax.scatter(values[order], y, marker=marker, s=16, color=colour, label=label, zorder=3)
     for x0 in (-threshold, threshold):
         ax.axvline(x0, color="grey", linestyle="--", linewidth=0.8)
     ax.axvline(0.0, color="black", linewidth=0.6)
