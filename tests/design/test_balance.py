@@ -5,8 +5,9 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
+from scipy import stats  # noqa: E402
 
-from evaluation.design.balance import balance_table  # noqa: E402
+from evaluation.design.balance import balance_table, interaction_balance  # noqa: E402
 
 TOL = 1e-12
 
@@ -51,3 +52,67 @@ def test_weighted_balance_keeps_the_unweighted_denominator():
     assert t["smd"] == pytest.approx((mt - mc) / 10.0, abs=TOL)
     assert bt.n_treated == 2 and bt.n_control == 2
     assert bt.ess_control == pytest.approx(9 / 5, abs=TOL)
+
+
+# --- Kolmogorov-Smirnov, variance-ratio bounds, squares and interactions -----------------
+
+
+def _mixed(seed: int = 0, n: int = 300) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    d = (rng.random(n) < 0.3).astype(int)
+    return pd.DataFrame({
+        "d": d,
+        "age": np.round(rng.normal(35 + 3 * d, 8), 0),  # rounded: ties across groups
+        "earn": rng.gamma(2, 1000, n) * (1 + 0.5 * d),
+        "female": rng.binomial(1, 0.4 + 0.2 * d),
+        "edu": rng.choice(["a", "b", "c"], n),
+    })  # fmt: skip
+
+
+def test_unweighted_ks_is_scipys_two_sample_statistic():
+    df = _mixed()
+    t = balance_table(df, "d", ["age", "earn", "female", "edu"]).table
+    for term in ("age", "earn", "female"):
+        ref = stats.ks_2samp(df.loc[df.d == 1, term], df.loc[df.d == 0, term]).statistic
+        assert t.loc[term, "ks"] == pytest.approx(ref, abs=TOL), term
+    # a 0/1 term: the KS distance is the difference in shares
+    assert t.loc["female", "ks"] == pytest.approx(abs(t.loc["female", "diff"]), abs=TOL)
+
+
+def test_weighted_ks_equals_the_ks_of_the_replicated_rows():
+    """Integer weights are copies of a row: the weighted statistic is the copies' one."""
+    df = _mixed(1)
+    w = np.random.default_rng(2).integers(0, 4, len(df)).astype(float)
+    t = balance_table(df, "d", ["age", "earn"], weights=w).table
+    rep = df.loc[df.index.repeat(w.astype(int))]
+    for term in ("age", "earn"):
+        ref = stats.ks_2samp(rep.loc[rep.d == 1, term], rep.loc[rep.d == 0, term]).statistic
+        assert t.loc[term, "ks"] == pytest.approx(ref, abs=TOL), term
+
+
+def test_variance_ratios_outside_half_to_two_are_counted():
+    df = _mixed(3)
+    bt = balance_table(df, "d", ["age", "earn", "female"])
+    vr = bt.table["var_ratio"].dropna()
+    assert bt.n_var_ratio_out == int(((vr < 0.5) | (vr > 2.0)).sum())
+    wide = df.assign(earn=np.where(df.d == 1, df.earn * 3, df.earn))  # variance ratio ~ 9+
+    assert balance_table(wide, "d", ["earn"]).n_var_ratio_out == 1
+
+
+def test_interaction_smds_are_those_of_the_product_columns():
+    """Computed by cross-products; checked against balance_table on explicit columns."""
+    df = _mixed(4)
+    w = np.random.default_rng(5).uniform(0.2, 3, len(df))
+    ib = interaction_balance(df, "d", ["age", "earn", "female", "edu"], weights=w).table
+    explicit = df.assign(
+        **{"age^2": df.age**2, "earn^2": df.earn**2, "age*earn": df.age * df.earn,
+           "age*female": df.age * df.female, "female*edu=b": df.female * (df.edu == "b"),
+           "age*edu=a": df.age * (df.edu == "a")}
+    )  # fmt: skip
+    cols = ["age^2", "earn^2", "age*earn", "age*female", "female*edu=b", "age*edu=a"]
+    ref = balance_table(explicit, "d", cols, weights=w).table["smd"]
+    for term in cols:
+        assert ib.loc[term, "smd"] == pytest.approx(ref[term], rel=1e-9, abs=1e-12), term
+    assert "female^2" not in ib.index, "the square of a 0/1 term is the term itself"
+    assert not any(i.startswith("edu=a*edu=") for i in ib.index), "levels of one covariate"
+    assert ib.loc["female*edu=b", "binary"] and not ib.loc["age*earn", "binary"]

@@ -29,6 +29,10 @@ NOT_PERSONS = {
     "n_params": "parameters of a model",
     "n_terms": "terms of a balance table",
     "n_flagged": "terms of a balance table above the threshold",
+    "n_var_ratio_out": "continuous terms whose variance ratio is outside 0.5-2",
+    "n_var_ratio_terms": "continuous terms of a balance table",
+    "n_flagged_interactions": "squares and products of terms above the threshold",
+    "n_interaction_terms": "squares and products of the balance terms",
     "n_items": "survey items",
     "n_on_intended": "survey items loading on their intended factor",
     "n_mentors": "mentors (the analyses need at least dose.MIN_MENTORS; mentors are not the "

@@ -45,6 +45,17 @@ R_DW_SMD = {
     "re74": (-0.23437, 9.644), "re75": (8.2363, 7.2827), "u74": (-9.1895, 5.1608),
     "u75": (-17.225, -4.2182),
 }  # fmt: skip
+# MatchBalance "KS Statistic" (terms with 3+ values) and "var ratio (Tr/Co)" before / after
+# matching, Matching 4.8-0 (tests/reference/matchbalance_dw.md). After matching R computes
+# them on the pair rows (a treated person with k tied controls counts k times), KS without
+# weights and the variances divided by sum(w); the study's balance table follows cobalt
+# instead (person-level matching weights, reliability-weighted variances), so the pair-row
+# statistics are rebuilt here from our own matched pairs to check the same numbers.
+R_DW_KS = {"age": (0.065177, 0.049133), "educ": (0.12651, 0.052023),
+           "re74": (0.047089, 0.046243), "re75": (0.10748, 0.057803)}  # fmt: skip
+R_DW_VR = {"age": (1.0278, 1.0662), "educ": (1.5513, 1.1917), "re74": (0.7381, 2.2663),
+           "re75": (1.0763, 1.4291)}  # fmt: skip
+R_PRINT_5 = 5e-5  # five significant digits printed: half a unit of the last digit, relative
 # Matching 4.7-11, tests/AbadieImbens.Rout.save, row 5: ATT, M=1, X=(age, educ, re74, re75),
 # Weight=1 (inverse variances), Var.calc=0, sample=TRUE, Y = re78 / 1000
 R_AI_EST, R_AI_SE, R_AI_PAIRS = 1.726913, 0.8366296, 327
@@ -73,6 +84,40 @@ def test_r_matching_dehejia_wahba_demo(experimental):
     for var, (smd_b, smd_a) in R_DW_SMD.items():
         assert before[var] == pytest.approx(smd_b, abs=max(R_SMD, 5e-5 * abs(smd_b))), var
         assert after[var] == pytest.approx(smd_a, abs=max(R_SMD, 5e-5 * abs(smd_a))), var
+
+
+def test_r_matchbalance_ks_and_variance_ratios(experimental):
+    df = experimental
+    cov = ["age", "age2", "educ", "educ2", "black", "hisp", "married", "nodegree",
+           "re74", "re74_2", "re75", "re75_2", "u74", "u75"]  # fmt: skip
+    df = df.assign(re74=df["re74"].round(2), re75=df["re75"].round(2))  # R's data: cents
+    ps = fit_propensity(df, "treat", cov)
+    m = match_nearest(df, "treat", distance=ps.pscore, tie_tol=R_MATCHING_TIE_TOL)
+    terms = list(R_DW_KS)
+    before = balance_table(df, "treat", terms).table
+    # R's after-matching rows: one treated row and one control row per pair
+    rows = pd.concat(
+        [
+            df.loc[m.pairs["treated"], terms].assign(treat=1),
+            df.loc[m.pairs["control"], terms].assign(treat=0),
+        ],
+        ignore_index=True,
+    )
+    pair_w = np.r_[m.pairs["weight"].to_numpy(), m.pairs["weight"].to_numpy()]
+    after = balance_table(rows, "treat", terms).table  # KS: unweighted, as R
+    weighted = balance_table(rows, "treat", terms, weights=pair_w).table
+    t = rows["treat"].to_numpy() == 1
+    correction = [w.sum() ** 2 / (w.sum() ** 2 - (w**2).sum()) for w in (pair_w[t], pair_w[~t])]
+    for var in terms:
+        ks_b, ks_a = R_DW_KS[var]
+        assert before.loc[var, "ks"] == pytest.approx(ks_b, rel=R_PRINT_5), var
+        assert after.loc[var, "ks"] == pytest.approx(ks_a, rel=R_PRINT_5), var
+        vr_b, vr_a = R_DW_VR[var]
+        assert before.loc[var, "var_ratio"] == pytest.approx(vr_b, rel=R_PRINT_5), var
+        # R divides each weighted sum of squares by sum(w); ours (cobalt's) by
+        # sum(w) - sum(w^2) / sum(w). Undo that one factor per group and R's ratio must follow.
+        ours = weighted.loc[var, "var_ratio"]
+        assert ours * correction[1] / correction[0] == pytest.approx(vr_a, rel=R_PRINT_5), var
 
 
 def test_r_matching_abadie_imbens_covariate_matching(experimental):

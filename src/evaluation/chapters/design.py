@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from evaluation.data.describe import group_shares, protect_margined
-from evaluation.design.balance import BalanceTable
+from evaluation.design.balance import BalanceTable, InteractionBalance
 from evaluation.design.propensity import design_matrix
 from evaluation.design.study import (
     TREATMENT,
@@ -255,7 +255,7 @@ def _balance(
     summaries: dict[str, dict[str, Any]] = {}
     for name, bal in dsg.balance.items():
         treated_w, control_w = _sample_members(dsg, name, frame)
-        col = f"smd_{name}"
+        cols = (f"smd_{name}", f"ks_{name}")  # a 0/1 term's KS is its difference in shares
         cell_facts: dict[str, list[Fact]] = {}
         for term in table.index:
             x = terms.get(term)
@@ -275,19 +275,58 @@ def _balance(
             # (matching, odds weights): both sides are weighted means, no count is pinned
             counted = on is not None and name in UNWEIGHTED
             kinds = ("count", "count") if counted else ("sample", "sample")
-            cell_facts[term] = [fact((row_key(term), col), t_ids, kinds[0]),
-                                fact((row_key(term), col), c_ids, kinds[1])]  # fmt: skip
-            facts += cell_facts[term]
-        summaries[name] = _summary(bal)
-        worst = bal.table["smd"].abs().idxmax()
-        summary_facts[name] = tuple(Fact(("max_abs_smd",), f.persons, f.kind)
-                                    for f in cell_facts.get(worst, []))  # fmt: skip
+            cell_facts[term] = [fact((row_key(term), cols[0]), t_ids, kinds[0]),
+                                fact((row_key(term), cols[0]), c_ids, kinds[1])]  # fmt: skip
+            facts += cell_facts[term] + [fact((row_key(term), cols[1]), t_ids, kinds[0]),
+                                         fact((row_key(term), cols[1]), c_ids, kinds[1])]  # fmt: skip
+        inter = dsg.interactions[name]
+        summaries[name] = _summary(bal, inter)
+        worst, worst_ks = bal.table["smd"].abs().idxmax(), bal.table["ks"].idxmax()
+        summary_facts[name] = (
+            *(Fact(("max_abs_smd",), f.persons, f.kind) for f in cell_facts.get(worst, [])),
+            *(Fact(("max_ks",), f.persons, f.kind) for f in cell_facts.get(worst_ks, [])),
+            *_interaction_facts(inter, terms, ids, treated_w, control_w, name in UNWEIGHTED),
+            # Kish's effective size of equal weights is the number of comparison persons
+            fact(("ess_control",), ids.loc[control_w],
+                 "count" if name in UNWEIGHTED else "sample"),
+        )  # fmt: skip
     return PublishedTable(table, tuple(facts)), summaries, summary_facts
 
 
-def _summary(bal: BalanceTable) -> dict[str, Any]:
+def _summary(bal: BalanceTable, inter: InteractionBalance) -> dict[str, Any]:
     return {"max_abs_smd": bal.max_abs_smd, "n_flagged": bal.n_flagged,
-            "n_terms": int(len(bal.table)), "ess_control": bal.ess_control}  # fmt: skip
+            "n_terms": int(len(bal.table)), "ess_control": bal.ess_control,
+            "max_ks": bal.max_ks, "n_var_ratio_out": bal.n_var_ratio_out,
+            "n_var_ratio_terms": int(bal.table["var_ratio"].notna().sum()),
+            "max_abs_smd_interactions": inter.max_abs_smd,
+            "n_flagged_interactions": inter.n_flagged,
+            "n_interaction_terms": int(len(inter.table))}  # fmt: skip
+
+
+def _interaction_facts(
+    inter: InteractionBalance,
+    terms: dict[str, pd.Series],
+    ids: pd.Series,
+    treated: pd.Index,
+    control: pd.Index,
+    unweighted: bool,
+) -> tuple[Fact, ...]:
+    """The persons behind the largest interaction SMD of a sample.
+
+    In an unweighted sample a product of two 0/1 terms is a count (the persons who have
+    both), pinned once the other group's share is known; otherwise both sides are means
+    over the sample (``sample`` facts), as for the main terms.
+    """
+    if not len(inter.table):
+        return ()
+    worst = inter.table.loc[inter.table["smd"].abs().idxmax()]
+    a, b = terms.get(worst["term_a"]), terms.get(worst["term_b"])
+    where = ("max_abs_smd_interactions",)
+    if unweighted and bool(worst["binary"]) and a is not None and b is not None:
+        both = (a * b) == 1
+        return (fact(where, ids.loc[treated[both.loc[treated].to_numpy()]], "count"),
+                fact(where, ids.loc[control[both.loc[control].to_numpy()]], "count"))  # fmt: skip
+    return (fact(where, ids.loc[treated], "sample"), fact(where, ids.loc[control], "sample"))
 
 
 def _term_indicators(dm: Any, index: pd.Index) -> dict[str, pd.Series]:

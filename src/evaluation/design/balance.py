@@ -29,6 +29,8 @@ from evaluation.design.propensity import design_matrix, treatment_indicator
 
 #: Default |SMD| above which a covariate is flagged (Austin 2009; Stuart 2010).
 SMD_THRESHOLD = 0.1
+#: Variance ratios (treated over control) outside these bounds are flagged (Rubin 2001).
+VAR_RATIO_BOUNDS = (0.5, 2.0)
 
 
 @dataclass(frozen=True, eq=False)
@@ -40,8 +42,10 @@ class BalanceTable:
     table
         Indexed by term; columns ``binary``, ``mean_treated``, ``mean_control``,
         ``diff``, ``sd_treated``, ``smd``, ``var_ratio`` (continuous terms only, weighted
-        treated variance over weighted control variance) and ``flag`` (``|smd| >
-        threshold``).
+        treated variance over weighted control variance), ``ks`` (Kolmogorov-Smirnov
+        statistic: the largest distance between the two groups' weighted empirical
+        distribution functions; for a 0/1 term the difference in shares) and ``flag``
+        (``|smd| > threshold``).
     threshold
         The SMD threshold used for ``flag``.
     weighted
@@ -68,6 +72,45 @@ class BalanceTable:
     @property
     def n_flagged(self) -> int:
         """Number of terms with ``|smd|`` above the threshold."""
+        return int(self.table["flag"].sum())
+
+    @property
+    def max_ks(self) -> float:
+        """Largest Kolmogorov-Smirnov statistic over the terms."""
+        return float(self.table["ks"].max())
+
+    @property
+    def n_var_ratio_out(self) -> int:
+        """Continuous terms whose variance ratio lies outside :data:`VAR_RATIO_BOUNDS`."""
+        vr = self.table["var_ratio"].dropna()
+        return int(((vr < VAR_RATIO_BOUNDS[0]) | (vr > VAR_RATIO_BOUNDS[1])).sum())
+
+
+@dataclass(frozen=True, eq=False)
+class InteractionBalance:
+    """Balance of the squares and pairwise products of the covariate terms.
+
+    Attributes
+    ----------
+    table
+        Indexed by ``term`` (``a*b``, or ``a^2`` for a square); columns ``term_a``,
+        ``term_b``, ``binary`` (the product is 0/1), ``smd`` (standardised as the main
+        terms: by the treated SD of the product, pooled if that is zero) and ``flag``.
+    threshold
+        The SMD threshold used for ``flag``.
+    """
+
+    table: pd.DataFrame
+    threshold: float
+
+    @property
+    def max_abs_smd(self) -> float:
+        """Largest absolute SMD over the products (0 if there are none)."""
+        return float(self.table["smd"].abs().max()) if len(self.table) else 0.0
+
+    @property
+    def n_flagged(self) -> int:
+        """Number of products with ``|smd|`` above the threshold."""
         return int(self.table["flag"].sum())
 
 
@@ -126,26 +169,9 @@ def balance_table(
     BalanceTable
     """
     d = treatment_indicator(df, treatment) == 1
-    dm = design_matrix(df, covariates, categorical=categorical, drop_collinear=False)
-    cat = set(categorical or ()) | set(dm.reference_levels)
-    frames = [dm.frame]
-    for col in dm.reference_levels:  # show the reference level too
-        ref = dm.reference_levels[col]
-        name = f"{col}={ref}"
-        others = [c for c in dm.frame.columns if dm.source[c] == col]
-        frames.append(pd.DataFrame({name: 1.0 - dm.frame[others].sum(axis=1)}, index=df.index))
-    x_df = pd.concat(frames, axis=1)
-    order = [c for c in _term_order(covariates, x_df.columns, cat)]
-    x_df = x_df[order]
+    x_df, _ = expanded_terms(df, covariates, categorical)
     x = x_df.to_numpy(dtype=float)
-    if weights is None:
-        w = np.ones(len(df))
-    else:
-        w = np.asarray(
-            weights.reindex(df.index) if isinstance(weights, pd.Series) else weights, dtype=float
-        )
-        if np.isnan(w).any() or (w < 0).any():
-            raise ValueError("weights must be non-negative and not missing")
+    w = _weights(df, weights)
     wt, wc = w[d], w[~d]
     pt, pc = wt > 0, wc > 0
     xt, xc = x[d][pt], x[~d][pc]
@@ -158,6 +184,7 @@ def balance_table(
         smd = (mt - mc) / denom
         vr = var_t / var_c
     binary = np.isin(x, (0.0, 1.0)).all(axis=0)
+    ks = _ks(xt, wt, xc, wc)
     table = pd.DataFrame(
         {
             "binary": binary,
@@ -167,6 +194,7 @@ def balance_table(
             "sd_treated": sd_t,
             "smd": smd,
             "var_ratio": np.where(binary, np.nan, vr),
+            "ks": ks,
         },
         index=pd.Index(x_df.columns, name="term"),
     )
@@ -180,6 +208,121 @@ def balance_table(
         ess_treated=_ess(wt),
         ess_control=_ess(wc),
     )
+
+
+def expanded_terms(
+    df: pd.DataFrame, covariates: Sequence[str], categorical: Sequence[str] | None = None
+) -> tuple[pd.DataFrame, dict[str, str]]:
+    """The balance terms: covariates with categories expanded to every level's dummy.
+
+    Returns the terms (columns in the covariates' order) and each term's source covariate.
+    """
+    dm = design_matrix(df, covariates, categorical=categorical, drop_collinear=False)
+    cat = set(categorical or ()) | set(dm.reference_levels)
+    frames = [dm.frame]
+    source = dict(dm.source)
+    for col in dm.reference_levels:  # show the reference level too
+        ref = dm.reference_levels[col]
+        name = f"{col}={ref}"
+        others = [c for c in dm.frame.columns if dm.source[c] == col]
+        frames.append(pd.DataFrame({name: 1.0 - dm.frame[others].sum(axis=1)}, index=df.index))
+        source[name] = col
+    x_df = pd.concat(frames, axis=1)
+    order = _term_order(covariates, x_df.columns, cat)
+    return x_df[order], {c: source.get(c, c) for c in order}
+
+
+def _weights(df: pd.DataFrame, weights: pd.Series | np.ndarray | None) -> np.ndarray:
+    if weights is None:
+        return np.ones(len(df))
+    w = np.asarray(
+        weights.reindex(df.index) if isinstance(weights, pd.Series) else weights, dtype=float
+    )
+    if np.isnan(w).any() or (w < 0).any():
+        raise ValueError("weights must be non-negative and not missing")
+    return w
+
+
+def _ks(xt: np.ndarray, wt: np.ndarray, xc: np.ndarray, wc: np.ndarray) -> np.ndarray:
+    """Weighted two-sample Kolmogorov-Smirnov statistic of each column.
+
+    ``max_v |F_t(v) - F_c(v)|`` with ``F`` the weighted empirical distribution functions,
+    evaluated at every observed value (after all rows tied at it), as R ``cobalt`` does.
+    """
+    out = np.empty(xt.shape[1])
+    at = np.r_[wt / wt.sum(), np.zeros(len(wc))]
+    ac = np.r_[np.zeros(len(wt)), wc / wc.sum()]
+    for j in range(xt.shape[1]):
+        v = np.r_[xt[:, j], xc[:, j]]
+        o = np.argsort(v, kind="mergesort")
+        v = v[o]
+        gap = np.cumsum(at[o]) - np.cumsum(ac[o])
+        last = np.r_[v[1:] != v[:-1], True]
+        out[j] = float(np.max(np.abs(gap[last])))
+    return out
+
+
+def interaction_balance(
+    df: pd.DataFrame,
+    treatment: str,
+    covariates: Sequence[str],
+    *,
+    weights: pd.Series | np.ndarray | None = None,
+    categorical: Sequence[str] | None = None,
+    threshold: float = SMD_THRESHOLD,
+) -> InteractionBalance:
+    """SMDs of the squares and pairwise products of the terms (cobalt's ``int = TRUE``).
+
+    Squares of the continuous terms and products of terms of different covariates (two
+    levels of one categorical are never both 1), as R ``cobalt``'s ``int = TRUE`` and
+    MatchIt's ``summary(interactions = TRUE)``.
+
+    Computed by matrix products, never by forming the product columns, so that a register
+    of half a million persons costs a few cross-products of its terms. Standardised by the
+    treated SD of the product in the data as passed (the pooled SD where that is zero);
+    products that are zero for everyone are left out. Arguments as :func:`balance_table`.
+    """
+    d = treatment_indicator(df, treatment) == 1
+    x_df, source = expanded_terms(df, covariates, categorical)
+    names = list(x_df.columns)
+    x = x_df.to_numpy(dtype=float)
+    w = _weights(df, weights)
+    binary = np.isin(x, (0.0, 1.0)).all(axis=0)
+
+    def moments(rows: np.ndarray, wr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        xr = x[rows]
+        m1 = (xr * wr[:, None]).T @ xr / wr.sum()  # weighted mean of x_j x_k
+        sq = xr**2
+        m2 = (sq * wr[:, None]).T @ sq / wr.sum()  # weighted mean of (x_j x_k)^2
+        return m1, m2
+
+    pt, pc = d & (w > 0), ~d & (w > 0)
+    mt, _ = moments(pt, w[pt])
+    mc, m2c = moments(pc, w[pc])
+    ut, u2t = moments(d, np.ones(int(d.sum())))  # the treated SD: unweighted, all treated
+    nt = int(d.sum())
+    var_t = (u2t - ut**2) * nt / max(nt - 1, 1)
+    var_c = m2c - mc**2
+    rows = []
+    for j in range(len(names)):
+        for k in range(j, len(names)):
+            if (j == k and binary[j]) or (j != k and source[names[j]] == source[names[k]]):
+                continue
+            if mt[j, k] == 0 and mc[j, k] == 0 and ut[j, k] == 0:
+                continue
+            sd = (
+                np.sqrt(var_t[j, k])
+                if var_t[j, k] > 0
+                else np.sqrt((var_t[j, k] + var_c[j, k]) / 2)
+            )
+            term = f"{names[j]}^2" if j == k else f"{names[j]}*{names[k]}"
+            smd = (mt[j, k] - mc[j, k]) / sd if sd > 0 else 0.0
+            rows.append((term, names[j], names[k], bool(binary[j] and binary[k]), float(smd)))
+    table = pd.DataFrame(rows, columns=["term", "term_a", "term_b", "binary", "smd"]).set_index(
+        "term"
+    )
+    table["flag"] = table["smd"].abs() > threshold
+    return InteractionBalance(table=table, threshold=threshold)
 
 
 def _term_order(covariates: Sequence[str], columns: pd.Index, cat: set[str]) -> list[str]:

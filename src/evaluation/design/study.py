@@ -14,7 +14,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evaluation.design.balance import BalanceTable, balance_table
+from evaluation.design.balance import (
+    BalanceTable,
+    InteractionBalance,
+    balance_table,
+    interaction_balance,
+)
 from evaluation.design.matching import Matching, match_nearest
 from evaluation.design.propensity import (
     CommonSupport,
@@ -140,6 +145,8 @@ class StudyDesign:
         and ``overlap`` (``1 - e`` for treated, ``e`` for controls).
     balance
         Balance tables: ``before`` (all persons), ``trimmed``, then one per weighted sample.
+    interactions
+        Balance of the squares and pairwise products of the terms, for the same samples.
     """
 
     propensity_all: PropensityFit
@@ -151,12 +158,15 @@ class StudyDesign:
     ipw_weights: pd.Series
     sample_weights: dict[str, pd.Series]
     balance: dict[str, BalanceTable]
+    interactions: dict[str, InteractionBalance]
     covariates: tuple[str, ...]
     person_id: pd.Series
 
     def balance_frame(self) -> pd.DataFrame:
-        """SMD before / after trimming / matching / weighting and variance ratios, by term."""
+        """SMD and KS statistic of each sample, and variance ratios, by term."""
         out = pd.DataFrame({f"smd_{k}": b.table["smd"] for k, b in self.balance.items()})
+        for k, b in self.balance.items():
+            out[f"ks_{k}"] = b.table["ks"]
         out["var_ratio_before"] = self.balance["before"].table["var_ratio"]
         out["var_ratio_matched"] = self.balance["matched"].table["var_ratio"]
         out.index.name = "term"
@@ -252,6 +262,12 @@ def study_design(
         **{name: balance_table(sample, TREATMENT, covariates, weights=w, threshold=threshold)
            for name, w in weights.items()},
     }  # fmt: skip
+    rows = {"before": frame, **{name: sample for name in balance if name != "before"}}
+    interactions = {
+        name: interaction_balance(rows[name], TREATMENT, covariates,
+                                  weights=weights.get(name), threshold=threshold)
+        for name in balance
+    }  # fmt: skip
     return StudyDesign(
         propensity_all=fit_all,
         propensity=fit,
@@ -262,6 +278,7 @@ def study_design(
         ipw_weights=ipw,
         sample_weights=weights,
         balance=balance,
+        interactions=interactions,
         covariates=tuple(covariates),
         person_id=frame["person_id"],
     )
