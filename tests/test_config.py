@@ -81,6 +81,18 @@ def test_headline_must_be_estimated(tmp_path):
         load_params(_write(tmp_path, doc), check_files=False)
 
 
+def test_headline_must_estimate_the_effect_on_the_mentored(tmp_path):
+    doc = _default_doc()
+    doc["estimation"]["headline"]["estimator"] = "overlap"
+    with pytest.raises(ParamsError, match="overlap population"):
+        load_params(_write(tmp_path, doc), check_files=False)
+    doc["estimation"]["headline"]["estimator"] = "ebal"
+    assert (
+        load_params(_write(tmp_path, doc), check_files=False).estimation.headline.estimator
+        == "ebal"
+    )
+
+
 def test_headline_outcome_must_exist(tmp_path):
     doc = _default_doc()
     doc["estimation"]["headline"]["outcome"] = "employed_m18"

@@ -760,6 +760,13 @@ class Params(_Section):
                 f"estimation.headline.estimator '{est.headline.estimator}' is not among "
                 f"estimation.estimators {est.estimators}"
             )
+        if est.headline.estimator == "overlap":
+            raise ValueError(
+                "estimation.headline.estimator 'overlap' estimates the effect in the overlap "
+                "population, not on the mentored, which the headline and the report's summary "
+                "are about; choose an estimator of the ATT (e.g. matching, aipw or ebal) and "
+                "keep overlap among estimation.estimators"
+            )
         outcome = est.headline.outcome
         known = outcome_names(self.outcomes.horizons)
         if outcome not in known:
@@ -1136,6 +1143,17 @@ class Pooling(_Section):
             raise ValueError(
                 f"pooling.outcomes must be distinct contract outcomes (employed_mK, "
                 f"months_employed_K, earnings_K); not {bad or v}"
+            )
+        return v
+
+    @field_validator("estimator")
+    @classmethod
+    def _an_att_estimator(cls, v: str) -> str:
+        if v == "overlap":
+            raise ValueError(
+                "pooling.estimator 'overlap' estimates the overlap population's effect, which "
+                "differs from site to site; sites export and pool effects on the mentored "
+                "(ATT): choose e.g. matching, aipw or ebal"
             )
         return v
 

@@ -45,8 +45,10 @@ def test_export_holds_the_runs_aggregates(exported):
     assert doc["site"]["currency"] == "SEK"
     assert doc["provenance"]["results_sha256"] == hashlib.sha256(results_text.encode()).hexdigest()
     assert doc["provenance"]["params_sha256"] == results["provenance"]["params_sha256"]
-    # the main estimates of every contract outcome and estimator: 3 kinds x 3 horizons x 6
-    assert done.n_effects == len(doc["effects"]) == 54
+    # the main estimates of every contract outcome and ATT estimator: 3 kinds x 3 horizons x 7
+    # (overlap weights' ATO stays home: sites are pooled on the effect on the mentored)
+    assert done.n_effects == len(doc["effects"]) == 63
+    assert {e["estimand"] for e in doc["effects"]} == {"ATT"}
     main = {(e["outcome"], e["estimator"]): e for e in results["effects"]
             if e["notebook"] == "03_effects" and e["subgroup"] == "all"}  # fmt: skip
     for e in doc["effects"]:

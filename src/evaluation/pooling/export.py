@@ -27,6 +27,7 @@ from evaluation.pooling.bundle import (
     COUNT_KEYS,
     SCHEMA,
     SCHEMA_VERSION,
+    BalanceSummary,
     Bundle,
     check_bundle,
     outcome_unit,
@@ -107,6 +108,10 @@ def _site_identifiers(params: Params) -> set[str]:
     return {str(x) for x in participants["person_id"].dropna()} | set(mentors)
 
 
+#: The estimand of a bundle's effects: the average effect on the mentored.
+BUNDLE_ESTIMAND = "ATT"
+
+
 def build_bundle(
     results: dict[str, Any],
     params: Params,
@@ -129,11 +134,14 @@ def build_bundle(
         price_year = int(str(last)[:4])
     effects, withheld = [], []
     for e in results["effects"]:
-        # the main estimates (notebook 03) of the contract outcomes, overall
+        # the main estimates (notebook 03) of the contract outcomes, overall, of the effect on
+        # the mentored: overlap weights (ATO) estimate another population's effect, which
+        # sites could not be pooled on
         if (
             e.get("notebook") != "03_effects"
             or e.get("subgroup", "all") != "all"
             or not e["outcome"].startswith(OUTCOME_PREFIXES)
+            or e.get("estimand", BUNDLE_ESTIMAND) != BUNDLE_ESTIMAND
         ):
             continue
         n_t, n_c = e["n_treated"], e["n_control"]  # '..' where the study's results hid it
@@ -173,8 +181,14 @@ def build_bundle(
             "units": {o: outcome_unit(o) for o in outcomes},
         },
         "counts": counts,
+        # the summary fields of the bundle format; the run's other diagnostics (KS, variance
+        # ratios, squares and products) stay in its report
         "balance": {
-            key.removeprefix("balance_"): numbers[key] for key in BALANCE_KEYS if key in numbers
+            key.removeprefix("balance_"): {
+                f: v for f, v in numbers[key].items() if f in BalanceSummary.model_fields
+            }
+            for key in BALANCE_KEYS
+            if key in numbers
         },  # fmt: skip
         "effects": effects,
         "withheld_effects": withheld,
