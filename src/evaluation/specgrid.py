@@ -37,9 +37,13 @@ class GridFile(_Strict):
     """The specification grid file (``params/specifications.yaml``)."""
 
     horizons: list[int] = Field(min_length=1)
-    estimators: list[
-        Literal["naive", "regression", "ra", "ipw", "aipw", "ebal", "overlap", "matching"]
-    ] = Field(min_length=1)
+    estimators: list[Literal["naive", "regression", "ra", "ipw", "aipw", "ebal", "matching"]] = (
+        Field(
+            min_length=1,
+            description="Estimators of the effect on the mentored (ATT); overlap weights, "
+            "which estimate the overlap population's effect, do not belong on one curve.",
+        )
+    )
     covariate_sets: dict[str, list[str]] = Field(min_length=1)
     trimming: list[Literal["none", "common_support", "crump"]] = Field(min_length=1)
     matching: MatchingGrid = Field(default_factory=MatchingGrid)

@@ -92,11 +92,14 @@ def test_weighted_ks_equals_the_ks_of_the_replicated_rows():
 
 def test_variance_ratios_outside_half_to_two_are_counted():
     df = _mixed(3)
-    bt = balance_table(df, "d", ["age", "earn", "female"])
-    vr = bt.table["var_ratio"].dropna()
-    assert bt.n_var_ratio_out == int(((vr < 0.5) | (vr > 2.0)).sum())
-    wide = df.assign(earn=np.where(df.d == 1, df.earn * 3, df.earn))  # variance ratio ~ 9+
-    assert balance_table(wide, "d", ["earn"]).n_var_ratio_out == 1
+    spread = {"narrow": 0.5, "mild": 1.2, "wide": 1.8}  # treated SD multiples: VR ~0.25, 1.4, 3.2
+    for col, k in spread.items():
+        z = np.random.default_rng(len(col)).normal(size=len(df))
+        df[col] = np.where(df.d == 1, k * z, z)
+    bt = balance_table(df, "d", ["narrow", "mild", "wide", "female"])
+    vr = bt.table["var_ratio"]
+    assert vr["narrow"] < 0.5 and 0.5 < vr["mild"] < 2 and vr["wide"] > 2
+    assert bt.n_var_ratio_out == 2  # narrow and wide; a 0/1 term has no variance ratio
 
 
 def test_interaction_smds_are_those_of_the_product_columns():
@@ -116,3 +119,27 @@ def test_interaction_smds_are_those_of_the_product_columns():
     assert "female^2" not in ib.index, "the square of a 0/1 term is the term itself"
     assert not any(i.startswith("edu=a*edu=") for i in ib.index), "levels of one covariate"
     assert ib.loc["female*edu=b", "binary"] and not ib.loc["age*earn", "binary"]
+
+
+def test_a_term_constant_among_the_treated_uses_the_pooled_sd_not_rounding_noise():
+    """0.3 is not exact in binary: its SD among the treated is 1e-17, not 0 (review N1)."""
+    df = _mixed(6)
+    df["x"] = np.where(df.d == 1, 0.3, np.random.default_rng(7).uniform(0, 1, len(df)))
+    t = balance_table(df, "d", ["x", "age"]).table
+    pooled = np.sqrt(df.loc[df.d == 0, "x"].var(ddof=1) / 2)
+    assert t.loc["x", "smd"] == pytest.approx((0.3 - df.loc[df.d == 0, "x"].mean()) / pooled)
+    ib = interaction_balance(df, "d", ["x", "age"]).table
+    assert ib["smd"].abs().max() < 10, "no SMD blown up by a zero treated SD"
+    explicit = balance_table(df.assign(**{"x^2": df.x**2}), "d", ["x^2"]).table["smd"]
+    assert ib.loc["x^2", "smd"] == pytest.approx(explicit["x^2"], rel=1e-9)
+
+
+def test_interaction_pooled_fallback_matches_the_explicit_column():
+    """A product that is zero for every treated person: pooled SD, as the main terms (N2)."""
+    df = _mixed(8)
+    df.loc[df.d == 1, "female"] = 0  # female * anything is 0 among the treated
+    w = np.random.default_rng(9).uniform(0.2, 3, len(df))
+    ib = interaction_balance(df, "d", ["age", "female"], weights=w).table
+    ref = balance_table(df.assign(**{"age*female": df.age * df.female}), "d", ["age*female"],
+                        weights=w).table["smd"]  # fmt: skip
+    assert ib.loc["age*female", "smd"] == pytest.approx(ref["age*female"], rel=1e-9)

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from evaluation.chapters.design import design_chapter
 from evaluation.design import study_design
 from evaluation.design.propensity import fit_propensity
 from evaluation.design.sample import build_analysis
@@ -69,3 +70,37 @@ def test_entropy_sample_is_left_out_when_no_weights_balance():
     fit = fit_propensity(frame, "treated", ["x"])
     out = _balancing_weights(fit, d)
     assert set(out) == {"overlap"}
+
+
+def test_ks_and_interaction_facts_count_the_persons_they_pin():
+    """In an unweighted sample a KS distance is a difference of two shares of persons at or
+    below a value, and a product of two 0/1 terms counts the persons who have both: the
+    chapter records those persons as counts, so the audit can hide what would pin a small
+    count (review P1). Weighted samples record sample facts."""
+    doc = yaml.safe_load((ROOT / "params" / "default.yaml").read_text("utf-8"))
+    d, est, outc = doc["design"], doc["estimation"], doc["outcomes"]
+    s = generate(12, n_mentored=50, n_comparison=800, effect=EffectSpec(),
+                 horizons=tuple(outc["horizons"]), pre_months=12)  # fmt: skip
+    an = build_analysis(s.participants, s.monthly, horizons=outc["horizons"], pre_months=12,
+                        min_pre_months=12, rng=stream(12, "pseudo_starts"))  # fmt: skip
+    covs, _ = split_frame(an.frame, outc["horizons"])
+    ch = design_chapter(covs, design=d, matching=est["matching"],
+                        rng=stream(12, "comparison_subsample"), min_cell=5)  # fmt: skip
+    facts = {f.where: f for f in ch.balance.facts if f.kind == "count"}
+    before = ch.design.balance["before"].table
+    term = "pre_months_employed_12"
+    cut = before.loc[term, "ks_at"]
+    pinned = covs["pre_months_employed_12"] <= cut
+    got = [f for f in ch.balance.facts if f.where == (term, "ks_before")]
+    assert {f.kind for f in got} == {"count"}
+    expected = {frozenset(covs.loc[pinned & (covs.treated == g), "person_id"]) for g in (0, 1)}
+    assert {frozenset(f.persons) for f in got} == expected
+    assert {f.kind for f in ch.balance.facts if f.where == (term, "ks_matched")} == {"sample"}
+    summary = {f.kind for f in ch.summary_facts["before"] if f.where == ("ess_control",)}
+    assert summary == {"count"}
+    inter = ch.design.interactions["before"].table
+    worst = inter.loc[inter["smd"].abs().idxmax()]
+    kinds = {f.kind for f in ch.summary_facts["before"]
+             if f.where == ("max_abs_smd_interactions",)}  # fmt: skip
+    assert kinds == ({"count"} if worst["binary"] else {"sample"})
+    assert facts  # the unweighted samples' 0/1 cells are counts

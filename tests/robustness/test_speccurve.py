@@ -44,11 +44,11 @@ def grid(tmp_path_factory):
     return sc.read_grid(path)
 
 
-def test_default_grid_file_expands_to_72(root):
+def test_default_grid_file_expands_to_60(root):
     g = sc.read_grid(SPECIFICATION_GRID)
-    # 3 horizons x 2 covariate sets x 2 trimming rules x (2 matching + ipw + aipw + ebal + overlap)
-    assert len(g.specifications) == 72
-    assert len(set(g.specifications)) == 72
+    # 3 horizons x 2 covariate sets x 2 trimming rules x (2 matching + ipw + aipw + ebal)
+    assert len(g.specifications) == 60
+    assert len(set(g.specifications)) == 60
     assert {s.neighbours for s in g.specifications if s.estimator != "matching"} == {None}
 
 

@@ -257,6 +257,7 @@ def _balance(
         treated_w, control_w = _sample_members(dsg, name, frame)
         cols = (f"smd_{name}", f"ks_{name}")  # a 0/1 term's KS is its difference in shares
         cell_facts: dict[str, list[Fact]] = {}
+        ks_cell: dict[str, list[Fact]] = {}
         for term in table.index:
             x = terms.get(term)
             on = (x == 1) if x is not None else None
@@ -277,20 +278,52 @@ def _balance(
             kinds = ("count", "count") if counted else ("sample", "sample")
             cell_facts[term] = [fact((row_key(term), cols[0]), t_ids, kinds[0]),
                                 fact((row_key(term), cols[0]), c_ids, kinds[1])]  # fmt: skip
-            facts += cell_facts[term] + [fact((row_key(term), cols[1]), t_ids, kinds[0]),
-                                         fact((row_key(term), cols[1]), c_ids, kinds[1])]  # fmt: skip
+            ks_cell[term] = _ks_facts((row_key(term), cols[1]), term, bal, dm.frame, ids,
+                                      treated_w, control_w, unweighted=name in UNWEIGHTED,
+                                      shares=cell_facts[term])  # fmt: skip
+            facts += cell_facts[term] + ks_cell[term]
         inter = dsg.interactions[name]
         summaries[name] = _summary(bal, inter)
         worst, worst_ks = bal.table["smd"].abs().idxmax(), bal.table["ks"].idxmax()
         summary_facts[name] = (
             *(Fact(("max_abs_smd",), f.persons, f.kind) for f in cell_facts.get(worst, [])),
-            *(Fact(("max_ks",), f.persons, f.kind) for f in cell_facts.get(worst_ks, [])),
+            *(Fact(("max_ks",), f.persons, f.kind) for f in ks_cell.get(worst_ks, [])),
             *_interaction_facts(inter, terms, ids, treated_w, control_w, name in UNWEIGHTED),
             # Kish's effective size of equal weights is the number of comparison persons
             fact(("ess_control",), ids.loc[control_w],
                  "count" if name in UNWEIGHTED else "sample"),
         )  # fmt: skip
     return PublishedTable(table, tuple(facts)), summaries, summary_facts
+
+
+def _ks_facts(
+    where: tuple[str, str],
+    term: str,
+    bal: BalanceTable,
+    values: pd.DataFrame,
+    ids: pd.Series,
+    treated: pd.Index,
+    control: pd.Index,
+    *,
+    unweighted: bool,
+    shares: list[Fact],
+) -> list[Fact]:
+    """The persons behind a KS cell.
+
+    In an unweighted sample the statistic is the difference of the two groups' shares of
+    persons at or below the value where it is largest: those persons are counted (for a 0/1
+    term, the same persons as its SMD cell's shares, ``shares``). In a weighted sample both
+    sides are weighted shares: ``sample`` facts.
+    """
+    if term not in bal.table.index:  # no such term in this sample: an empty cell
+        return []
+    if not unweighted:
+        return [fact(where, ids.loc[treated], "sample"), fact(where, ids.loc[control], "sample")]
+    if term not in values.columns or bool(bal.table.loc[term, "binary"]):
+        return [Fact(where, f.persons, f.kind) for f in shares]
+    below = values[term] <= bal.table.loc[term, "ks_at"]
+    return [fact(where, ids.loc[treated[below.loc[treated].to_numpy()]], "count"),
+            fact(where, ids.loc[control[below.loc[control].to_numpy()]], "count")]  # fmt: skip
 
 
 def _summary(bal: BalanceTable, inter: InteractionBalance) -> dict[str, Any]:

@@ -369,11 +369,12 @@ def placebo_section(
     pre_cols = [f"pre_employed_m{m}", f"pre_earnings_{m}"]
     with_pre = sub_sample.merge(pl.pre_period_outcomes(sub_sample, monthly, m)[
         ["person_id", *pre_cols]], on="person_id", validate="one_to_one")  # fmt: skip
-    placebo_pre = pl.pre_period_effects(with_pre, pre_cols, spec)
+    failed: dict[tuple[str, str], str] = {}  # e.g. no entropy-balancing weights on a sample
+    placebo_pre = pl.pre_period_effects(with_pre, pre_cols, spec, failed=failed)
     fake = pl.fake_start_data(covariates.loc[covariates["person_id"].isin(in_sub)], monthly,
                               shift=robustness["fake_start_shift"],
                               horizons=robustness["fake_start_horizons"], pre_months=pre_months)  # fmt: skip
-    placebos = placebo_pre + pl.fake_start_effects(fake, design, estimation)
+    placebos = placebo_pre + pl.fake_start_effects(fake, design, estimation, failed=failed)
     adjusted = [r for r in placebos if not r.estimator.endswith("_naive")]
     summary = {
         "n_adjusted": len(adjusted),
@@ -381,6 +382,7 @@ def placebo_section(
         "n_significant": int(sum(r.p_value < 1 - level for r in adjusted)),
         "pre_months": m, "shift": robustness["fake_start_shift"],
         "fake_horizons": list(fake.horizons), "headline_estimator": spec.headline_estimator,
+        "not_estimated": sorted(f"{outcome}/{method}" for outcome, method in failed),
     }  # fmt: skip
     return PlaceboSection(
         effects=placebos,

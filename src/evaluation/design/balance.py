@@ -31,6 +31,8 @@ from evaluation.design.propensity import design_matrix, treatment_indicator
 SMD_THRESHOLD = 0.1
 #: Variance ratios (treated over control) outside these bounds are flagged (Rubin 2001).
 VAR_RATIO_BOUNDS = (0.5, 2.0)
+#: An SD at most this times the term's size (at least 1) is zero: rounding, not spread.
+_RELATIVE_ZERO = 1e-9
 
 
 @dataclass(frozen=True, eq=False)
@@ -44,7 +46,8 @@ class BalanceTable:
         ``diff``, ``sd_treated``, ``smd``, ``var_ratio`` (continuous terms only, weighted
         treated variance over weighted control variance), ``ks`` (Kolmogorov-Smirnov
         statistic: the largest distance between the two groups' weighted empirical
-        distribution functions; for a 0/1 term the difference in shares) and ``flag``
+        distribution functions; for a 0/1 term the difference in shares), ``ks_at`` (the
+        value where that distance is largest: not for publication) and ``flag``
         (``|smd| > threshold``).
     threshold
         The SMD threshold used for ``flag``.
@@ -179,12 +182,14 @@ def balance_table(
     mt, mc = _wmean(xt, wt), _wmean(xc, wc)
     sd_t = x[d].std(axis=0, ddof=1)
     var_t, var_c = _wvar(xt, wt), _wvar(xc, wc)
-    denom = np.where(sd_t > 0, sd_t, np.sqrt((var_t + var_c) / 2))
+    # a term constant among the treated has SD 0 up to rounding (1e-17 for 0.3): pooled SD
+    constant = sd_t <= _RELATIVE_ZERO * np.maximum(1.0, np.abs(x[d].mean(axis=0)))
+    denom = np.where(constant, np.sqrt((var_t + var_c) / 2), sd_t)
     with np.errstate(divide="ignore", invalid="ignore"):
         smd = (mt - mc) / denom
         vr = var_t / var_c
     binary = np.isin(x, (0.0, 1.0)).all(axis=0)
-    ks = _ks(xt, wt, xc, wc)
+    ks, ks_at = _ks(xt, wt, xc, wc)
     table = pd.DataFrame(
         {
             "binary": binary,
@@ -195,6 +200,7 @@ def balance_table(
             "smd": smd,
             "var_ratio": np.where(binary, np.nan, vr),
             "ks": ks,
+            "ks_at": ks_at,
         },
         index=pd.Index(x_df.columns, name="term"),
     )
@@ -243,13 +249,17 @@ def _weights(df: pd.DataFrame, weights: pd.Series | np.ndarray | None) -> np.nda
     return w
 
 
-def _ks(xt: np.ndarray, wt: np.ndarray, xc: np.ndarray, wc: np.ndarray) -> np.ndarray:
-    """Weighted two-sample Kolmogorov-Smirnov statistic of each column.
+def _ks(
+    xt: np.ndarray, wt: np.ndarray, xc: np.ndarray, wc: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted two-sample Kolmogorov-Smirnov statistic of each column, and where it is.
 
     ``max_v |F_t(v) - F_c(v)|`` with ``F`` the weighted empirical distribution functions,
     evaluated at every observed value (after all rows tied at it), as R ``cobalt`` does.
+    Also returns the value ``v`` at which the distance is largest (the first such): in an
+    unweighted sample the statistic is a difference of two shares of persons at or below it.
     """
-    out = np.empty(xt.shape[1])
+    out, at_value = np.empty(xt.shape[1]), np.empty(xt.shape[1])
     at = np.r_[wt / wt.sum(), np.zeros(len(wc))]
     ac = np.r_[np.zeros(len(wt)), wc / wc.sum()]
     for j in range(xt.shape[1]):
@@ -258,8 +268,9 @@ def _ks(xt: np.ndarray, wt: np.ndarray, xc: np.ndarray, wc: np.ndarray) -> np.nd
         v = v[o]
         gap = np.cumsum(at[o]) - np.cumsum(ac[o])
         last = np.r_[v[1:] != v[:-1], True]
-        out[j] = float(np.max(np.abs(gap[last])))
-    return out
+        k = int(np.argmax(np.abs(gap[last])))
+        out[j], at_value[j] = float(np.abs(gap[last][k])), float(v[last][k])
+    return out, at_value
 
 
 def interaction_balance(
@@ -271,11 +282,11 @@ def interaction_balance(
     categorical: Sequence[str] | None = None,
     threshold: float = SMD_THRESHOLD,
 ) -> InteractionBalance:
-    """SMDs of the squares and pairwise products of the terms (cobalt's ``int = TRUE``).
+    """SMDs of the squares and pairwise products of the terms (cobalt's ``int``, ``poly = 2``).
 
     Squares of the continuous terms and products of terms of different covariates (two
-    levels of one categorical are never both 1), as R ``cobalt``'s ``int = TRUE`` and
-    MatchIt's ``summary(interactions = TRUE)``.
+    levels of one categorical are never both 1), as R ``cobalt``'s ``int = TRUE, poly = 2``
+    and MatchIt's ``summary(interactions = TRUE)``.
 
     Computed by matrix products, never by forming the product columns, so that a register
     of half a million persons costs a few cross-products of its terms. Standardised by the
@@ -302,7 +313,12 @@ def interaction_balance(
     ut, u2t = moments(d, np.ones(int(d.sum())))  # the treated SD: unweighted, all treated
     nt = int(d.sum())
     var_t = (u2t - ut**2) * nt / max(nt - 1, 1)
-    var_c = m2c - mc**2
+    wc = w[pc]
+    var_c = (m2c - mc**2) * wc.sum() ** 2 / (wc.sum() ** 2 - (wc**2).sum())  # as _wvar
+    # variances from raw moments lose about 1e-16 of the mean square to cancellation: a
+    # product constant among the treated (all 0.3) must come out 0, not 1e-17
+    var_t = np.where(var_t <= 1e-12 * np.maximum(1.0, u2t), 0.0, var_t)
+    var_c = np.maximum(var_c, 0.0)
     rows = []
     for j in range(len(names)):
         for k in range(j, len(names)):

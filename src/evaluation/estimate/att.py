@@ -937,12 +937,16 @@ def estimate_all(
     options: dict[str, dict[str, Any]] | None = None,
     level: float = 0.95,
     subgroup: str = "all",
+    failed: dict[tuple[str, str], str] | None = None,
 ) -> list[EffectResult]:
     """Run :func:`estimate_att` for every outcome and method (outcomes outer, methods inner).
 
     The propensity score is fitted once per analysis sample (the rows with the outcome
     observed) and shared by the propensity-based methods. ``options`` maps a method name to
-    its options.
+    its options. With ``failed`` (a dict), a method whose own step has no solution on a sample
+    (a :class:`DesignError` of the method, e.g. no entropy-balancing weights exist) is left
+    out and its reason kept under ``(outcome, method)``; without it, the error is raised. A
+    failure shared by every method (the propensity model) is always raised.
 
     Returns
     -------
@@ -962,18 +966,23 @@ def estimate_all(
                 )
             fit = cache[key]
         for method in methods:
-            out.append(
-                estimate_att(
-                    df,
-                    treatment=treatment,
-                    outcome=outcome,
-                    covariates=covariates,
-                    method=method,
-                    ps=fit,
-                    categorical=categorical,
-                    level=level,
-                    subgroup=subgroup,
-                    **options.get(method, {}),
-                )  # fmt: skip
-            )
+            try:
+                out.append(
+                    estimate_att(
+                        df,
+                        treatment=treatment,
+                        outcome=outcome,
+                        covariates=covariates,
+                        method=method,
+                        ps=fit,
+                        categorical=categorical,
+                        level=level,
+                        subgroup=subgroup,
+                        **options.get(method, {}),
+                    )  # fmt: skip
+                )
+            except DesignError as exc:
+                if failed is None:
+                    raise
+                failed[(outcome, method)] = str(exc)
     return out

@@ -122,12 +122,23 @@ def supported(frame: pd.DataFrame, covariates: Sequence[str]) -> pd.DataFrame:
 
 
 def estimate_study(
-    data: pd.DataFrame, outcomes: Sequence[str], spec: EffectsSpec
+    data: pd.DataFrame,
+    outcomes: Sequence[str],
+    spec: EffectsSpec,
+    *,
+    failed: dict[tuple[str, str], str] | None = None,
 ) -> list[EffectResult]:
-    """Every estimator on every outcome (outcomes outer, estimators inner)."""
+    """Every estimator on every outcome (outcomes outer, estimators inner).
+
+    With ``failed`` (a dict), an estimator other than the headline's whose own step has no
+    solution on an outcome's sample (no entropy-balancing weights exist there) is left out
+    and its reason kept under ``(outcome, estimator)``; the headline estimator's failure is
+    always raised (the report is about it).
+    """
     out: list[EffectResult] = []
     for outcome in outcomes:
         sample = supported(data.loc[data[outcome].notna()], spec.covariates)
+        lost: dict[tuple[str, str], str] = {}
         out += estimate_all(
             sample,
             TREATMENT,
@@ -136,7 +147,12 @@ def estimate_study(
             list(spec.estimators),
             options=spec.options(),
             level=spec.level,
+            failed=None if failed is None else lost,
         )
+        if (outcome, spec.headline_estimator) in lost:
+            raise DesignError(lost[(outcome, spec.headline_estimator)])
+        if failed is not None:
+            failed.update(lost)
     return out
 
 

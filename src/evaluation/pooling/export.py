@@ -141,7 +141,7 @@ def build_bundle(
             e.get("notebook") != "03_effects"
             or e.get("subgroup", "all") != "all"
             or not e["outcome"].startswith(OUTCOME_PREFIXES)
-            or e.get("estimand", BUNDLE_ESTIMAND) != BUNDLE_ESTIMAND
+            or e["estimand"] != BUNDLE_ESTIMAND
         ):
             continue
         n_t, n_c = e["n_treated"], e["n_control"]  # '..' where the study's results hid it

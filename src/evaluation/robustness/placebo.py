@@ -193,6 +193,8 @@ def fake_start_effects(
     fake: FakeStart,
     design: Mapping[str, Any],
     estimation: Mapping[str, Any],
+    *,
+    failed: dict[tuple[str, str], str] | None = None,
 ) -> list[EffectResult]:
     """The whole design and every estimator on the fake-start data (placebo ``fake_start``).
 
@@ -202,6 +204,8 @@ def fake_start_effects(
         Output of :func:`fake_start_data`.
     design, estimation
         The parameter file's sections (covariates, exact cell, trimming, matching, estimators).
+    failed
+        As :func:`~evaluation.estimate.effects.estimate_study`: estimators with no solution.
 
     Returns
     -------
@@ -216,7 +220,7 @@ def fake_start_effects(
     )
     data = fx.analysis_sample(covs, fake.frame[["person_id", *outcomes]], dsg.hand_over())
     spec = fx.EffectsSpec.from_params(design, estimation)
-    results = fx.estimate_study(data, outcomes, spec)
+    results = fx.estimate_study(data, outcomes, spec, failed=failed)
     return relabel(
         results, "fake_start",
         f"placebo ATT of a fake start {fake.shift} months before the real one on {{outcome}} "
@@ -226,7 +230,11 @@ def fake_start_effects(
 
 
 def pre_period_effects(
-    data: pd.DataFrame, outcomes: Sequence[str], spec: fx.EffectsSpec
+    data: pd.DataFrame,
+    outcomes: Sequence[str],
+    spec: fx.EffectsSpec,
+    *,
+    failed: dict[tuple[str, str], str] | None = None,
 ) -> list[EffectResult]:
     """Every estimator on pre-period outcomes of the study's own sample (placebo ``pre``).
 
@@ -239,6 +247,8 @@ def pre_period_effects(
         The pre-period outcome columns.
     spec
         The study's :class:`~evaluation.estimate.effects.EffectsSpec`.
+    failed
+        As :func:`~evaluation.estimate.effects.estimate_study`: estimators with no solution.
 
     Returns
     -------
@@ -248,7 +258,7 @@ def pre_period_effects(
     clash = set(outcomes) & set(spec.covariates)
     if clash:
         raise ValueError(f"placebo outcomes {sorted(clash)} are covariates of the model")
-    results = fx.estimate_study(data, list(outcomes), spec)
+    results = fx.estimate_study(data, list(outcomes), spec, failed=failed)
     return relabel(
         results, "pre",
         "placebo ATT on {outcome}, measured before the start (true value 0)",
