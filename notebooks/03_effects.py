@@ -58,6 +58,7 @@ estimation = {
     "level": 0.95,
     "permutation_draws": 999,
     "bootstrap": {"draws": 999, "use_when_ratio_above": 1.05, "weights": "exponential"},
+    "subgroups": ["sex", "education", "swedish_level"],
 }
 disclosure = {"min_cell": 5}
 run_dir = "../outputs/dev"
@@ -72,6 +73,7 @@ from evaluation.chapters.effects import effects_chapter
 from evaluation.estimate import effects as fx
 from evaluation.estimate import esf
 from evaluation.estimate.multiplicity import romano_wolf
+from evaluation.estimate.subgroups import subgroup_effects
 from evaluation.plots import effects as plots
 from evaluation.plots import theme
 from evaluation.results.recorder import Recorder
@@ -140,6 +142,24 @@ rec.number(
     made_by=fx.bootstrap_study,
 )
 rec.show("effects")
+
+# %% [markdown]
+# ## Pre-registered subgroups
+# The headline estimator on the headline outcome within each level of every variable of
+# `estimation.subgroups`, fitted on that level's persons alone (their estimates are among the
+# effects above, subgroup `variable=level`); a level with fewer than `disclosure.min_cell`
+# persons in a group is not estimated. Cochran's Q tests that the effect is the same in every
+# level of a variable; the p-values are Holm-adjusted over the variables
+# (`evaluation.estimate.subgroups`).
+
+# %%
+rec.table(
+    "subgroup_tests",
+    ch.subgroup_tests,
+    title="Does the effect differ between subgroups? Cochran's Q per variable, Holm-adjusted",
+    made_by=subgroup_effects,
+)
+rec.show("subgroup_tests")
 
 # %% [markdown]
 # ## The ESF result indicators, by sex

@@ -441,6 +441,19 @@ class Estimation(_Section):
         "estimated propensity score, the whole headline estimator rerun on each); 0 skips it.",
     )
     bootstrap: Bootstrap = Field(default_factory=Bootstrap)
+    subgroups: list[str] = Field(
+        default_factory=list,
+        description="Pre-registered subgroup variables (categorical design covariates, e.g. "
+        "sex, education): the headline estimator within each level, Cochran's Q test of equal "
+        "effects per variable, Holm-adjusted over the variables. Empty: none.",
+    )
+
+    @field_validator("subgroups")
+    @classmethod
+    def _distinct_subgroups(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError(f"estimation.subgroups names a variable twice: {v}")
+        return v
 
 
 class Disclosure(_Section):
@@ -773,6 +786,17 @@ class Params(_Section):
             raise ValueError(
                 f"estimation.headline.outcome '{outcome}' is not an outcome of this study; "
                 f"with horizons {self.outcomes.horizons} the outcomes are {', '.join(known)}"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _subgroups_are_covariates(self) -> Params:
+        extra = [v for v in self.estimation.subgroups if v not in self.design.covariates]
+        if extra:
+            raise ValueError(
+                f"estimation.subgroups {extra} are not among design.covariates "
+                f"{self.design.covariates}: a subgroup is a level of a characteristic the design "
+                "balances (add it to design.covariates, or drop it from the subgroups)"
             )
         return self
 

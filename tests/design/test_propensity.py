@@ -101,3 +101,19 @@ def test_trimming_rules():
     assert cr.keep[~cr.keep].index.tolist() == ["a", "d", "e", "h"]
     assert (cr.n_trimmed_treated, cr.n_trimmed_control) == (2, 2)
     assert trim_common_support(ps, d, rule="none").keep.all()
+
+
+def test_a_singular_information_matrix_is_a_design_error(monkeypatch):
+    """statsmodels raises LinAlgError when the Hessian is singular (seen in a subgroup of the
+    subgroup Monte Carlo); the caller must get the design's own error, which a subgroup
+    withholds and a run reports, not a linear-algebra traceback."""
+    import evaluation.design.propensity as prop
+
+    def singular(self, *args, **kwargs):
+        raise np.linalg.LinAlgError("Singular matrix")
+
+    monkeypatch.setattr(prop.Logit, "fit", singular)
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"d": (rng.random(100) < 0.3).astype(int), "x": rng.normal(size=100)})
+    with pytest.raises(prop.PerfectSeparationError, match="singular information matrix"):
+        prop.fit_propensity(df, "d", ["x"])

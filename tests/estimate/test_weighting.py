@@ -218,3 +218,22 @@ def test_same_data_same_weights(df, fit):
     a = entropy_balance(fit.design, df["d"].to_numpy())
     b = entropy_balance(fit.design.copy(), df["d"].to_numpy().copy())
     assert a.weights.equals(b.weights)
+
+
+def test_a_study_without_balancing_weights_loses_ebal_not_the_run():
+    """Feasible logit, infeasible entropy balancing (the treated mean beyond every control)."""
+    x = np.r_[np.tile([0.0, 1.0], 30), [0.5, 2.0, 2.0, 0.6, 0.4, 0.9]]
+    d = np.r_[np.zeros(60), np.ones(6)].astype(int)
+    data = pd.DataFrame({fx.TREATMENT: d, "x": x, "y": x + d})
+    spec = fx.EffectsSpec(covariates=("x",), exact=None, estimators=("naive", "ebal", "ipw"),
+                          matching={}, headline_estimator="ipw", headline_outcome="y")  # fmt: skip
+    failed: dict = {}
+    got = fx.estimate_study(data, ["y"], spec, failed=failed)
+    assert [r.estimator for r in got] == ["naive", "ipw"]
+    assert list(failed) == [("y", "ebal")] and "estimation.estimators" in failed[("y", "ebal")]
+    with pytest.raises(DesignError, match="entropy balancing"):
+        fx.estimate_study(data, ["y"], spec)  # without 'failed': raised, as before
+    headline_ebal = fx.EffectsSpec(covariates=("x",), exact=None, estimators=("naive", "ebal"),
+                                   matching={}, headline_estimator="ebal", headline_outcome="y")  # fmt: skip
+    with pytest.raises(DesignError, match="entropy balancing"):
+        fx.estimate_study(data, ["y"], headline_ebal, failed={})  # the headline's: always

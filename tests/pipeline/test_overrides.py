@@ -107,7 +107,8 @@ def test_paths_on_the_command_line_are_relative_to_the_current_folder(tmp_path: 
     ("given", "message"),
     [
         ("estimation.foo=1", "unknown key 'estimation.foo' ('foo' is not a key of estimation; "
-         "its keys are: bootstrap, estimators, headline, level, matching, permutation_draws)"),
+         "its keys are: bootstrap, estimators, headline, level, matching, permutation_draws, "
+         "subgroups)"),
         ("studdy.name=X", "'studdy' is not a key of the top level"),
         ("seed.value=1", "seed is a value, not a section"),
         ("estimation.headline.estimater=ipw", "'estimater' is not a key of estimation.headline"),

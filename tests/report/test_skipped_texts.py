@@ -51,8 +51,8 @@ def _skip_keys() -> set[str]:
                     keys |= {"survey", "sessions", "mentors"}
             elif fstring and "{" in literal:
                 head, field, tail = re.fullmatch(r"(.*)\{(\w+)\}(.*)", literal).groups()
-                if head == "esf_":
-                    keys.add("esf_")
+                if head in ("esf_", "subgroup:", "estimator:"):  # one text each, with fields
+                    keys.add(head)
                     continue
                 assert field in EXPANSIONS, f"{path.name}: skipped key {literal!r} is new here"
                 keys |= {f"{head}{v}{tail}" for v in EXPANSIONS[field]}
@@ -66,9 +66,12 @@ def test_every_skip_key_has_a_text(language):
     strings = catalogue(language)
     keys = _skip_keys()
     assert {"sensitivity_binary", "bottomup_relationship", "esf_"} <= keys
-    missing = sorted(k for k in keys if k != "esf_" and f"skip_{k}" not in strings)
+    grouped = {"esf_": "skip_esf", "subgroup:": "skip_subgroup", "estimator:": "skip_estimator"}
+    missing = sorted(k for k in keys if k not in grouped and f"skip_{k}" not in strings)
     assert missing == [], f"no skip_ text in {language} for {missing}"
     assert "skip_esf" in strings and "skip_esf_estimator" in strings
+    assert all(grouped[k] in strings for k in keys if k in grouped)
+    assert "skip_subgroup_design" in strings  # effects.py picks it by the reason
 
 
 @pytest.mark.parametrize("language", ["en", "sv"])
@@ -80,13 +83,21 @@ def test_the_report_lists_skips_it_had_no_text_for(finished_run, language):
         "esf_sex=female:matching": "fewer than 5 persons in a group",
         "sensitivity_binary": "the headline outcome is not 0/1",
         "bottomup_relationship": "fewer than 5 mentored persons scored it",
+        "subgroup:education=unknown": "fewer than 5 persons in a group",
+        "estimator:ebal": "employed_m6: no weights balance the terms",
+        "subgroup_design:swedish_level=none": "the design cannot be estimated",
     })  # fmt: skip
     html = render_html(res, language, run.run_dir)
     if language == "en":
         assert "The ESF indicator for men is withheld" in html
         assert "The ESF indicator for women (propensity-score matching) is withheld" in html
         assert "The E-value and the Rosenbaum bounds are not computed" in html
+        assert "The effect in the subgroup education: unknown is not estimated" in html
+        assert "Entropy balancing has no solution on one or more outcomes" in html
+        assert "The effect in the subgroup Swedish level: none is not estimated: within" in html
     else:
         assert "ESF-indikatorn för män redovisas inte" in html
         assert "Relationen till mentorn ställs inte mot utfallet" in html
+        assert "Effekten i undergruppen utbildning: okänd skattas inte" in html
+        assert "Entropibalansering saknar lösning för ett eller flera utfall" in html
     assert "{{" not in html

@@ -35,6 +35,7 @@ from evaluation.errors import EvaluationError
 from evaluation.estimate import effects as fx
 from evaluation.estimate import esf
 from evaluation.estimate.results import EffectResult
+from evaluation.estimate.subgroups import Subgroups, subgroup_effects
 from evaluation.protocol import Result, Skipped, private, produced_by
 
 #: The statistics of an effect, published beside its sample sizes.
@@ -76,6 +77,10 @@ class EffectsChapter(Result):
         Women minus men on the longer-term indicator (headline estimator).
     multiplicity, multiplicity_table
         Romano-Wolf adjusted p-values of the headline estimator over all outcomes.
+    subgroup_tests
+        Per pre-registered subgroup variable (``estimation.subgroups``): Cochran's Q test
+        that the headline estimate is the same in every estimated level, with Holm-adjusted
+        p-values. The levels' estimates are among ``results`` (subgroup ``variable=level``).
     permutation
         The headline's conditional randomisation test.
     skipped
@@ -102,6 +107,7 @@ class EffectsChapter(Result):
     multiplicity: dict[str, Any] | Skipped
     multiplicity_table: PublishedTable | Skipped
     permutation: dict[str, Any] | Skipped
+    subgroup_tests: PublishedTable | Skipped
     skipped: dict[str, str]
     spec: fx.EffectsSpec
     esf_difference_facts: tuple[Fact, ...] = private(default=())
@@ -152,7 +158,9 @@ def effects_chapter(
     spec = fx.EffectsSpec.from_params(design, estimation)
     skipped: dict[str, str] = {}
 
-    results = fx.estimate_study(data, outcome_list, spec)
+    failed: dict[tuple[str, str], str] = {}
+    results = fx.estimate_study(data, outcome_list, spec, failed=failed)
+    skipped.update(failed_estimators(failed))
     boot_params = dict(estimation["bootstrap"])
     boot = None
     bootstrap: dict[str, Any] | Skipped = Skipped("estimation.bootstrap.draws is 0")
@@ -192,6 +200,18 @@ def effects_chapter(
     else:
         skipped["headline_permutation"] = "estimation.permutation_draws is 0"
 
+    variables = list(estimation.get("subgroups") or ())
+    subgroup_tests: PublishedTable | Skipped = Skipped("estimation.subgroups is empty")
+    if variables:
+        groups = subgroup_effects(data, spec.headline_outcome, spec, variables, min_cell=min_cell)
+        results = [*results, *groups.results]
+        subgroup_tests = _subgroup_tests(groups)
+        for label, why in groups.withheld.items():  # too small, or its design has no solution
+            small = why.startswith("fewer than") or "rests on fewer" in why
+            skipped[("subgroup:" if small else "subgroup_design:") + label] = why
+    else:
+        skipped["subgroup_tests"] = "estimation.subgroups is empty"
+
     headline_rows = [r for r in results
                      if r.outcome == spec.headline_outcome and r.subgroup == "all"]  # fmt: skip
     return EffectsChapter(
@@ -203,6 +223,7 @@ def effects_chapter(
         multiplicity=multiplicity,
         multiplicity_table=multiplicity_table,
         permutation=permutation,
+        subgroup_tests=subgroup_tests,
         skipped=skipped,
         spec=spec,
         multiplicity_facts=multiplicity_facts,
@@ -253,6 +274,33 @@ def _headline_table(rows: Sequence[EffectResult]) -> PublishedTable:
     table = fx.effects_table(rows).reset_index(["outcome", "subgroup"], drop=True)
     table = table[list(HEADLINE_COLUMNS)]
     facts = [f for r in rows for f in effect_facts(r.estimator, r, HEADLINE_COLUMNS)]
+    return PublishedTable(table, tuple(facts))
+
+
+def failed_estimators(failed: Mapping[tuple[str, str], str]) -> dict[str, str]:
+    """``skipped`` entries (``estimator:<name>``) for estimators with no solution on an outcome."""
+    out: dict[str, list[str]] = {}
+    for (outcome, method), why in failed.items():
+        out.setdefault(f"estimator:{method}", []).append(f"{outcome}: {why}")  # skip_estimator
+    return {name: "; ".join(whys) for name, whys in out.items()}
+
+
+def _subgroup_tests(groups: Subgroups) -> PublishedTable:
+    """One row per variable: levels tested, Q, df, p, Holm p; facts: the levels' persons."""
+    rows, facts = [], []
+    by_label = {r.subgroup: r for r in groups.results}
+    for t in groups.tests:
+        rows.append({"variable": t.variable, "levels": ", ".join(t.levels),
+                     "n_levels": len(t.levels), "statistic": round(t.statistic, 2), "df": t.df,
+                     "p_value": t.p_value, "p_holm": t.p_holm})  # fmt: skip
+        members = [by_label[f"{t.variable}={lvl}"].persons for lvl in t.levels]
+        treated = np.concatenate([m[0] for m in members])
+        control = np.concatenate([m[1] for m in members])
+        for col in ("statistic", "p_value", "p_holm"):
+            facts += [fact((row_key(t.variable), col), treated, "sample"),
+                      fact((row_key(t.variable), col), control, "sample")]  # fmt: skip
+    columns = ["variable", "levels", "n_levels", "statistic", "df", "p_value", "p_holm"]
+    table = pd.DataFrame(rows, columns=columns).set_index("variable")
     return PublishedTable(table, tuple(facts))
 
 

@@ -350,7 +350,14 @@ def fit_propensity(
     xs = np.column_stack([np.ones(len(d)), (x - mean) / sd])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = Logit(d, xs).fit(method="newton", maxiter=maxiter, disp=False)
+        try:
+            res = Logit(d, xs).fit(method="newton", maxiter=maxiter, disp=False)
+        except np.linalg.LinAlgError as exc:  # e.g. a term constant within a subgroup
+            raise PerfectSeparationError(
+                "the propensity score logit has a singular information matrix (a term constant "
+                "or collinear in this sample, or separation); inspect the covariates' overlap "
+                "between groups"
+            ) from exc
     converged = bool(res.mle_retvals.get("converged", False))
     lp_s = xs @ res.params
     if not converged or not np.all(np.isfinite(res.params)):

@@ -138,6 +138,7 @@ def report_context(
     return {
         "t": t,
         "cat": cat,
+        "char": texts.characteristic,
         "say": say,
         "num": num,
         "r": results,

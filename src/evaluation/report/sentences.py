@@ -172,6 +172,12 @@ class Sentences:
                 fields["estimator"] = self.texts.category("estimator", estimator)
                 return Sentence("skip_esf_estimator", fields)
             return Sentence("skip_esf", fields)
+        if name.startswith("estimator:"):
+            estimator = self.texts.category("estimator", name.removeprefix("estimator:"))
+            return Sentence("skip_estimator", {"estimator": estimator})
+        if name.startswith(("subgroup:", "subgroup_design:")):
+            kind, _, label = name.partition(":")
+            return Sentence(f"skip_{kind}", {"group": self.texts.characteristic(label)})
         if name == "bottomup_no_variation":
             features = [
                 S(f"bu_feature_{f}", unit=1) for f in self.num.raw("bottomup_constant_features")
