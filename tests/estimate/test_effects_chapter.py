@@ -139,11 +139,19 @@ def test_every_count_in_an_effects_spec_is_known_to_the_audit(recorded):
     assert all(seen.values()), seen  # every kind of count was met and checked
 
 
+#: Skipped entries of single subgroup levels (too few persons, or no design within the level).
+LEVELS = ("subgroup:", "subgroup_design:")
+
+
 def test_nothing_is_skipped_and_every_section_is_there(ch):
-    assert ch.skipped == {}
+    assert {k: v for k, v in ch.skipped.items() if not k.startswith(LEVELS)} == {}
     for name in ("bootstrap", "esf_indicator", "esf_by_sex", "esf_sex_difference",
-                 "multiplicity", "permutation"):  # fmt: skip
+                 "multiplicity", "permutation", "subgroup_tests"):  # fmt: skip
         assert not isinstance(getattr(ch, name), Skipped), name
+    # a withheld level is not among the estimates; every estimated one is
+    estimated = {r.subgroup for r in ch.results if r.subgroup != "all"}
+    withheld = {k.split(":", 1)[1] for k in ch.skipped if k.startswith(LEVELS)}
+    assert estimated and not estimated & withheld
     assert ch.bootstrap["draws"] == DRAWS and ch.bootstrap["n_checked"] > 0
 
 
@@ -283,7 +291,8 @@ def test_without_end_months_the_esf_indicators_are_skipped_with_the_reason(input
         "permutation_draws": 0,
     }
     out = _chapter(inputs, params, covariates=covs, estimation=estimation)
-    assert set(out.skipped) == {"esf_indicators", "multiplicity", "headline_permutation"}
+    assert {k for k in out.skipped if not k.startswith(LEVELS)} == {
+        "esf_indicators", "multiplicity", "headline_permutation"}  # fmt: skip
     assert "end_month" in out.skipped["esf_indicators"]
     for name in ("esf_outcome", "esf_indicator", "esf_results", "esf_by_sex",
                  "esf_sex_difference"):  # fmt: skip
@@ -291,7 +300,8 @@ def test_without_end_months_the_esf_indicators_are_skipped_with_the_reason(input
     assert out.multiplicity == Skipped(out.skipped["multiplicity"])
     assert out.permutation == Skipped(out.skipped["headline_permutation"])
     assert isinstance(out.bootstrap, Skipped)
-    assert len(out.results) == len(ch_results_expected(params))
+    overall = [r for r in out.results if r.subgroup == "all"]  # the subgroup levels follow
+    assert len(overall) == len(ch_results_expected(params))
 
 
 def test_a_skipped_exhibit_registers_nothing_and_shows_its_reason(tmp_path):
