@@ -32,6 +32,7 @@ from evaluation.resources import NOTEBOOKS, SPECIFICATION_GRID
 from evaluation.specgrid import read_grid
 
 Language = Literal["en", "sv"]
+#: Every estimator, in the order the results list them (the default of every estimator list).
 Estimator = Literal["naive", "regression", "ra", "ipw", "aipw", "ebal", "overlap", "matching"]
 
 #: A text the report shows as given: one text for every language, or one per language
@@ -418,18 +419,7 @@ class Bootstrap(_Section):
 class Estimation(_Section):
     """Which estimators to run and how to do inference."""
 
-    estimators: list[Estimator] = Field(
-        default_factory=lambda: [
-            "naive",
-            "regression",
-            "ra",
-            "ipw",
-            "aipw",
-            "ebal",
-            "overlap",
-            "matching",
-        ]
-    )
+    estimators: list[Estimator] = Field(default_factory=lambda: list(get_args(Estimator)))
     headline: Headline = Field(default_factory=Headline)
     matching: Matching = Field(default_factory=Matching)
     level: float = Field(0.95, gt=0.5, lt=1)
@@ -844,18 +834,7 @@ class Benchmark(_Section):
     comparisons: list[Literal["experimental", "psid", "cps"]] = Field(
         default_factory=lambda: ["experimental", "psid", "cps"]
     )
-    estimators: list[Estimator] = Field(
-        default_factory=lambda: [
-            "naive",
-            "regression",
-            "ra",
-            "ipw",
-            "aipw",
-            "ebal",
-            "overlap",
-            "matching",
-        ]
-    )
+    estimators: list[Estimator] = Field(default_factory=lambda: list(get_args(Estimator)))
     trimming: Literal["none", "common_support", "crump"] = "common_support"
     matching: Matching = Field(
         default_factory=lambda: Matching(neighbours=1, caliper=None, bias_correction=False)

@@ -30,16 +30,22 @@ ROOT = Path(__file__).resolve().parents[2]
 EXACT = 1e-8
 
 
-@pytest.fixture(scope="module")
-def design():
+def _study(seed: int, n_comparison: int) -> tuple[pd.DataFrame, dict, dict]:
+    """A generated study's design covariates, and the default design and matching sections."""
     doc = yaml.safe_load((ROOT / "params" / "default.yaml").read_text("utf-8"))
     d, est, outc = doc["design"], doc["estimation"], doc["outcomes"]
-    s = generate(11, n_mentored=50, n_comparison=1500, effect=EffectSpec(),
+    s = generate(seed, n_mentored=50, n_comparison=n_comparison, effect=EffectSpec(),
                  horizons=tuple(outc["horizons"]), pre_months=12)  # fmt: skip
     an = build_analysis(s.participants, s.monthly, horizons=outc["horizons"], pre_months=12,
-                        min_pre_months=12, rng=stream(11, "pseudo_starts"))  # fmt: skip
+                        min_pre_months=12, rng=stream(seed, "pseudo_starts"))  # fmt: skip
     covs, _ = split_frame(an.frame, outc["horizons"])
-    return study_design(covs, covariates=d["covariates"], design=d, matching=est["matching"])
+    return covs, d, est["matching"]
+
+
+@pytest.fixture(scope="module")
+def design():
+    covs, d, matching = _study(11, 1500)
+    return study_design(covs, covariates=d["covariates"], design=d, matching=matching)
 
 
 def test_entropy_and_overlap_balance_every_term_exactly(design):
@@ -77,14 +83,8 @@ def test_ks_and_interaction_facts_count_the_persons_they_pin():
     below a value, and a product of two 0/1 terms counts the persons who have both: the
     chapter records those persons as counts, so the audit can hide what would pin a small
     count (review P1). Weighted samples record sample facts."""
-    doc = yaml.safe_load((ROOT / "params" / "default.yaml").read_text("utf-8"))
-    d, est, outc = doc["design"], doc["estimation"], doc["outcomes"]
-    s = generate(12, n_mentored=50, n_comparison=800, effect=EffectSpec(),
-                 horizons=tuple(outc["horizons"]), pre_months=12)  # fmt: skip
-    an = build_analysis(s.participants, s.monthly, horizons=outc["horizons"], pre_months=12,
-                        min_pre_months=12, rng=stream(12, "pseudo_starts"))  # fmt: skip
-    covs, _ = split_frame(an.frame, outc["horizons"])
-    ch = design_chapter(covs, design=d, matching=est["matching"],
+    covs, d, matching = _study(12, 800)
+    ch = design_chapter(covs, design=d, matching=matching,
                         rng=stream(12, "comparison_subsample"), min_cell=5)  # fmt: skip
     facts = {f.where: f for f in ch.balance.facts if f.kind == "count"}
     before = ch.design.balance["before"].table

@@ -207,8 +207,8 @@ def effects_chapter(
         results = [*results, *groups.results]
         subgroup_tests = _subgroup_tests(groups)
         for label, why in groups.withheld.items():  # too small, or its design has no solution
-            small = why.startswith("fewer than") or "rests on fewer" in why
-            skipped[("subgroup:" if small else "subgroup_design:") + label] = why
+            kind = "subgroup_design:" if label in groups.unsolved else "subgroup:"
+            skipped[kind + label] = why
     else:
         skipped["subgroup_tests"] = "estimation.subgroups is empty"
 

@@ -27,7 +27,7 @@ Journal of Statistics* 6(2), 65-70.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -77,11 +77,16 @@ class Heterogeneity:
 
 @dataclass(frozen=True)
 class Subgroups:
-    """The subgroup estimates, the tests, and what was not estimated and why."""
+    """The subgroup estimates, the tests, and what was not estimated and why.
+
+    ``withheld`` holds every level not estimated (label → reason); ``unsolved`` names those
+    among them whose design has no solution (the rest are too small).
+    """
 
     results: list[EffectResult]
     tests: list[Heterogeneity]
     withheld: dict[str, str] = field(default_factory=dict)
+    unsolved: frozenset[str] = frozenset()
 
 
 def levels_of(data: pd.DataFrame, variable: str) -> list[str]:
@@ -132,6 +137,7 @@ def subgroup_effects(
     """
     results: list[EffectResult] = []
     withheld: dict[str, str] = {}
+    unsolved: set[str] = set()
     tests: list[Heterogeneity] = []
     for var in variables:
         covs = [c for c in spec.covariates if c != var]
@@ -152,9 +158,11 @@ def subgroup_effects(
                 )  # fmt: skip
             except DesignError as exc:  # e.g. the propensity model separates within the level
                 withheld[label] = f"the design cannot be estimated within the subgroup: {exc}"
+                unsolved.add(label)
                 continue
             if lost:  # the estimator's own step has no solution in this level
                 withheld[label] = next(iter(lost.values()))
+                unsolved.add(label)
                 continue
             (r,) = got
             why = withheld_reason(r, min_cell)
@@ -165,7 +173,8 @@ def subgroup_effects(
         results += found
         if len(found) >= 2:
             tests.append(cochran_q(found, var))
-    return Subgroups(results=results, tests=holm(tests), withheld=withheld)
+    return Subgroups(results=results, tests=holm(tests), withheld=withheld,
+                     unsolved=frozenset(unsolved))  # fmt: skip
 
 
 def cochran_q(results: Sequence[EffectResult], variable: str) -> Heterogeneity:
@@ -187,5 +196,4 @@ def holm(tests: Sequence[Heterogeneity]) -> list[Heterogeneity]:
     if not tests:
         return []
     adjusted = multipletests([t.p_value for t in tests], method="holm")[1]
-    return [Heterogeneity(**{**t.__dict__, "p_holm": float(p)})
-            for t, p in zip(tests, adjusted, strict=True)]  # fmt: skip
+    return [replace(t, p_holm=float(p)) for t, p in zip(tests, adjusted, strict=True)]
